@@ -1,0 +1,251 @@
+"""The policy: what each gate must check, typed and validated, with a digest for lineage.
+
+``policy.yaml`` has one section per gate. Thresholds are data with a direction (``min`` or
+``max``), never code; every rule carries a ``severity`` (``block`` or ``warn``) and may carry a
+``rationale`` that is shown on the scorecard. Unknown keys and wrong types are rejected with the
+path of the offending key, because a typo in a policy silently disabling a rule is exactly the
+failure a gate exists to prevent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from quality_gates.shared.errors import GateInputError
+
+Severity = Literal["block", "warn"]
+
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+)
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+# Direction of "better", used by champion comparisons and to sanity-check rules.
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
+MetricName = Literal[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "rmse",
+    "mae",
+    "r2",
+    "mape",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    """Which columns of the evaluation data play which role.
+
+    Attributes:
+        label: Ground-truth column.
+        prediction: Column with precomputed predictions (then no model call is needed).
+        score: Column with precomputed scores (probability of the positive class).
+        features: Columns passed to the model; default: every column not named elsewhere and not
+            in ``exclude``.
+        exclude: Columns never passed to the model (ids, sensitive attributes, free text).
+        positive_label: The positive class of a binary task; default: the larger of the two
+            labels (1, True, or the last in sort order).
+    """
+
+    label: str | None = None
+    prediction: str | None = None
+    score: str | None = None
+    features: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    positive_label: int | str | bool | None = None
+
+
+class MetricRule(_Strict):
+    """A threshold on one metric: ``min`` (at least) or ``max`` (at most), exactly one."""
+
+    metric: MetricName
+    min: float | None = None
+    max: float | None = None
+    severity: Severity = "block"
+    rationale: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> MetricRule:
+        if (self.min is None) == (self.max is None):
+            raise ValueError(f"rule on '{self.metric}' needs exactly one of 'min' or 'max'")
+        return self
+
+    @property
+    def operator(self) -> str:
+        """``>=`` for a ``min`` rule, ``<=`` for a ``max`` rule."""
+        return ">=" if self.min is not None else "<="
+
+    @property
+    def threshold(self) -> float:
+        """The bound of the rule."""
+        return self.min if self.min is not None else self.max  # type: ignore[return-value]
+
+
+class SliceRule(MetricRule):
+    """A threshold on one metric for every value of a segment column.
+
+    Slices with fewer than ``min_size`` rows are reported as "insufficient data" with the status
+    given by ``on_small`` (never a silent pass).
+    """
+
+    column: str
+    min_size: int = Field(default=100, ge=1)
+    on_small: Literal["warn", "block", "skip"] = "warn"
+
+
+class ChampionRule(_Strict):
+    """Non-inferiority against the champion on one metric.
+
+    The paired-bootstrap CI of ``candidate - champion`` (sign-adjusted so that positive means the
+    candidate is better) must have its lower bound at or above ``-margin``.
+    """
+
+    metric: MetricName
+    margin: float = Field(default=0.0, ge=0.0)
+    severity: Severity = "block"
+    rationale: str | None = None
+
+
+class ChampionSpec(_Strict):
+    """How the candidate is compared with the model holding an alias."""
+
+    alias: str = "production"
+    model_name: str | None = None
+    rules: list[ChampionRule] = Field(default_factory=list)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    n_resamples: int = Field(default=1000, ge=100, le=100_000)
+    seed: int = 0
+    # No champion yet (the first model of a name) is normal; "skip" records that and passes on.
+    if_missing: Literal["skip", "warn", "block"] = "skip"
+
+
+class PerformancePolicy(_Strict):
+    """Policy section of the performance gate."""
+
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    decision_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    rules: list[MetricRule] = Field(default_factory=list)
+    slices: list[SliceRule] = Field(default_factory=list)
+    champion: ChampionSpec | None = None
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    n_resamples: int = Field(default=1000, ge=0, le=100_000)
+    seed: int = 0
+
+
+class GatesPolicy(_Strict):
+    """One section per gate; a gate whose section is absent is not configured."""
+
+    performance: PerformancePolicy | None = None
+
+
+class RegistryPolicy(_Strict):
+    """Registry conventions."""
+
+    staging_alias: str = "staging"
+    production_alias: str = "production"
+
+
+class Policy(_Strict):
+    """The whole ``policy.yaml``."""
+
+    version: Literal[1] = 1
+    name: str = "default"
+    data: DataSpec = Field(default_factory=DataSpec)
+    gates: GatesPolicy = Field(default_factory=GatesPolicy)
+    registry: RegistryPolicy = Field(default_factory=RegistryPolicy)
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    problems = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{path}'")
+        elif err["type"] == "missing":
+            problems.append(f"missing key '{path}'")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"'{path}': {msg} (got {err.get('input')!r})")
+    more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+    return f"invalid policy {source}: " + "; ".join(problems[:3]) + more + "; fix the policy file"
+
+
+def parse_policy(text: str, *, source: str = "<text>") -> Policy:
+    """Parse and validate policy YAML text.
+
+    Args:
+        text: YAML document.
+        source: Where the text came from, for error messages.
+
+    Returns:
+        The validated policy.
+
+    Raises:
+        GateInputError: On YAML syntax errors, unknown keys or wrong types, naming the key path.
+    """
+    try:
+        data = yaml.safe_load(text) if text and text.strip() else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise GateInputError(f"policy {source} is not valid YAML{where}; fix its syntax") from None
+    if data is None:
+        raise GateInputError(
+            f"policy {source} is empty; a policy needs at least one gate section with rules"
+        )
+    if not isinstance(data, dict):
+        raise GateInputError(
+            f"policy {source} must be a YAML mapping with keys like 'gates', "
+            f"got a {type(data).__name__}"
+        )
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise GateInputError(_format_validation_error(exc, source)) from None
+
+
+def load_policy(path: str | Path) -> tuple[Policy, str]:
+    """Read, validate and digest a policy file.
+
+    Args:
+        path: Path to ``policy.yaml``.
+
+    Returns:
+        The policy and its text (the text is what gets digested and recorded).
+
+    Raises:
+        GateInputError: If the file cannot be read or is invalid.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GateInputError(f"policy file {p} does not exist; pass --policy PATH") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GateInputError(f"policy file {p} cannot be read: {exc}") from None
+    return parse_policy(text, source=str(p)), text
+
+
+def policy_digest(text: str) -> str:
+    """Return ``sha256:<hex>`` of the policy text exactly as given."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
