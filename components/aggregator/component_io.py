@@ -1,0 +1,71 @@
+"""Glue between the aggregator component's KFP artifacts and its core logic."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from quality_gates.components.aggregator.core import aggregate, read_result, record_evidence
+from quality_gates.shared.lineage import collect_lineage
+
+
+def run_aggregator(
+    *,
+    verdicts: dict[str, str | None],
+    scorecard: Any,
+    scorecard_html: Any,
+    scorecard_md: Any,
+    model_uri: str,
+    registered_model_name: str,
+    experiment_name: str,
+    pipeline_run_id: str,
+    tracking_uri: str,
+) -> bool:
+    """Aggregate verdict files into scorecard artifacts and return the decision.
+
+    Args:
+        verdicts: Path of each gate's GateResult JSON, by gate name.
+        scorecard: ``Output[Artifact]`` for the scorecard JSON.
+        scorecard_html: ``Output[HTML]``.
+        scorecard_md: ``Output[Markdown]``.
+        model_uri: Candidate URI.
+        registered_model_name: Registered model name.
+        experiment_name: MLflow experiment for the evaluation run ("" skips logging).
+        pipeline_run_id: KFP run id.
+        tracking_uri: MLflow tracking URI ("" means ``MLFLOW_TRACKING_URI``).
+
+    Returns:
+        True only when every gate let the model through.
+    """
+    results = {gate: read_result(path, gate=gate) for gate, path in verdicts.items()}
+    first = next(iter(results.values()), None)
+    lineage = collect_lineage(
+        model_digest=first.inputs.get("model") if first else None,
+        data_digest=first.inputs.get("data") if first else None,
+        policy_digest=first.inputs.get("policy") if first else None,
+        extra={"pipeline_run_id": pipeline_run_id} if pipeline_run_id else None,
+    )
+    card = aggregate(
+        results,
+        expected=list(verdicts),
+        model_uri=model_uri or None,
+        registered_model_name=registered_model_name or None,
+        lineage=lineage,
+    )
+    out = Path(tempfile.mkdtemp(prefix="scorecard-"))
+    card = record_evidence(
+        card, out_dir=out, experiment_name=experiment_name or None,
+        tracking_uri=tracking_uri or None,
+    )
+    for name, artifact in (("scorecard.json", scorecard), ("scorecard.html", scorecard_html),
+                           ("scorecard.md", scorecard_md)):
+        Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / name, artifact.path)
+    scorecard.metadata.update(
+        {"decision": card.decision.value, "all_passed": card.all_passed, "summary": card.summary,
+         "model_digest": card.model_digest or "", "evaluation_run_id": card.evaluation_run_id or ""}
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    return card.all_passed

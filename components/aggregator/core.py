@@ -1,0 +1,189 @@
+"""Aggregator: turn the gates' results into one scorecard and one decision, failing closed.
+
+Every expected gate must deliver a well-formed GateResult for the gate it claims to be; a missing,
+unreadable or mismatched result counts as ``error``. The gates must also agree on what they
+evaluated: two different model digests mean the gates did not see the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from quality_gates.shared.errors import one_line
+from quality_gates.shared.results import GateResult, Status, error_result
+from quality_gates.shared.scorecard import Scorecard, decide
+
+
+def read_result(path: str | None, *, gate: str) -> GateResult:
+    """Read one gate's result file, or synthesise an ``error`` result when it is unusable.
+
+    Args:
+        path: Path of the GateResult JSON; None or empty when the gate produced nothing.
+        gate: The gate this input is wired to.
+
+    Returns:
+        The parsed result, or an ``error`` result saying what was wrong with the input.
+    """
+    if not path:
+        return error_result(gate=gate, message=f"no result from the {gate} gate; check its task")
+    p = Path(path)
+    if not p.is_file():
+        return error_result(
+            gate=gate, message=f"result file of the {gate} gate is missing at {p}; check its task"
+        )
+    try:
+        result = GateResult.from_json(p.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        return error_result(
+            gate=gate, message=f"result of the {gate} gate at {p} is malformed: {one_line(exc)}"
+        )
+    if result.gate != gate:
+        return error_result(
+            gate=gate,
+            message=f"input wired as the {gate} gate holds a result of gate '{result.gate}'; "
+            "fix the pipeline wiring",
+        )
+    return result
+
+
+def _agreed(results: list[GateResult], key: str) -> tuple[str | None, list[str]]:
+    seen = {r.inputs[key] for r in results if r.inputs.get(key)}
+    if len(seen) > 1:
+        return None, sorted(seen)
+    return (next(iter(seen)) if seen else None), []
+
+
+def aggregate(
+    results: dict[str, GateResult],
+    *,
+    expected: list[str],
+    model_uri: str | None = None,
+    registered_model_name: str | None = None,
+    lineage: dict | None = None,
+) -> Scorecard:
+    """Combine gate results into a scorecard.
+
+    Args:
+        results: Result per gate name (already read; missing gates may be absent).
+        expected: Every gate the pipeline ran; each must have a result.
+        model_uri: The candidate's URI, for the record.
+        registered_model_name: Registered model the decision is about.
+        lineage: Provenance (git commit, versions, run ids).
+
+    Returns:
+        The scorecard; ``all_passed`` only when every expected gate passed or warned and the
+        gates agree on the model and data digests.
+    """
+    ordered = []
+    for gate in expected:
+        r = results.get(gate)
+        ordered.append(r if r is not None else read_result(None, gate=gate))
+    if not expected:
+        ordered.append(
+            error_result(gate="aggregator", message="no gates were expected; wire at least one")
+        )
+    model_digest, model_conflict = _agreed(ordered, "model")
+    data_digest, data_conflict = _agreed(ordered, "data")
+    policy_digest, policy_conflict = _agreed(ordered, "policy")
+    for key, conflict in (("model", model_conflict), ("data", data_conflict),
+                          ("policy", policy_conflict)):
+        if conflict:
+            ordered.append(
+                error_result(
+                    gate="consistency",
+                    message=f"gates evaluated different {key} inputs ({', '.join(conflict)}); "
+                    "re-run all gates on the same inputs",
+                )
+            )
+    status, all_passed = decide(ordered)
+    if all_passed and not model_digest:
+        # Promotion needs the digest to refuse changed bytes; without one nothing may ship.
+        ordered.append(
+            error_result(
+                gate="consistency",
+                message="no gate recorded the model digest, so promotion could not verify the "
+                "model bytes; run a gate that loads the model",
+            )
+        )
+        status, all_passed = decide(ordered)
+    bad = [r for r in ordered if not r.status.lets_through]
+    if all_passed:
+        summary = f"all {len(ordered)} gates let the model through ({status.value})"
+    else:
+        summary = f"{len(bad)} of {len(ordered)} gates block promotion: " + ", ".join(
+            f"{r.gate} {r.status.value}" for r in bad
+        )
+    return Scorecard(
+        decision=status,
+        all_passed=all_passed,
+        summary=summary,
+        expected_gates=list(expected),
+        results=ordered,
+        model_uri=model_uri,
+        model_digest=model_digest,
+        data_digest=data_digest,
+        policy_digest=policy_digest,
+        registered_model_name=registered_model_name,
+        lineage=lineage or {},
+    )
+
+
+def record_evidence(
+    scorecard: Scorecard,
+    *,
+    out_dir: str | Path,
+    experiment_name: str | None,
+    tracking_uri: str | None,
+) -> Scorecard:
+    """Write the scorecard reports and log them, with every result, to an MLflow run.
+
+    Logging is skipped when no tracking URI is configured. A logging failure is recorded on the
+    scorecard as an ``evidence`` error that blocks promotion: a model whose evidence was not
+    kept must not ship.
+
+    Args:
+        scorecard: The scorecard to record.
+        out_dir: Folder for scorecard.json, .md and .html.
+        experiment_name: MLflow experiment for the evaluation run.
+        tracking_uri: MLflow tracking URI, or None to use ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        The scorecard, with ``evaluation_run_id`` set when a run was logged.
+    """
+    from quality_gates.shared.reports import write_reports
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    paths = write_reports(scorecard, out_dir)
+    if not uri or not experiment_name:
+        return scorecard
+    try:
+        from quality_gates.shared.registry import log_evaluation_run
+
+        run_id = log_evaluation_run(
+            scorecard=scorecard,
+            experiment_name=experiment_name,
+            report_paths={k: str(v) for k, v in paths.items() if k != "json"},
+            tracking_uri=uri,
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded as an error result, fail closed
+        scorecard.results.append(
+            error_result(
+                gate="evidence",
+                message=f"could not log the evaluation run to MLflow at {uri}: {one_line(exc)}; "
+                "check the tracking server",
+            )
+        )
+        scorecard.decision, scorecard.all_passed = decide(scorecard.results)
+        scorecard.summary += "; evidence could not be logged"
+        write_reports(scorecard, out_dir)
+        return scorecard
+    scorecard.evaluation_run_id = run_id
+    write_reports(scorecard, out_dir)
+    return scorecard
+
+
+def dump(scorecard: Scorecard) -> str:
+    """Return the scorecard JSON text (stable key order for digests)."""
+    return json.dumps(json.loads(scorecard.to_json()), indent=2, sort_keys=True)

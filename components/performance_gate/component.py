@@ -1,0 +1,54 @@
+"""KFP component wrapper of the performance gate: read inputs, call core, write outputs."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, ClassificationMetrics, Markdown, Metrics, Output
+
+from quality_gates.shared.versions import image_for
+
+
+@dsl.component(base_image=image_for("performance_gate"), install_kfp_package=False)
+def performance_gate(
+    model_uri: str,
+    data_uri: str,
+    policy: str,
+    verdict: Output[Artifact],
+    metrics: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
+    report: Output[HTML],
+    report_md: Output[Markdown],
+    registered_model_name: str = "",
+    champion_alias: str = "",
+    mlflow_tracking_uri: str = "",
+) -> bool:
+    """Evaluate a candidate model's metrics, slices and non-inferiority to the champion.
+
+    Args:
+        model_uri: Candidate model URI (``models:/``, ``runs:/``, local file or folder).
+        data_uri: Evaluation data (CSV or Parquet).
+        policy: The policy YAML text; its ``gates.performance`` section is evaluated.
+        verdict: GateResult JSON (also copied into the artifact's metadata).
+        metrics: Every metric of the candidate, for the KFP UI.
+        classification_metrics: Confusion matrix and ROC curve (classification only).
+        report: Static HTML report.
+        report_md: Markdown report.
+        registered_model_name: Registered model whose alias holds the champion.
+        champion_alias: Overrides the policy's champion alias when not empty.
+        mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        True when the gate passed or warned.
+    """
+    from quality_gates.components.performance_gate.core import run_performance_gate
+    from quality_gates.shared import kfp_io, reports
+
+    result = run_performance_gate(
+        model_uri=model_uri, data_uri=data_uri, policy_text=policy,
+        registered_model_name=registered_model_name or None,
+        champion_alias=champion_alias or None, tracking_uri=mlflow_tracking_uri or None,
+    )
+    kfp_io.write_verdict(result, verdict)
+    kfp_io.write_metrics(result, metrics)
+    kfp_io.write_classification_metrics(result, classification_metrics)
+    kfp_io.write_text(reports.gate_report_html(result), report)
+    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
+    return result.passed

@@ -1,0 +1,720 @@
+"""Performance gate: metric thresholds, per-slice thresholds and non-inferiority to the champion.
+
+Pure functions over numpy/pandas; no kfp import. The component wrapper, the CLI and the Python API
+all call :func:`run_performance_gate`, so the three give the same GateResult.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quality_gates.components.performance_gate.bootstrap import (
+    bootstrap_ci,
+    paired_bootstrap_diff,
+)
+from quality_gates.components.performance_gate.metrics import (
+    CLASSIFICATION_METRICS,
+    LOWER_IS_BETTER,
+    REGRESSION_METRICS,
+    confusion_matrix,
+    point_metrics,
+)
+from quality_gates.shared.data import EvalData, load_eval_data
+from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.execution import guarded
+from quality_gates.shared.policy import (
+    ChampionSpec,
+    MetricRule,
+    PerformancePolicy,
+    Policy,
+    SliceRule,
+    parse_policy,
+    policy_digest,
+)
+from quality_gates.shared.results import CheckResult, GateResult, Status, finalize, utc_now
+from quality_gates.shared.versions import package_versions
+
+GATE = "performance"
+_SCORE_METRICS = frozenset({"roc_auc", "pr_auc", "log_loss", "brier"})
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Predictions of one model, encoded for the metric functions.
+
+    Attributes:
+        task: ``binary``, ``multiclass`` or ``regression``.
+        y_true: Encoded labels (0/1, class codes, or floats).
+        y_pred: Encoded predictions.
+        y_score: Positive-class probability (binary), class probabilities (multiclass) or None.
+        classes: Original class values in code order (classification only).
+    """
+
+    task: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    y_score: np.ndarray | None
+    classes: list[Any] | None
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _status_for(ok: bool, severity: str) -> Status:
+    if ok:
+        return Status.PASSED
+    return Status.FAILED if severity == "block" else Status.WARNED
+
+
+def _infer_task(policy: PerformancePolicy, y_true: np.ndarray, classes: list | None) -> str:
+    if policy.task != "auto":
+        return policy.task
+    if classes is not None:
+        return "binary" if len(classes) <= 2 else "multiclass"
+    # No classifier to ask: floats that are not all integral are a regression target.
+    if np.issubdtype(y_true.dtype, np.floating) and not np.all(np.mod(y_true, 1) == 0):
+        return "regression"
+    if np.issubdtype(y_true.dtype, np.number) and len(np.unique(y_true)) > 20:
+        return "regression"
+    return "binary" if len(np.unique(y_true)) <= 2 else "multiclass"
+
+
+def _align_labels(y_true: np.ndarray, classes: list, source: str) -> np.ndarray:
+    """Return labels in the dtype of the model's classes, or raise naming the mismatch."""
+    cls = np.asarray(classes)
+    if np.issubdtype(cls.dtype, np.number) and not np.issubdtype(y_true.dtype, np.number):
+        try:
+            y_true = pd.to_numeric(pd.Series(y_true)).to_numpy()
+        except (ValueError, TypeError):
+            raise GateInputError(
+                f"labels in {source} are text but the model's classes are numbers "
+                f"{[_fmt(c) for c in classes[:5]]}; encode the label column like the training data"
+            ) from None
+    elif not np.issubdtype(cls.dtype, np.number) and np.issubdtype(y_true.dtype, np.number):
+        y_true = y_true.astype(str)
+        cls = cls.astype(str)
+    unknown = pd.unique(y_true[~np.isin(y_true, cls)])
+    if len(unknown):
+        raise GateInputError(
+            f"label values {[_fmt(u) for u in unknown[:5]]} in {source} are not among the model's "
+            f"classes {[_fmt(c) for c in classes[:10]]}; check the label column and positive_label"
+        )
+    return y_true
+
+
+def encode(
+    *,
+    policy: PerformancePolicy,
+    positive_label: Any,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: list | None,
+    source: str,
+) -> Encoded:
+    """Encode labels, predictions and scores for the metric functions.
+
+    Args:
+        policy: The performance policy (task, decision threshold).
+        positive_label: The positive class of a binary task, or None for the larger class.
+        y_true: Labels as in the data.
+        y_pred: Raw predictions of the model.
+        proba: Class probabilities ``(n, K)`` in ``classes`` order, a 1-d positive-class
+            score, or None.
+        classes: The model's classes, or None when unknown (precomputed predictions).
+        source: Name of the data, for error messages.
+
+    Returns:
+        The encoded predictions.
+
+    Raises:
+        GateInputError: When labels, predictions and classes do not fit together.
+    """
+    task = _infer_task(policy, y_true, classes)
+    if task == "regression":
+        if not np.issubdtype(y_true.dtype, np.number):
+            raise GateInputError(
+                f"regression label in {source} is not numeric (dtype {y_true.dtype}); "
+                "convert it or set gates.performance.task to a classification task"
+            )
+        yp = np.asarray(y_pred, dtype=float).ravel()
+        if yp.shape[0] != y_true.shape[0] or not np.all(np.isfinite(yp)):
+            raise GateInputError(f"model returned non-finite or misshaped predictions on {source}")
+        return Encoded(task, y_true.astype(float), yp, None, None)
+
+    if classes is None:
+        classes = sorted(pd.unique(np.concatenate([y_true, np.asarray(y_pred)])).tolist())
+    y_true = _align_labels(y_true, classes, source)
+    cls = np.asarray(classes)
+    if not np.issubdtype(cls.dtype, np.number):
+        cls = cls.astype(str)
+    if task == "binary":
+        if len(classes) > 2:
+            raise GateInputError(
+                f"task is binary but the model has {len(classes)} classes; "
+                "set gates.performance.task: multiclass"
+            )
+        pos = positive_label if positive_label is not None else classes[-1]
+        matches = np.flatnonzero(cls == (str(pos) if cls.dtype.kind in "UO" else pos))
+        if matches.size == 0:
+            raise GateInputError(
+                f"positive_label {pos!r} is not among the classes {[_fmt(c) for c in classes]}; "
+                "fix data.positive_label in the policy"
+            )
+        pos_idx = int(matches[0])
+        pos_value = cls[pos_idx]
+        yt = (y_true == pos_value).astype(np.int64)
+        score = None
+        if proba is not None:
+            proba = np.asarray(proba, dtype=float)
+            score = proba[:, pos_idx] if proba.ndim == 2 else proba.ravel()
+        if score is not None:
+            # The policy's decision threshold, not the model's implicit 0.5, makes the class call.
+            yp = (score >= policy.decision_threshold).astype(np.int64)
+        else:
+            yp = (np.asarray(y_pred).astype(cls.dtype) == pos_value).astype(np.int64)
+        return Encoded("binary", yt, yp, score, [c for c in classes])
+
+    code = {c: i for i, c in enumerate(cls.tolist())}
+    yt = pd.Series(y_true).map(code).to_numpy(dtype=np.int64)
+    yp_series = pd.Series(np.asarray(y_pred).astype(cls.dtype)).map(code)
+    if yp_series.isna().any():
+        raise GateInputError(f"model predicted classes outside its own classes_ on {source}")
+    score = np.asarray(proba, dtype=float) if proba is not None and np.ndim(proba) == 2 else None
+    return Encoded("multiclass", yt, yp_series.to_numpy(np.int64), score, list(classes))
+
+
+def _available(task: str, enc: Encoded) -> tuple[str, ...]:
+    names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    if enc.y_score is None:
+        names = tuple(m for m in names if m not in _SCORE_METRICS)
+    return names
+
+
+def _unavailable_message(metric: str, enc: Encoded) -> str:
+    if enc.task == "regression" and metric in CLASSIFICATION_METRICS:
+        return f"metric '{metric}' needs a classifier but the task is regression; fix the rule"
+    if enc.task != "regression" and metric in REGRESSION_METRICS:
+        return f"metric '{metric}' is a regression metric but the task is {enc.task}; fix the rule"
+    return (
+        f"metric '{metric}' needs probability scores but the model has no predict_proba and no "
+        "score column was given; use a probabilistic model or name data.score"
+    )
+
+
+def _threshold_check(
+    rule: MetricRule,
+    value: float | None,
+    *,
+    name: str,
+    ci: tuple[float, float] | None = None,
+    details: dict | None = None,
+) -> CheckResult:
+    base = dict(
+        name=name,
+        value=value,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        severity=rule.severity,
+        rationale=rule.rationale,
+        ci_low=ci[0] if ci else None,
+        ci_high=ci[1] if ci else None,
+        details=details or {},
+    )
+    if value is None or not math.isfinite(value):
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"{name}: {rule.metric} is undefined on this data (e.g. only one class "
+            "present); evaluate on data with both classes",
+        )
+    ok = value >= rule.threshold if rule.operator == ">=" else value <= rule.threshold
+    verb = "meets" if ok else "violates"
+    return CheckResult(
+        **base,
+        status=_status_for(ok, rule.severity),
+        message=f"{rule.metric} = {value:.4g} {verb} {rule.operator} {rule.threshold:g}",
+    )
+
+
+def _rule_name(rule: MetricRule) -> str:
+    return f"{rule.metric} {rule.operator} {rule.threshold:g}"
+
+
+def _metric_checks(
+    policy: PerformancePolicy, enc: Encoded, metrics: dict[str, float]
+) -> tuple[list[CheckResult], dict[str, list[float]]]:
+    checks: list[CheckResult] = []
+    wanted = [r.metric for r in policy.rules if r.metric in metrics]
+    cis: dict[str, tuple[float, float]] = {}
+    if wanted and policy.n_resamples > 0:
+        cis = bootstrap_ci(
+            task=enc.task,
+            y_true=enc.y_true,
+            y_pred=enc.y_pred,
+            y_score=enc.y_score,
+            metrics=sorted(set(wanted)),
+            n_resamples=policy.n_resamples,
+            confidence=policy.confidence,
+            seed=policy.seed,
+        )
+    for rule in policy.rules:
+        name = _rule_name(rule)
+        if rule.metric not in metrics:
+            checks.append(
+                CheckResult(
+                    name=name,
+                    threshold=rule.threshold,
+                    operator=rule.operator,
+                    severity=rule.severity,
+                    rationale=rule.rationale,
+                    status=Status.ERROR,
+                    message=_unavailable_message(rule.metric, enc),
+                )
+            )
+            continue
+        checks.append(_threshold_check(rule, metrics[rule.metric], name=name, ci=cis.get(rule.metric)))
+    return checks, {k: [float(v[0]), float(v[1])] for k, v in cis.items()}
+
+
+def _slice_checks(
+    policy: PerformancePolicy, enc: Encoded, frame: pd.DataFrame, source: str
+) -> tuple[list[CheckResult], list[dict], dict[str, float]]:
+    checks: list[CheckResult] = []
+    rows: list[dict] = []
+    thresholds: dict[str, float] = {}
+    for rule in policy.slices:
+        thresholds[f"{rule.column}/{rule.metric}"] = rule.threshold
+        if rule.column not in frame.columns:
+            checks.append(
+                CheckResult(
+                    name=f"slice {rule.column}: {_rule_name(rule)}",
+                    status=Status.ERROR,
+                    severity=rule.severity,
+                    message=f"slice column '{rule.column}' is not in {source}; "
+                    "fix gates.performance.slices or add the column",
+                )
+            )
+            continue
+        # One pass of factorize over the whole column; the loop below is over slices, not rows.
+        codes, uniques = pd.factorize(frame[rule.column], use_na_sentinel=False)
+        counts = np.bincount(codes, minlength=len(uniques))
+        for k, value in enumerate(uniques):
+            label = "<missing>" if pd.isna(value) else str(value)
+            name = f"slice {rule.column}={label}: {_rule_name(rule)}"
+            n = int(counts[k])
+            if n < rule.min_size:
+                status = {"warn": Status.WARNED, "block": Status.FAILED, "skip": Status.SKIPPED}[
+                    rule.on_small
+                ]
+                checks.append(
+                    CheckResult(
+                        name=name,
+                        threshold=rule.threshold,
+                        operator=rule.operator,
+                        severity=rule.severity,
+                        status=status,
+                        rationale=rule.rationale,
+                        message=f"insufficient data: slice {rule.column}={label} has {n} rows, "
+                        f"fewer than min_size {rule.min_size}",
+                        details={"n": n},
+                    )
+                )
+                rows.append(
+                    dict(column=rule.column, value=label, metric=rule.metric, value_metric=None,
+                         n=n, status=status.value)
+                )
+                continue
+            mask = codes == k
+            sub = point_metrics(
+                task=enc.task,
+                y_true=enc.y_true[mask],
+                y_pred=enc.y_pred[mask],
+                y_score=None if enc.y_score is None else enc.y_score[mask],
+            )
+            if rule.metric not in sub:
+                check = CheckResult(
+                    name=name,
+                    threshold=rule.threshold,
+                    operator=rule.operator,
+                    severity=rule.severity,
+                    status=Status.ERROR,
+                    message=_unavailable_message(rule.metric, enc),
+                )
+            else:
+                check = _threshold_check(rule, sub[rule.metric], name=name, details={"n": n})
+                check.message = f"slice {rule.column}={label} (n={n}): {check.message}"
+            checks.append(check)
+            rows.append(
+                dict(column=rule.column, value=label, metric=rule.metric,
+                     value_metric=check.value, n=n, status=check.status.value)
+            )
+    return checks, rows, thresholds
+
+
+def champion_checks(
+    *,
+    spec: ChampionSpec,
+    candidate: Encoded,
+    champion: Encoded | None,
+    champion_ref: dict[str, Any],
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Compare the candidate with the champion by paired bootstrap, one check per rule.
+
+    The difference is sign-adjusted so that positive means "the candidate is better"; a rule
+    passes when the lower CI bound of that improvement is at least ``-margin``.
+
+    Args:
+        spec: The champion section of the policy.
+        candidate: Candidate predictions on the evaluation data.
+        champion: Champion predictions on the same rows, or None when no model holds the alias.
+        champion_ref: Alias, URI, version and digest of the champion, for the report.
+
+    Returns:
+        The checks and the report details.
+    """
+    details: dict[str, Any] = {**champion_ref, "alias": spec.alias, "comparisons": []}
+    if not spec.rules:
+        return [
+            CheckResult(
+                name=f"champion@{spec.alias}",
+                status=Status.ERROR,
+                message="gates.performance.champion has no rules; add at least one "
+                "{metric, margin} rule or remove the champion section",
+            )
+        ], details
+    if champion is None:
+        status = {"skip": Status.SKIPPED, "warn": Status.WARNED, "block": Status.FAILED}[
+            spec.if_missing
+        ]
+        return [
+            CheckResult(
+                name=f"champion@{spec.alias}",
+                status=status,
+                message=f"no model holds alias '{spec.alias}' of "
+                f"'{champion_ref.get('model_name')}': no champion to compare with "
+                f"(if_missing: {spec.if_missing})",
+            )
+        ], details
+    metrics = sorted({r.metric for r in spec.rules})
+    available = set(_available(candidate.task, candidate)) & set(_available(champion.task, champion))
+    diffs = paired_bootstrap_diff(
+        task=candidate.task,
+        y_true=candidate.y_true,
+        cand_pred=candidate.y_pred,
+        cand_score=candidate.y_score,
+        champ_pred=champion.y_pred,
+        champ_score=champion.y_score,
+        metrics=[m for m in metrics if m in available],
+        n_resamples=spec.n_resamples,
+        confidence=spec.confidence,
+        seed=spec.seed,
+    )
+    cand_m = point_metrics(
+        task=candidate.task, y_true=candidate.y_true, y_pred=candidate.y_pred,
+        y_score=candidate.y_score,
+    )
+    champ_m = point_metrics(
+        task=champion.task, y_true=champion.y_true, y_pred=champion.y_pred,
+        y_score=champion.y_score,
+    )
+    checks = []
+    for rule in spec.rules:
+        name = f"{rule.metric} vs champion@{spec.alias} (margin {rule.margin:g})"
+        if rule.metric not in diffs:
+            checks.append(
+                CheckResult(
+                    name=name,
+                    status=Status.ERROR,
+                    severity=rule.severity,
+                    message=_unavailable_message(rule.metric, candidate),
+                )
+            )
+            continue
+        d = diffs[rule.metric]
+        sign = -1.0 if rule.metric in LOWER_IS_BETTER else 1.0
+        # Improvement = how much better the candidate is; its CI's lower end is the worst case.
+        lo, hi = sorted((sign * d.ci_low, sign * d.ci_high))
+        est = sign * d.estimate
+        if not all(math.isfinite(x) for x in (lo, hi, est)):
+            status, msg = Status.ERROR, (
+                f"{rule.metric} difference to the champion is undefined on this data; "
+                "evaluate on data with both classes"
+            )
+        else:
+            ok = lo >= -rule.margin
+            status = _status_for(ok, rule.severity)
+            msg = (
+                f"{rule.metric}: candidate {cand_m.get(rule.metric, float('nan')):.4g} vs champion "
+                f"{champ_m.get(rule.metric, float('nan')):.4g}; improvement {est:+.4g}, "
+                f"{int(spec.confidence * 100)}% CI [{lo:+.4g}, {hi:+.4g}] "
+                + ("clears" if ok else "does not clear")
+                + f" the non-inferiority margin -{rule.margin:g}"
+            )
+        checks.append(
+            CheckResult(
+                name=name,
+                value=est,
+                threshold=-rule.margin,
+                operator="ci_low >=",
+                ci_low=lo,
+                ci_high=hi,
+                severity=rule.severity,
+                rationale=rule.rationale,
+                status=status,
+                message=msg,
+                details={"candidate": cand_m.get(rule.metric), "champion": champ_m.get(rule.metric),
+                         "method": d.method, "n_resamples": d.n_resamples},
+            )
+        )
+        details["comparisons"].append(
+            dict(metric=rule.metric, candidate=cand_m.get(rule.metric),
+                 champion=champ_m.get(rule.metric), diff=est, ci_low=lo, ci_high=hi,
+                 margin=rule.margin, status=status.value)
+        )
+    return checks, details
+
+
+def _roc_points(y_true: np.ndarray, score: np.ndarray, n: int = 101) -> dict[str, list[float]]:
+    """Return a downsampled ROC curve at score quantiles (vectorised via searchsorted)."""
+    thresholds = np.unique(np.quantile(score, np.linspace(0.0, 1.0, n)))[::-1]
+    pos = np.sort(score[y_true == 1])
+    neg = np.sort(score[y_true == 0])
+    if pos.size == 0 or neg.size == 0:
+        return {}
+    tpr = 1.0 - np.searchsorted(pos, thresholds, side="left") / pos.size
+    fpr = 1.0 - np.searchsorted(neg, thresholds, side="left") / neg.size
+    thresholds = np.concatenate([[np.inf], thresholds])
+    return {
+        "fpr": [0.0, *fpr.round(6).tolist()],
+        "tpr": [0.0, *tpr.round(6).tolist()],
+        # KFP's ROC schema wants finite numbers; 1.0 + eps stands in for "above every score".
+        "thresholds": [float(min(1.0, score.max()) + 1e-9), *thresholds[1:].round(6).tolist()],
+    }
+
+
+def evaluate(
+    *,
+    policy: PerformancePolicy,
+    candidate: Encoded,
+    frame: pd.DataFrame,
+    source: str,
+    champion: Encoded | None = None,
+    champion_ref: dict[str, Any] | None = None,
+) -> tuple[list[CheckResult], dict[str, float], dict[str, Any]]:
+    """Evaluate every rule of the performance policy on encoded predictions.
+
+    Args:
+        policy: The performance section of the policy.
+        candidate: Candidate predictions.
+        frame: The evaluation table (for slice columns).
+        source: Name of the data, for messages.
+        champion: Champion predictions on the same rows, or None.
+        champion_ref: Alias, URI, version, digest of the champion.
+
+    Returns:
+        ``(checks, metrics, details)``.
+    """
+    metrics = point_metrics(
+        task=candidate.task, y_true=candidate.y_true, y_pred=candidate.y_pred,
+        y_score=candidate.y_score,
+    )
+    checks, metric_cis = _metric_checks(policy, candidate, metrics)
+    slice_checks, slice_rows, slice_thr = _slice_checks(policy, candidate, frame, source)
+    checks += slice_checks
+    details: dict[str, Any] = {
+        "task": candidate.task,
+        "n_rows": int(candidate.y_true.shape[0]),
+        "metric_cis": metric_cis,
+    }
+    if slice_rows:
+        details["slices"] = slice_rows
+        details["slice_thresholds"] = slice_thr
+    if policy.champion is not None:
+        c_checks, c_details = champion_checks(
+            spec=policy.champion, candidate=candidate, champion=champion,
+            champion_ref=champion_ref or {},
+        )
+        checks += c_checks
+        details["champion"] = c_details
+    if candidate.task != "regression":
+        k = 2 if candidate.task == "binary" else len(candidate.classes or [])
+        cm = confusion_matrix(y_true=candidate.y_true, y_pred=candidate.y_pred, n_classes=k)
+        labels = (
+            ["negative", "positive"] if candidate.task == "binary" else candidate.classes or []
+        )
+        if candidate.task == "binary" and candidate.classes and len(candidate.classes) == 2:
+            pos = candidate.classes[-1]
+            neg = candidate.classes[0]
+            labels = [str(neg), str(pos)]
+        details["confusion_matrix"] = {"labels": [str(x) for x in labels], "matrix": cm.tolist()}
+        if candidate.task == "binary" and candidate.y_score is not None:
+            roc = _roc_points(candidate.y_true, candidate.y_score)
+            if roc:
+                details["roc_curve"] = {**roc, "auc": metrics.get("roc_auc")}
+    return checks, metrics, details
+
+
+def _predict_encoded(
+    *, model_uri: str, data: EvalData, policy: Policy, perf: PerformancePolicy,
+    tracking_uri: str | None,
+) -> tuple[Encoded, Any]:
+    from quality_gates.shared.models import load_model, predict
+
+    y_true = data.labels()
+    if data.prediction or data.score:
+        # Precomputed predictions: the model is still loaded for its digest when given.
+        loaded = load_model(model_uri, tracking_uri=tracking_uri) if model_uri else None
+        frame = data.frame
+        proba = frame[data.score].to_numpy(dtype=float) if data.score else None
+        y_pred = (
+            frame[data.prediction].to_numpy()
+            if data.prediction
+            else (proba >= perf.decision_threshold).astype(np.int64)
+        )
+        classes = None
+        if data.score and not data.prediction:
+            classes = [0, 1]
+        enc = encode(policy=perf, positive_label=policy.data.positive_label, y_true=y_true,
+                     y_pred=y_pred, proba=proba, classes=classes, source=data.source)
+        return enc, loaded
+    loaded = load_model(model_uri, tracking_uri=tracking_uri)
+    preds = predict(loaded, data.feature_frame())
+    enc = encode(policy=perf, positive_label=policy.data.positive_label, y_true=y_true,
+                 y_pred=preds.y_pred, proba=preds.y_score, classes=preds.classes,
+                 source=data.source)
+    return enc, loaded
+
+
+def run_performance_gate(
+    *,
+    model_uri: str,
+    data_uri: str,
+    policy_text: str,
+    registered_model_name: str | None = None,
+    champion_alias: str | None = None,
+    tracking_uri: str | None = None,
+    label: str | None = None,
+    policy_source: str = "<policy>",
+) -> GateResult:
+    """Evaluate a candidate model against the performance section of a policy.
+
+    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
+
+    Args:
+        model_uri: Candidate model (``models:/name/N``, ``models:/name@alias``, ``runs:/...``,
+            a local MLflow model folder, or a ``.joblib``/``.skops`` file).
+        data_uri: Evaluation data (CSV or Parquet; local path, ``file://`` or fsspec URI).
+        policy_text: The policy YAML text.
+        registered_model_name: Name under which the champion alias is looked up when the policy
+            does not name one.
+        champion_alias: Overrides ``gates.performance.champion.alias``.
+        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
+        label: Label column; overrides ``data.label`` of the policy.
+        policy_source: Where the policy came from, for messages.
+
+    Returns:
+        The gate's result.
+    """
+    started = utc_now()
+    versions = package_versions()
+    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
+
+    def _run() -> GateResult:
+        policy = parse_policy(policy_text, source=policy_source)
+        perf = policy.gates.performance
+        if perf is None:
+            raise GateInputError(
+                f"policy {policy_source} has no 'gates.performance' section; add one with at "
+                "least one rule"
+            )
+        if not perf.rules and not perf.slices and perf.champion is None:
+            raise GateInputError(
+                f"gates.performance in {policy_source} has no rules; add at least one rule "
+                "(e.g. {metric: roc_auc, min: 0.7}) — a gate with nothing to check never passes"
+            )
+        if champion_alias and perf.champion is not None:
+            # The pipeline parameter wins over the policy, so one policy serves several aliases.
+            perf = perf.model_copy(
+                update={"champion": perf.champion.model_copy(update={"alias": champion_alias})}
+            )
+        data = load_eval_data(data_uri, policy.data, label=label)
+        inputs["data"] = data.digest
+        candidate, loaded = _predict_encoded(
+            model_uri=model_uri, data=data, policy=policy, perf=perf, tracking_uri=tracking_uri
+        )
+        if loaded is not None:
+            inputs["model"] = loaded.digest
+        champion_enc, champion_ref = None, {}
+        if perf.champion is not None:
+            champion_enc, champion_ref = _load_champion(
+                spec=perf.champion,
+                registered_model_name=registered_model_name,
+                data=data,
+                policy=policy,
+                perf=perf,
+                tracking_uri=tracking_uri,
+                candidate=candidate,
+            )
+            if champion_ref.get("digest"):
+                inputs["champion_model"] = champion_ref["digest"]
+        checks, metrics, details = evaluate(
+            policy=perf, candidate=candidate, frame=data.frame, source=data.source,
+            champion=champion_enc, champion_ref=champion_ref,
+        )
+        details["model_uri"] = model_uri
+        details["data_uri"] = data_uri
+        return finalize(
+            gate=GATE, checks=checks, metrics=metrics, inputs=inputs, started_at=started,
+            versions=versions, details=details,
+        )
+
+    result = guarded(GATE, _run)
+    if result.status == Status.ERROR and not result.inputs:
+        result.inputs = inputs
+    return result
+
+
+def _load_champion(
+    *,
+    spec: ChampionSpec,
+    registered_model_name: str | None,
+    data: EvalData,
+    policy: Policy,
+    perf: PerformancePolicy,
+    tracking_uri: str | None,
+    candidate: Encoded,
+) -> tuple[Encoded | None, dict[str, Any]]:
+    from quality_gates.shared.models import load_model, predict, resolve_alias
+
+    alias = spec.alias
+    name = spec.model_name or registered_model_name
+    ref: dict[str, Any] = {"model_name": name, "alias": alias}
+    if not name:
+        raise GateInputError(
+            "champion comparison needs a registered model name; pass --registered-model-name "
+            "or set gates.performance.champion.model_name"
+        )
+    uri = resolve_alias(name=name, alias=alias, tracking_uri=tracking_uri)
+    if uri is None:
+        return None, ref
+    loaded = load_model(uri, tracking_uri=tracking_uri)
+    ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
+    preds = predict(loaded, data.feature_frame())
+    enc = encode(policy=perf, positive_label=policy.data.positive_label, y_true=data.labels(),
+                 y_pred=preds.y_pred, proba=preds.y_score, classes=preds.classes,
+                 source=data.source)
+    if enc.task != candidate.task:
+        raise GateInputError(
+            f"champion {uri} is a {enc.task} model but the candidate is {candidate.task}; "
+            "compare models of the same task"
+        )
+    return enc, ref

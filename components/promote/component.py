@@ -1,0 +1,45 @@
+"""KFP component wrapper of the promotion step (runs only under ``dsl.If(all_passed == True)``)."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Input, Output
+
+from quality_gates.shared.versions import image_for
+
+
+@dsl.component(base_image=image_for("promote"), install_kfp_package=False)
+def promote(
+    scorecard: Input[Artifact],
+    model_uri: str,
+    registered_model_name: str,
+    promotion: Output[Artifact],
+    alias: str = "staging",
+    mlflow_tracking_uri: str = "",
+) -> str:
+    """Register the candidate with lineage tags and set the alias; refuse changed bytes.
+
+    Args:
+        scorecard: The aggregator's scorecard JSON.
+        model_uri: The candidate's URI.
+        registered_model_name: Registered model to add the version to.
+        promotion: JSON record of the promotion (name, version, alias, previous holder).
+        alias: Alias to set.
+        mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        The registered version number.
+    """
+    from quality_gates.components.promote.core import (
+        load_scorecard,
+        promote_from_scorecard,
+        promotion_json,
+    )
+
+    done = promote_from_scorecard(
+        scorecard=load_scorecard(scorecard.path), model_uri=model_uri,
+        registered_model_name=registered_model_name, alias=alias,
+        tracking_uri=mlflow_tracking_uri or None,
+    )
+    with open(promotion.path, "w", encoding="utf-8") as fh:
+        fh.write(promotion_json(done))
+    promotion.metadata.update({"version": done.version, "alias": done.alias})
+    return done.version

@@ -1,0 +1,89 @@
+"""Promotion: register the candidate and move the staging alias, only after every gate passed.
+
+The checks here repeat what the pipeline's ``dsl.If`` already guarantees, on purpose: this step
+is also reachable from the CLI and from users' own pipelines, and it must refuse on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.registry import Promotion, promote
+from quality_gates.shared.scorecard import Scorecard
+
+
+def load_scorecard(path: str | Path) -> Scorecard:
+    """Read a scorecard JSON file.
+
+    Args:
+        path: Path of ``scorecard.json``.
+
+    Returns:
+        The scorecard.
+
+    Raises:
+        GateInputError: When the file is missing or not a scorecard.
+    """
+    p = Path(path)
+    try:
+        return Scorecard.from_json(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GateInputError(f"scorecard {p} does not exist; run the aggregator first") from None
+    except (ValueError, OSError) as exc:
+        raise GateInputError(f"scorecard {p} is not a valid scorecard: {exc}") from None
+
+
+def promote_from_scorecard(
+    *,
+    scorecard: Scorecard,
+    model_uri: str,
+    registered_model_name: str,
+    alias: str = "staging",
+    tracking_uri: str | None = None,
+) -> Promotion:
+    """Register the evaluated model and point ``alias`` at it.
+
+    Args:
+        scorecard: The aggregator's scorecard for this model.
+        model_uri: The candidate's URI (must hold the bytes the gates saw).
+        registered_model_name: Registered model to add the version to.
+        alias: Alias to set (``staging`` by default).
+        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        What was registered and which version held the alias before.
+
+    Raises:
+        GateInputError: When the scorecard does not allow promotion or the model changed.
+    """
+    if not registered_model_name:
+        raise GateInputError("no registered model name given; pass registered_model_name")
+    if not scorecard.all_passed:
+        raise GateInputError(
+            f"refusing to promote: the scorecard decision is {scorecard.decision.value} "
+            f"({scorecard.summary})"
+        )
+    if scorecard.model_uri and scorecard.model_uri != model_uri:
+        raise GateInputError(
+            f"refusing to promote {model_uri}: the scorecard is for {scorecard.model_uri}"
+        )
+    lineage = {k: str(v) for k, v in scorecard.lineage.items() if not isinstance(v, dict)}
+    return promote(
+        scorecard=scorecard,
+        model_uri=model_uri,
+        registered_name=registered_model_name,
+        alias=alias,
+        tracking_uri=tracking_uri,
+        lineage=lineage,
+    )
+
+
+def promotion_json(p: Promotion) -> str:
+    """Return the promotion record as JSON text."""
+    return json.dumps(
+        {"name": p.name, "version": p.version, "alias": p.alias, "created": p.created,
+         "previous_version": p.previous_version},
+        indent=2,
+    )

@@ -1,0 +1,68 @@
+"""The gated-promotion pipeline: gates → aggregator → (only if all passed) promote to staging."""
+
+from kfp import dsl
+from kfp.dsl import Artifact
+
+from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.performance_gate.component import performance_gate
+from quality_gates.components.promote.component import promote
+
+PIPELINE_NAME = "quality-gates-gated-promotion"
+
+
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="Promote a candidate model to the MLflow staging alias only when every "
+    "quality gate passes; every verdict and the scorecard are kept as evidence.",
+)
+def gated_promotion(
+    model_uri: str,
+    data_uri: str,
+    policy: str,
+    registered_model_name: str,
+    champion_alias: str = "production",
+    staging_alias: str = "staging",
+    experiment_name: str = "quality-gates",
+    mlflow_tracking_uri: str = "",
+) -> Artifact:
+    """Gate a candidate model and promote it to ``staging_alias`` when every gate passes.
+
+    Args:
+        model_uri: Candidate model URI (``runs:/``, ``models:/``, or a file the tasks can read).
+        data_uri: Evaluation data (CSV or Parquet).
+        policy: The policy YAML text.
+        registered_model_name: Registered model for the champion lookup and the promotion.
+        champion_alias: Alias holding the champion to compare with.
+        staging_alias: Alias set on the candidate when every gate passes.
+        experiment_name: MLflow experiment for the evaluation run.
+        mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        The scorecard artifact.
+    """
+    perf = performance_gate(
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy=policy,
+        registered_model_name=registered_model_name,
+        champion_alias=champion_alias,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("performance gate")
+    agg = aggregator(
+        performance=perf.outputs["verdict"],
+        model_uri=model_uri,
+        registered_model_name=registered_model_name,
+        experiment_name=experiment_name,
+        pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("aggregate scorecard")
+    # kfp 2.17: branch on a single `-> bool` output; a NamedTuple field is silently skipped.
+    with dsl.If(agg.outputs["Output"] == True, name="all-gates-passed"):  # noqa: E712
+        promote(
+            scorecard=agg.outputs["scorecard"],
+            model_uri=model_uri,
+            registered_model_name=registered_model_name,
+            alias=staging_alias,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ).set_display_name("promote to staging")
+    return agg.outputs["scorecard"]

@@ -1,0 +1,210 @@
+"""``quality-gates``: run the gates outside Kubeflow, run the pipeline locally, compile, demo.
+
+Exit codes follow CI conventions so that a GitHub Actions step can gate a deploy:
+0 = passed or warned (promoted, for ``run``), 1 = failed (not promoted), 2 = error (bad input,
+could not evaluate). Errors are one line on stderr; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from quality_gates.shared.errors import GateInputError, one_line
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _exit_code(status_value: str) -> int:
+    if status_value in ("passed", "warned"):
+        return EXIT_OK
+    if status_value == "failed":
+        return EXIT_FAILED
+    return EXIT_ERROR
+
+
+def _read_policy_text(path: str) -> str:
+    from quality_gates.shared.policy import load_policy
+
+    _, text = load_policy(path)
+    return text
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from quality_gates.components.aggregator.core import aggregate
+    from quality_gates.shared.reports import scorecard_markdown, write_reports
+
+    policy_text = _read_policy_text(args.policy)
+    if args.gate == "performance":
+        from quality_gates.components.performance_gate.core import run_performance_gate
+
+        result = run_performance_gate(
+            model_uri=args.model,
+            data_uri=args.data,
+            policy_text=policy_text,
+            registered_model_name=args.registered_model_name,
+            champion_alias=args.champion_alias,
+            tracking_uri=args.tracking_uri,
+            label=args.label,
+            policy_source=args.policy,
+        )
+    else:  # argparse restricts choices; kept for the type checker
+        raise GateInputError(f"unknown gate '{args.gate}'")
+    card = aggregate(
+        {result.gate: result},
+        expected=[result.gate],
+        model_uri=args.model,
+        registered_model_name=args.registered_model_name,
+    )
+    if args.report_dir:
+        paths = write_reports(card, args.report_dir)
+        print(f"reports written: {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
+    if args.json:
+        print(result.to_json())
+    else:
+        print(scorecard_markdown(card))
+    return _exit_code(result.status.value)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from quality_gates.shared.local_run import run_pipeline
+
+    policy_text = _read_policy_text(args.policy)
+    out = Path(args.output_dir or tempfile.mkdtemp(prefix="quality-gates-run-"))
+    run = run_pipeline(
+        model_uri=args.model,
+        data_uri=args.data,
+        policy_text=policy_text,
+        registered_model_name=args.registered_model_name,
+        output_dir=out,
+        champion_alias=args.champion_alias,
+        staging_alias=args.staging_alias,
+        experiment_name=args.experiment,
+        tracking_uri=args.tracking_uri,
+    )
+    _print_run(run, args.registered_model_name, args.staging_alias, as_json=args.json)
+    if run.scorecard.all_passed and run.promoted_version:
+        return EXIT_OK
+    return _exit_code(run.scorecard.decision.value) or EXIT_FAILED
+
+
+def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
+    card = run.scorecard
+    if as_json:
+        print(card.to_json())
+        return
+    print(f"decision: {card.decision.value} — {card.summary}")
+    for gate, check, message in card.failing_checks():
+        print(f"  blocked by {gate} / {check}: {message}")
+    if run.promoted_version:
+        print(f"promoted: {name} version {run.promoted_version} now holds alias '{alias}'")
+    else:
+        print(f"not promoted: {name} alias '{alias}' unchanged")
+    print(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
+    print(f"           {run.scorecard_dir / 'scorecard.md'}")
+    if card.evaluation_run_id:
+        print(f"evaluation run (MLflow): {card.evaluation_run_id}")
+    print(f"kfp.local outputs: {run.run_dir}")
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from quality_gates.pipelines.compile import compile_all
+
+    written = compile_all(output_root=args.output_root, components=not args.pipeline_only)
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from quality_gates.shared.demo import run_demo
+
+    return run_demo(home=args.home, fail=args.fail, rows=args.rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``quality-gates`` command."""
+    p = argparse.ArgumentParser(
+        prog="quality-gates",
+        description="Quality gates for ML models: check, run the gated-promotion pipeline, "
+        "compile, demo. Exit codes: 0 passed/warned, 1 failed, 2 error.",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="run one gate and print its scorecard")
+    check.add_argument("gate", choices=["performance"], help="gate to run")
+    check.add_argument("--model", required=True, help="model URI or local .joblib/.skops file")
+    check.add_argument("--data", required=True, help="evaluation data (CSV/Parquet path or URI)")
+    check.add_argument("--policy", required=True, help="policy.yaml")
+    check.add_argument("--label", help="label column (overrides data.label of the policy)")
+    check.add_argument("--registered-model-name", help="registered model holding the champion")
+    check.add_argument("--champion-alias", help="alias of the champion (overrides the policy)")
+    check.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+    check.add_argument("--report-dir", help="also write scorecard.json/.md/.html here")
+    check.add_argument("--json", action="store_true", help="print the GateResult JSON")
+    check.set_defaults(func=_cmd_check)
+
+    run = sub.add_parser("run", help="run the whole pipeline locally through kfp.local")
+    run.add_argument("--model", required=True, help="candidate model URI")
+    run.add_argument("--data", required=True, help="evaluation data")
+    run.add_argument("--policy", required=True, help="policy.yaml")
+    run.add_argument("--registered-model-name", required=True, help="registered model name")
+    run.add_argument("--champion-alias", default="production")
+    run.add_argument("--staging-alias", default="staging")
+    run.add_argument("--experiment", default="quality-gates", help="MLflow experiment name")
+    run.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+    run.add_argument("--output-dir", help="folder for outputs (default: a new temp folder)")
+    run.add_argument("--json", action="store_true", help="print the scorecard JSON")
+    run.set_defaults(func=_cmd_run)
+
+    comp = sub.add_parser("compile", help="compile the pipeline and every component.yaml")
+    comp.add_argument("--output-root", help="repository root to write into (default: the package)")
+    comp.add_argument("--pipeline-only", action="store_true")
+    comp.set_defaults(func=_cmd_compile)
+
+    demo = sub.add_parser("demo", help="end-to-end demo on synthetic credit-risk data")
+    demo.add_argument("--home", default=os.environ.get("QUALITY_GATES_DEMO_HOME", ".demo"),
+                      help="demo folder: data, models, sqlite MLflow registry, outputs")
+    demo.add_argument("--fail", action="store_true",
+                      help="evaluate a weak candidate that must not be promoted")
+    demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
+    demo.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``quality-gates`` command.
+
+    Args:
+        argv: Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The process exit code.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
+    # MLflow and alembic are chatty at INFO; a gate's output is the scorecard.
+    for name in ("mlflow", "alembic", "urllib3", "kfp"):
+        logging.getLogger(name).setLevel(logging.DEBUG if args.debug else logging.ERROR)
+    try:
+        return args.func(args)
+    except GateInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - one line for people, traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: {one_line(exc)} (re-run with --debug for details)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

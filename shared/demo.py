@@ -1,0 +1,188 @@
+"""The embedded demo: synthetic credit-risk data, a champion in production, a gated candidate.
+
+Everything lives in one folder (default ``.demo/``): the data, the trained models, a sqlite MLflow
+registry (``mlflow.db``) with its artifacts, and each pipeline run's outputs. Running it again
+reuses the data and models, so the same candidate bytes meet the same registry and no duplicate
+version is created.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+REGISTERED_MODEL = "credit-risk"
+EXPERIMENT = "quality-gates-demo"
+
+
+def demo_policy_text() -> str:
+    """Return the text of the demo policy shipped with the package."""
+    return resources.files("quality_gates.shared.policies").joinpath("demo.yaml").read_text("utf-8")
+
+
+def _say(msg: str) -> None:
+    print(f"[demo] {msg}", flush=True)
+
+
+def prepare_data(home: Path, *, rows: int) -> tuple[Path, Path]:
+    """Generate the training and evaluation sets once.
+
+    Args:
+        home: Demo folder.
+        rows: Total rows; 60 % train, 40 % evaluation.
+
+    Returns:
+        Paths of the training and evaluation Parquet files.
+    """
+    from quality_gates.shared.demo_data import make_credit_data
+
+    data_dir = home / "data"
+    train_path, eval_path = data_dir / "train.parquet", data_dir / "eval.parquet"
+    if not (train_path.exists() and eval_path.exists()):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        df = make_credit_data(n_rows=rows, seed=0)
+        cut = int(len(df) * 0.6)
+        df.iloc[:cut].reset_index(drop=True).to_parquet(train_path, index=False)
+        df.iloc[cut:].reset_index(drop=True).to_parquet(eval_path, index=False)
+        _say(f"generated {len(df)} rows of synthetic credit-risk data in {data_dir}")
+    return train_path, eval_path
+
+
+def prepare_models(home: Path, train_path: Path) -> dict[str, Path]:
+    """Train champion, candidate and weak models once and save them as joblib files.
+
+    Args:
+        home: Demo folder.
+        train_path: Training data.
+
+    Returns:
+        Path of each model file by role.
+    """
+    import joblib
+    import pandas as pd
+
+    from quality_gates.shared.demo_data import train_models
+
+    model_dir = home / "models"
+    paths = {role: model_dir / f"{role}.joblib" for role in ("champion", "candidate", "weak")}
+    if not all(p.exists() for p in paths.values()):
+        model_dir.mkdir(parents=True, exist_ok=True)
+        models = train_models(pd.read_parquet(train_path), seed=0)
+        for role, path in paths.items():
+            joblib.dump(models[role], path)
+        _say(f"trained champion, candidate and weak models into {model_dir}")
+    return paths
+
+
+def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
+    """Register the champion and give it the ``production`` alias, once.
+
+    Args:
+        home: Demo folder (holds the artifact store).
+        champion_path: The champion's joblib file.
+        tracking_uri: The sqlite tracking URI.
+
+    Returns:
+        The champion's ``models:/`` URI.
+    """
+    import joblib
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        mv = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
+        return f"models:/{REGISTERED_MODEL}/{mv.version}"
+    except MlflowException:
+        pass
+    mlflow.set_tracking_uri(tracking_uri)
+    exp = _experiment(client, home)
+    with mlflow.start_run(experiment_id=exp, run_name="champion-training") as run:
+        mlflow.sklearn.log_model(joblib.load(champion_path), name="model")
+    try:
+        client.create_registered_model(REGISTERED_MODEL)
+    except MlflowException:
+        pass
+    mv = client.create_model_version(
+        REGISTERED_MODEL, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
+    )
+    client.set_registered_model_alias(REGISTERED_MODEL, "production", mv.version)
+    client.set_model_version_tag(REGISTERED_MODEL, mv.version, "quality_gates.approval", "approved")
+    client.set_model_version_tag(
+        REGISTERED_MODEL, mv.version, "quality_gates.note", "demo bootstrap champion"
+    )
+    _say(f"registered the champion as {REGISTERED_MODEL} v{mv.version} @production")
+    return f"models:/{REGISTERED_MODEL}/{mv.version}"
+
+
+def _experiment(client, home: Path) -> str:
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    if exp is not None:
+        return exp.experiment_id
+    # An explicit artifact location keeps artifacts inside the demo folder whatever the cwd.
+    return client.create_experiment(EXPERIMENT, artifact_location=(home / "artifacts").as_uri())
+
+
+def run_demo(*, home: str | Path, fail: bool = False, rows: int = 20000) -> int:
+    """Run the whole gated-promotion flow locally and report where the evidence is.
+
+    Args:
+        home: Demo folder.
+        fail: Evaluate the weak candidate, which must not be promoted.
+        rows: Rows of synthetic data (first run only).
+
+    Returns:
+        0 when the demo showed what it is meant to (promotion, or a refused weak candidate).
+    """
+    from mlflow import MlflowClient
+
+    from quality_gates.shared.local_run import run_pipeline
+
+    home = Path(home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    _say(f"demo folder: {home} (MLflow registry: {tracking_uri})")
+    train_path, eval_path = prepare_data(home, rows=rows)
+    models = prepare_models(home, train_path)
+    champion_uri = ensure_champion(home, models["champion"], tracking_uri)
+    _experiment(MlflowClient(tracking_uri=tracking_uri), home)
+    role = "weak" if fail else "candidate"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out = home / "runs" / f"{stamp}-{role}"
+    _say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
+    run = run_pipeline(
+        model_uri=str(models[role]),
+        data_uri=str(eval_path),
+        policy_text=demo_policy_text(),
+        registered_model_name=REGISTERED_MODEL,
+        output_dir=out,
+        experiment_name=EXPERIMENT,
+        tracking_uri=tracking_uri,
+    )
+    card = run.scorecard
+    _say(f"decision: {card.decision.value} — {card.summary}")
+    for gate, check, message in card.failing_checks():
+        _say(f"  blocked by {gate} / {check}: {message}")
+    _say(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
+    _say(f"           {run.scorecard_dir / 'scorecard.md'}")
+    client = MlflowClient(tracking_uri=tracking_uri)
+    aliases = client.get_registered_model(REGISTERED_MODEL).aliases
+    held = {a: v for a, v in aliases.items()}
+    if run.promoted_version:
+        mine = sorted(a for a, v in held.items() if str(v) == str(run.promoted_version))
+        _say(f"the {role} is {REGISTERED_MODEL} version {run.promoted_version}, holding alias(es): "
+             f"{', '.join(mine)}")
+    else:
+        _say(f"the {role} was NOT promoted; aliases unchanged: "
+             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items())))
+    _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
+    ok = (run.promoted_version is None) if fail else (run.promoted_version is not None)
+    if not ok:
+        print(f"[demo] unexpected outcome for the {role} model; see {run.log_path}",
+              file=sys.stderr)
+    return 0 if ok else 1
