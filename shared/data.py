@@ -304,8 +304,8 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
         except pa.ArrowInvalid as exc:
             if "conversion error" not in str(exc).lower():
                 raise
-            # pyarrow infers column types from the first block only; a late value that does not
-            # fit (a string after a megabyte of numbers) needs inference over the whole file.
+            # Older pyarrow infers column types from the first block only; a late value that
+            # does not fit (a string after a megabyte of numbers) needs the whole file as one.
             whole = pacsv.ReadOptions(block_size=min(len(data) + 1, 2**31 - 1))
             return pacsv.read_csv(pa.BufferReader(data), read_options=whole,
                                   parse_options=parse, convert_options=convert)
@@ -320,7 +320,10 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
 def _parse_parquet(data: bytes, uri: str, member: str | None = None) -> pa.Table:
     where = f"{member} in {uri}" if member else uri
     try:
-        return pq.read_table(pa.BufferReader(data))
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        # Checked before reading: pyarrow cannot select columns whose names are duplicated.
+        _check_names(parquet.schema_arrow.names, where)
+        return parquet.read()
     except (pa.ArrowException, OSError) as exc:
         raise GateInputError(
             f"cannot read Parquet file {where}: {_first_line(exc)}; the file is corrupt or not "

@@ -45,7 +45,7 @@ TEXT_COLUMN = "notes"
 NON_FEATURES: list[str] = [ID_COLUMN, *SENSITIVE, TEXT_COLUMN]
 
 # The weak model sees only these: almost no signal, so its AUC is far below the champion's.
-WEAK_FEATURES: list[str] = ["num_open_accounts", "region"]
+WEAK_FEATURES: list[str] = ["loan_term_months", "num_late_payments"]
 
 AGE_BANDS = ["18-25", "26-40", "41-60", "60+"]
 _HOME = np.array(["RENT", "MORTGAGE", "OWN"])
@@ -164,18 +164,18 @@ def make_credit_data(
     accounts = (1 + rng.poisson(3.0 + 0.04 * (age - 18), n)).astype(np.int64)
 
     logit = (
-        -2.05
-        + 0.75 * latent
-        - 0.006 * (credit_score - 690)
-        + 0.15 * late
-        + 0.8 * dti
-        + 4.0 * np.maximum(dti - 0.45, 0.0)
+        -2.6
+        + 0.5 * latent
+        - 0.01 * (credit_score - 690)
+        + 0.2 * late
+        + 1.0 * dti
+        + 5.0 * np.maximum(dti - 0.45, 0.0)
         - 0.45 * (log_income - 10.7)
         + 0.01 * (term - 36)
         - 0.05 * np.minimum(emp_true, 10)
         + _PURPOSE_RISK[purpose_idx]
         + np.array([0.25, 0.0, -0.2])[home_idx]
-        + 0.0012 * (age - 45) ** 2
+        + 0.0015 * (age - 45) ** 2
         + bias * female
         + rng.normal(0.0, 0.3, n)
     )

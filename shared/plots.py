@@ -104,7 +104,7 @@ def roc_curve_png(*, fpr: Sequence[float], tpr: Sequence[float], auc: float | No
     Returns:
         A ``data:image/png;base64,...`` URI.
     """
-    fig = _figure(4.6, 4.2)
+    fig = _figure(4.4, 4.0)
     ax = fig.add_subplot()
     label = f"ROC (AUC = {auc:.4g})" if auc is not None and math.isfinite(auc) else "ROC"
     ax.plot(fpr, tpr, color="#0969da", linewidth=2, label=label)
@@ -139,7 +139,7 @@ def slice_bars_png(
         A ``data:image/png;base64,...`` URI.
     """
     rows = list(slices)[:MAX_BARS]
-    fig = _figure(6.4, 1.3 + 0.32 * max(len(rows), 1))
+    fig = _figure(5.2, 1.4 + 0.3 * max(len(rows), 1))
     ax = fig.add_subplot()
     positions = list(range(len(rows)))
     values = [v if v is not None else 0.0 for _, v, _ in rows]
@@ -180,7 +180,7 @@ def forest_plot_png(
         A ``data:image/png;base64,...`` URI.
     """
     rows = list(comparisons)[:MAX_BARS]
-    fig = _figure(6.4, 1.4 + 0.45 * max(len(rows), 1))
+    fig = _figure(5.2, 1.5 + 0.45 * max(len(rows), 1))
     ax = fig.add_subplot()
     ax.axvline(0, color=_NEUTRAL, linewidth=1, label="No change")
     margins = {m for *_, m, _ in rows if m is not None}

@@ -374,14 +374,15 @@ def _check_rows(result: GateResult) -> list[dict[str, Any]]:
 def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
     details = result.details if isinstance(result.details, dict) else {}
     notes: list[str] = []
-    plot_list: list[dict[str, str]] = []
+    # Plots by the section they illustrate, so each sits next to its table.
+    plot_list: dict[str, list[dict[str, str]]] = {"metrics": [], "champion": [], "slices": []}
 
-    def plot(title: str, draw: Callable[[], str]) -> None:
+    def plot(section: str, title: str, draw: Callable[[], str]) -> None:
         if not with_plots:
             return
         uri = _guard(f"plot {title!r}", notes, draw)
         if uri:
-            plot_list.append({"title": title, "uri": uri})
+            plot_list[section].append({"title": title, "uri": uri})
 
     def detail(key: str, build: Callable[[Any], Any]) -> Any:
         if details.get(key) is None:
@@ -390,11 +391,11 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
 
     cm = detail("confusion_matrix", _confusion)
     if cm:
-        plot("Confusion matrix", lambda: plots.confusion_matrix_png(**cm))
+        plot("metrics", "Confusion matrix", lambda: plots.confusion_matrix_png(**cm))
 
     roc = detail("roc_curve", _roc)
     if roc:
-        plot("ROC curve", lambda: plots.roc_curve_png(**roc))
+        plot("metrics", "ROC curve", lambda: plots.roc_curve_png(**roc))
 
     cis = detail("metric_cis", lambda raw: _metric_cis(raw, notes)) or {}
     metrics = [
@@ -431,6 +432,7 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
                     f"{len(bars)} slices (failing first); the table lists all"
                 )
             plot(
+                "slices",
                 f"{g['metric']} by {g['column']}",
                 lambda g=g, bars=bars: plots.slice_bars_png(
                     column=g["column"], metric=g["metric"], slices=bars, threshold=g["threshold"]
@@ -448,7 +450,7 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
             if r["diff"] is not None
         ]
         if forest:
-            plot("Candidate vs champion", lambda: plots.forest_plot_png(comparisons=forest))
+            plot("champion", "Candidate vs champion", lambda: plots.forest_plot_png(comparisons=forest))
         champion["rows"] = [
             {
                 **r,
@@ -580,7 +582,7 @@ _loader = jinja2.PackageLoader("quality_gates.shared", "templates")
 # value in a report may be user data.
 _html_env = jinja2.Environment(
     loader=_loader,
-    autoescape=True,
+    autoescape=False,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,

@@ -1,0 +1,98 @@
+"""Each component run for real through kfp.local (SubprocessRunner, no venv), outputs read back."""
+
+import json
+from pathlib import Path
+
+import pytest
+from kfp import local
+
+from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.performance_gate.component import performance_gate
+from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.scorecard import Scorecard
+
+POLICY = """
+data: {label: target, exclude: [region]}
+gates:
+  performance:
+    n_resamples: 200
+    rules:
+      - {metric: roc_auc, min: %s}
+      - {metric: f1, min: 0.3, severity: warn}
+"""
+
+
+@pytest.fixture
+def kfp_local(tmp_path):
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    return tmp_path / "root"
+
+
+def test_performance_gate_component_writes_every_output(binary_case, kfp_local):
+    task = performance_gate(
+        model_uri=str(binary_case.model_path),
+        data_uri=str(binary_case.data_path),
+        policy=POLICY % "0.6",
+    )
+    assert task.outputs["Output"] is True
+    verdict = task.outputs["verdict"]
+    result = GateResult.from_json(Path(verdict.path).read_text())
+    assert result.status == Status.PASSED
+    assert verdict.metadata["status"] == "passed"
+    assert "details" not in verdict.metadata
+    metrics = task.outputs["metrics"].metadata
+    assert metrics["roc_auc"] == pytest.approx(result.metrics["roc_auc"])
+    assert metrics["gate_passed"] == 1.0
+    cm = task.outputs["classification_metrics"].metadata
+    assert cm["confusionMatrix"]["rows"] and cm["confidenceMetrics"]
+    html = Path(task.outputs["report"].path).read_text()
+    assert "roc_auc" in html and "<html" in html.lower()
+    assert "roc_auc" in Path(task.outputs["report_md"].path).read_text()
+
+
+def test_failing_gate_is_an_output_not_a_crash(binary_case, kfp_local):
+    task = performance_gate(
+        model_uri=str(binary_case.model_path),
+        data_uri=str(binary_case.data_path),
+        policy=POLICY % "0.999",
+    )
+    assert task.outputs["Output"] is False
+    result = GateResult.from_json(Path(task.outputs["verdict"].path).read_text())
+    assert result.status == Status.FAILED
+
+
+def test_bad_input_component_returns_error_verdict(binary_case, kfp_local, tmp_path):
+    task = performance_gate(
+        model_uri=str(tmp_path / "missing.joblib"),
+        data_uri=str(binary_case.data_path),
+        policy=POLICY % "0.6",
+    )
+    assert task.outputs["Output"] is False
+    result = GateResult.from_json(Path(task.outputs["verdict"].path).read_text())
+    assert result.status == Status.ERROR and "missing.joblib" in result.error
+
+
+def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tmp_path):
+    gate = performance_gate(
+        model_uri=str(binary_case.model_path),
+        data_uri=str(binary_case.data_path),
+        policy=POLICY % "0.6",
+    )
+    agg = aggregator(performance=gate.outputs["verdict"], model_uri=str(binary_case.model_path))
+    assert agg.outputs["Output"] is True
+    card = Scorecard.from_json(Path(agg.outputs["scorecard"].path).read_text())
+    assert card.all_passed and card.model_digest == card.results[0].inputs["model"]
+    assert "performance" in Path(agg.outputs["scorecard_html"].path).read_text()
+
+    # A malformed verdict (an artifact that is not a GateResult) must block, not crash.
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text(json.dumps({"hello": "world"}))
+    from kfp import dsl
+
+    @dsl.pipeline
+    def wiring() -> bool:
+        imp = dsl.importer(artifact_uri=str(bogus), artifact_class=dsl.Artifact)
+        return aggregator(performance=imp.output).outputs["Output"]
+
+    out = wiring()
+    assert out.outputs["Output"] is False

@@ -1,0 +1,114 @@
+"""The whole gated-promotion pipeline through kfp.local against a real MLflow server."""
+
+import joblib
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from quality_gates.shared.cli import main
+from quality_gates.shared.local_run import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+POLICY = """
+data: {label: target, exclude: [region]}
+gates:
+  performance:
+    n_resamples: 200
+    rules:
+      - {metric: roc_auc, min: 0.6, rationale: must rank}
+    champion:
+      alias: production
+      n_resamples: 300
+      rules:
+        - {metric: roc_auc, margin: 0.01}
+"""
+
+
+def _register(uri, name, model_path, alias):
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(joblib.load(model_path), name="model")
+    client = MlflowClient(uri)
+    try:
+        client.create_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        pass
+    mv = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    client.set_registered_model_alias(name, alias, mv.version)
+    return mv.version
+
+
+def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
+    mlflow_server, make_binary, tmp_path
+):
+    weak = make_binary(weak=True)
+    good = make_binary()
+    name = "pipe-pass"
+    champion_version = _register(mlflow_server, name, weak.model_path, "production")
+    run = run_pipeline(
+        model_uri=str(good.model_path), data_uri=str(good.data_path), policy_text=POLICY,
+        registered_model_name=name, output_dir=tmp_path / "out", tracking_uri=mlflow_server,
+    )
+    assert run.scorecard.all_passed, run.scorecard.summary
+    assert run.promoted_version is not None
+    client = MlflowClient(mlflow_server)
+    staged = client.get_model_version_by_alias(name, "staging")
+    assert staged.version == run.promoted_version != champion_version
+    tags = staged.tags
+    assert tags["quality_gates.model_digest"] == run.scorecard.model_digest
+    assert tags["quality_gates.policy_digest"] == run.scorecard.policy_digest
+    assert tags["quality_gates.data_digest"] == run.scorecard.data_digest
+    assert tags["quality_gates.gate.performance"] == "passed"
+    assert (run.scorecard_dir / "scorecard.html").is_file()
+    assert run.scorecard.evaluation_run_id
+    arts = {a.path for a in client.list_artifacts(run.scorecard.evaluation_run_id)}
+    assert "scorecard.json" in arts
+    # Production is untouched by a staging promotion.
+    assert client.get_model_version_by_alias(name, "production").version == champion_version
+
+    again = run_pipeline(
+        model_uri=str(good.model_path), data_uri=str(good.data_path), policy_text=POLICY,
+        registered_model_name=name, output_dir=tmp_path / "out2", tracking_uri=mlflow_server,
+    )
+    assert again.promoted_version == run.promoted_version
+    assert len(client.search_model_versions(f"name='{name}'")) == 2
+
+
+def test_candidate_worse_than_champion_is_not_promoted(mlflow_server, make_binary, tmp_path,
+                                                       capsys):
+    good = make_binary()
+    weak = make_binary(weak=True)
+    name = "pipe-fail"
+    _register(mlflow_server, name, good.model_path, "production")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    code = main([
+        "run", "--model", str(weak.model_path), "--data", str(weak.data_path),
+        "--policy", str(policy), "--registered-model-name", name,
+        "--tracking-uri", mlflow_server, "--output-dir", str(tmp_path / "out"),
+    ])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "not promoted" in out
+    assert "roc_auc vs champion@production" in out
+    client = MlflowClient(mlflow_server)
+    aliases = client.get_registered_model(name).aliases
+    assert "staging" not in aliases
+    md = (tmp_path / "out" / "scorecard" / "scorecard.md").read_text()
+    assert "roc_auc vs champion@production" in md and "failed" in md
+
+
+def test_bad_input_blocks_promotion_without_traceback(mlflow_server, binary_case, tmp_path,
+                                                      capsys):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.replace("label: target", "label: nonexistent"))
+    code = main([
+        "run", "--model", str(binary_case.model_path), "--data", str(binary_case.data_path),
+        "--policy", str(policy), "--registered-model-name", "pipe-bad",
+        "--tracking-uri", mlflow_server, "--output-dir", str(tmp_path / "out"),
+    ])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.out + captured.err
+    assert "nonexistent" in captured.out
