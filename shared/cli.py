@@ -168,10 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(func=_cmd_compile)
 
     demo = sub.add_parser("demo", help="end-to-end demo on synthetic credit-risk data")
-    demo.add_argument("--home", default=os.environ.get("QUALITY_GATES_DEMO_HOME", ".demo"),
-                      help="demo folder: data, models, sqlite MLflow registry, outputs")
-    demo.add_argument("--fail", action="store_true",
-                      help="evaluate a weak candidate that must not be promoted")
+    demo.add_argument(
+        "--home",
+        default=os.environ.get("QUALITY_GATES_DEMO_HOME", ".demo"),
+        help="demo folder: data, models, sqlite MLflow registry, outputs",
+    )
+    demo.add_argument(
+        "--fail", action="store_true", help="evaluate a weak candidate that must not be promoted"
+    )
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
     demo.set_defaults(func=_cmd_demo)
     return p

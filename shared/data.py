@@ -1,4 +1,4 @@
-"""Evaluation data: read a table once, digest the exact bytes, resolve which column plays which role.
+"""Evaluation data: read a table once, digest its exact bytes, resolve the role of each column.
 
 Every gate reads its data through :func:`load_eval_data`, so every gate fails the same way on the
 same bad input: a :class:`~quality_gates.shared.errors.GateInputError` with one line saying what
@@ -32,7 +32,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.policy import DataSpec
 
@@ -89,6 +88,7 @@ class EvalData:
         features: Columns passed to the model, in order.
         digest: ``sha256:<hex>`` of the exact bytes read.
         source: The URI as given by the caller.
+
     """
 
     frame: pd.DataFrame
@@ -104,6 +104,7 @@ class EvalData:
 
         Returns:
             A DataFrame with exactly :attr:`features` as columns.
+
         """
         return self.frame.loc[:, list(self.features)]
 
@@ -115,6 +116,7 @@ class EvalData:
 
         Raises:
             GateInputError: If no label column was resolved.
+
         """
         if self.label is None:
             raise GateInputError(
@@ -141,10 +143,13 @@ def read_table(uri: str) -> tuple[pd.DataFrame, str]:
     Raises:
         GateInputError: If the location does not exist, is empty, cannot be read or parsed, or
             holds a table without rows, without columns or with duplicate column names.
+
     """
     uri = str(uri)
     if not uri.strip():
-        raise GateInputError("no data location given; pass the path or URI of a CSV or Parquet file")
+        raise GateInputError(
+            "no data location given; pass the path or URI of a CSV or Parquet file"
+        )
     match = _SCHEME_RE.match(uri)
     scheme = match.group(1).lower() if match else ""
     if scheme in ("", "file"):
@@ -199,8 +204,7 @@ def _read_remote(uri: str, scheme: str) -> tuple[pa.Table, str]:
     except ImportError:
         if scheme in _REMOTE_SCHEMES:
             raise GateInputError(
-                f"reading {scheme}:// data ({uri}) needs fsspec; "
-                "install kfp-quality-gates[remote]"
+                f"reading {scheme}:// data ({uri}) needs fsspec; install kfp-quality-gates[remote]"
             ) from None
         raise GateInputError(_unsupported_scheme(uri, scheme)) from None
     try:
@@ -299,16 +303,21 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
     convert = pacsv.ConvertOptions(strings_can_be_null=True)
     try:
         try:
-            return pacsv.read_csv(pa.BufferReader(data), parse_options=parse,
-                                  convert_options=convert)
+            return pacsv.read_csv(
+                pa.BufferReader(data), parse_options=parse, convert_options=convert
+            )
         except pa.ArrowInvalid as exc:
             if "conversion error" not in str(exc).lower():
                 raise
             # Older pyarrow infers column types from the first block only; a late value that
             # does not fit (a string after a megabyte of numbers) needs the whole file as one.
             whole = pacsv.ReadOptions(block_size=min(len(data) + 1, 2**31 - 1))
-            return pacsv.read_csv(pa.BufferReader(data), read_options=whole,
-                                  parse_options=parse, convert_options=convert)
+            return pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=whole,
+                parse_options=parse,
+                convert_options=convert,
+            )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         kind = "TSV" if fmt == "tsv" else "CSV"
         raise GateInputError(
@@ -462,6 +471,7 @@ def resolve_columns(
         GateInputError: If a named column is missing, a column is named in two roles, the
             feature list is empty, the label or prediction has missing values, or the score is not
             a probability.
+
     """
     spec = spec or DataSpec()
     _check_frame(frame, source)
@@ -542,9 +552,7 @@ def resolve_columns(
     return label, prediction, score, feature_list
 
 
-def _check_no_missing(
-    col: pd.Series, role: str, name: str, source: str, todo: str
-) -> None:
+def _check_no_missing(col: pd.Series, role: str, name: str, source: str, todo: str) -> None:
     mask = col.isna().to_numpy()
     n = int(mask.sum())
     if n:
@@ -585,7 +593,9 @@ def _missing(role: str, names: list[str], columns: list[str], source: str) -> st
     for name in names[:3]:
         close = difflib.get_close_matches(str(name), columns, n=3, cutoff=0.6)
         if close:
-            hints.append(f"for '{name}' did you mean {_quote(close, ' or ')}?")
+            which = "" if len(names) == 1 else f"for '{name}' "
+            hint = f"{which}did you mean {_quote(close, ' or ')}?"
+            hints.append(hint[0].upper() + hint[1:])
     hint = (" " + " ".join(hints)) if hints else ""
     key = {"excluded": "data.exclude", "feature": "data.features"}.get(role, f"data.{role}")
     return (
@@ -647,6 +657,7 @@ def load_eval_data(
     Example:
         >>> data = load_eval_data("eval.parquet", policy.data)  # doctest: +SKIP
         >>> model.predict_proba(data.feature_frame())  # doctest: +SKIP
+
     """
     frame, digest = read_table(uri)
     resolved = resolve_columns(

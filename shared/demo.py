@@ -175,14 +175,19 @@ def run_demo(*, home: str | Path, fail: bool = False, rows: int = 20000) -> int:
     held = {a: v for a, v in aliases.items()}
     if run.promoted_version:
         mine = sorted(a for a, v in held.items() if str(v) == str(run.promoted_version))
-        _say(f"the {role} is {REGISTERED_MODEL} version {run.promoted_version}, holding alias(es): "
-             f"{', '.join(mine)}")
+        _say(
+            f"the {role} is {REGISTERED_MODEL} version {run.promoted_version}, holding alias(es): "
+            f"{', '.join(mine)}"
+        )
     else:
-        _say(f"the {role} was NOT promoted; aliases unchanged: "
-             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items())))
+        _say(
+            f"the {role} was NOT promoted; aliases unchanged: "
+            + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
+        )
     _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
     ok = (run.promoted_version is None) if fail else (run.promoted_version is not None)
     if not ok:
-        print(f"[demo] unexpected outcome for the {role} model; see {run.log_path}",
-              file=sys.stderr)
+        print(
+            f"[demo] unexpected outcome for the {role} model; see {run.log_path}", file=sys.stderr
+        )
     return 0 if ok else 1

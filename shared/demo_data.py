@@ -116,6 +116,7 @@ def make_credit_data(
 
     Raises:
         ValueError: If ``n_rows`` < 1 or ``pii_rate`` is outside [0, 1].
+
     """
     if n_rows < 1:
         raise ValueError(f"n_rows must be at least 1, got {n_rows}")
@@ -232,17 +233,13 @@ def _add_pii(notes: np.ndarray, rng: np.random.Generator, rate: float) -> np.nda
 def _pipeline(numeric: list[str], categorical: list[str], model: object) -> Pipeline:
     transformers = []
     if numeric:
-        num = Pipeline(
-            [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-        )
+        num = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
         transformers.append(("num", num, numeric))
     if categorical:
         # Dense output: HistGradientBoosting does not accept sparse input.
         cat = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
         transformers.append(("cat", cat, categorical))
-    return Pipeline(
-        [("prep", ColumnTransformer(transformers, remainder="drop")), ("model", model)]
-    )
+    return Pipeline([("prep", ColumnTransformer(transformers, remainder="drop")), ("model", model)])
 
 
 def train_models(
@@ -266,6 +263,7 @@ def train_models(
 
     Raises:
         KeyError: If a feature column or the label is missing from ``df``.
+
     """
     cols = list(features if features is not None else FEATURES)
     missing = [c for c in [*cols, LABEL] if c not in df.columns]

@@ -70,6 +70,7 @@ def confusion_matrix_png(*, labels: Sequence[str], matrix: Sequence[Sequence[int
 
     Returns:
         A ``data:image/png;base64,...`` URI.
+
     """
     n = len(labels)
     side = min(3.2 + 0.45 * n, 9.0)
@@ -89,7 +90,9 @@ def confusion_matrix_png(*, labels: Sequence[str], matrix: Sequence[Sequence[int
         for i, row in enumerate(matrix):
             for j, count in enumerate(row):
                 colour = "white" if count > peak * 0.55 else "#1f2328"
-                ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour, fontsize=fontsize)
+                ax.text(
+                    j, i, f"{count:,}", ha="center", va="center", color=colour, fontsize=fontsize
+                )
     return _to_data_uri(fig)
 
 
@@ -103,6 +106,7 @@ def roc_curve_png(*, fpr: Sequence[float], tpr: Sequence[float], auc: float | No
 
     Returns:
         A ``data:image/png;base64,...`` URI.
+
     """
     fig = _figure(4.4, 4.0)
     ax = fig.add_subplot()
@@ -137,6 +141,7 @@ def slice_bars_png(
 
     Returns:
         A ``data:image/png;base64,...`` URI.
+
     """
     rows = list(slices)[:MAX_BARS]
     fig = _figure(5.2, 1.4 + 0.3 * max(len(rows), 1))
@@ -144,7 +149,7 @@ def slice_bars_png(
     positions = list(range(len(rows)))
     values = [v if v is not None else 0.0 for _, v, _ in rows]
     ax.barh(positions, values, color=[_colour(s) for _, _, s in rows], height=0.7)
-    for pos, (_, value, _) in zip(positions, rows):
+    for pos, (_, value, _) in zip(positions, rows, strict=True):
         if value is None:
             ax.text(0, pos, " n/a", va="center", fontsize=8, color=_NEUTRAL)
     ax.set_yticks(positions, [_label(name) for name, _, _ in rows])
@@ -178,6 +183,7 @@ def forest_plot_png(
 
     Returns:
         A ``data:image/png;base64,...`` URI.
+
     """
     rows = list(comparisons)[:MAX_BARS]
     fig = _figure(5.2, 1.5 + 0.45 * max(len(rows), 1))

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-
 from quality_gates.shared import plots
 from quality_gates.shared.results import GateResult, Status
 from quality_gates.shared.scorecard import Scorecard
@@ -60,7 +59,8 @@ _LINEAGE_LABELS = {
     "data_version": "Data version",
 }
 _VERSION_KEYS = ("package_versions", "versions")
-# Slice plots beyond this many (column, metric) pairs would make the page heavy; the table keeps all.
+# Slice plots beyond this many (column, metric) pairs would make the page heavy; the table keeps
+# every row.
 _MAX_SLICE_PLOTS = 12
 
 
@@ -78,6 +78,7 @@ def fmt(value: Any) -> str:
     Returns:
         The display text. Integers keep every digit; floats of 10 000 and above are rounded to a
         whole number with thousands separators rather than shown in scientific notation.
+
     """
     if value is None:
         return MISSING
@@ -137,6 +138,7 @@ def md_escape(value: Any) -> str:
 
     Returns:
         A single line with Markdown's special characters backslash-escaped.
+
     """
     text = value if isinstance(value, str) else fmt(value)
     text = " ".join(text.split())
@@ -213,9 +215,7 @@ def _confusion(raw: Any) -> dict[str, Any]:
     for i, row in enumerate(rows):
         cells = _seq(row, f"confusion_matrix.matrix[{i}]")
         if len(cells) != n:
-            raise _Malformed(
-                f"confusion_matrix.matrix[{i}] has {len(cells)} cells for {n} labels"
-            )
+            raise _Malformed(f"confusion_matrix.matrix[{i}] has {len(cells)} cells for {n} labels")
         out = []
         for j, c in enumerate(cells):
             v = _number(c, f"confusion_matrix.matrix[{i}][{j}]")
@@ -450,7 +450,11 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
             if r["diff"] is not None
         ]
         if forest:
-            plot("champion", "Candidate vs champion", lambda: plots.forest_plot_png(comparisons=forest))
+            plot(
+                "champion",
+                "Candidate vs champion",
+                lambda: plots.forest_plot_png(comparisons=forest),
+            )
         champion["rows"] = [
             {
                 **r,
@@ -582,7 +586,7 @@ _loader = jinja2.PackageLoader("quality_gates.shared", "templates")
 # value in a report may be user data.
 _html_env = jinja2.Environment(
     loader=_loader,
-    autoescape=False,
+    autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -620,6 +624,7 @@ def gate_report_markdown(result: GateResult) -> str:
     Returns:
         Markdown with the status, summary, error (if any), every check as a table row, the metrics
         and the gate's slice and champion tables when its details carry them.
+
     """
     return _render_md("gate_report.md.j2", **_single_gate_view(result, with_plots=False))
 
@@ -633,6 +638,7 @@ def gate_report_html(result: GateResult) -> str:
     Returns:
         One HTML document with inline CSS and inline PNG plots, no external references; what a
         gate component writes to its ``report: Output[HTML]``.
+
     """
     return _html_env.get_template("gate_report.html.j2").render(
         **_single_gate_view(result, with_plots=True)
@@ -648,6 +654,7 @@ def scorecard_markdown(scorecard: Scorecard) -> str:
     Returns:
         Markdown with the decision, why the model was not promoted (if so), provenance, lineage,
         an overview of the gates and every gate's checks as tables.
+
     """
     return _render_md("scorecard.md.j2", **_scorecard_view(scorecard, with_plots=False))
 
@@ -661,6 +668,7 @@ def scorecard_html(scorecard: Scorecard) -> str:
     Returns:
         One HTML document with inline CSS and inline PNG plots and no external references, fit
         for the KFP UI's sandboxed iframe and for opening offline.
+
     """
     return _html_env.get_template("scorecard.html.j2").render(
         **_scorecard_view(scorecard, with_plots=True)
@@ -680,6 +688,7 @@ def write_reports(scorecard: Scorecard, out_dir: str | Path) -> dict[str, Path]:
     Returns:
         Paths by kind: ``{"json": .../scorecard.json, "markdown": .../scorecard.md,
         "html": .../scorecard.html}``.
+
     """
     texts = {
         "json": ("scorecard.json", scorecard.to_json()),

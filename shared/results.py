@@ -152,7 +152,8 @@ class GateResult(BaseModel):
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(
-                f"GateResult schema_version {version!r} is not supported (expected {SCHEMA_VERSION})"
+                f"GateResult schema_version {version!r} is not supported "
+                f"(expected {SCHEMA_VERSION})"
             )
         return cls.model_validate(data)
 

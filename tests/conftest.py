@@ -9,8 +9,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import make_classification, make_regression
 from sklearn.compose import ColumnTransformer
+from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 
@@ -38,8 +38,13 @@ def policy_file(tmp_path):
 
 def _binary(tmp_path: Path, *, n: int = 3000, seed: int = 0, weak: bool = False) -> Case:
     X, y = make_classification(
-        n_samples=n, n_features=6, n_informative=4, n_redundant=0, weights=[0.7, 0.3],
-        flip_y=0.05, random_state=seed,
+        n_samples=n,
+        n_features=6,
+        n_informative=4,
+        n_redundant=0,
+        weights=[0.7, 0.3],
+        flip_y=0.05,
+        random_state=seed,
     )
     features = [f"f{i}" for i in range(X.shape[1])]
     frame = pd.DataFrame(X, columns=features)
@@ -72,7 +77,11 @@ def binary_case(tmp_path) -> Case:
 @pytest.fixture
 def multiclass_case(tmp_path) -> Case:
     X, y = make_classification(
-        n_samples=1500, n_features=5, n_informative=4, n_redundant=0, n_classes=3,
+        n_samples=1500,
+        n_features=5,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=3,
         random_state=1,
     )
     features = [f"f{i}" for i in range(5)]

@@ -38,8 +38,12 @@ def aggregator(
 
     return run_aggregator(
         verdicts={"performance": performance.path},
-        scorecard=scorecard, scorecard_html=scorecard_html, scorecard_md=scorecard_md,
-        model_uri=model_uri, registered_model_name=registered_model_name,
-        experiment_name=experiment_name, pipeline_run_id=pipeline_run_id,
+        scorecard=scorecard,
+        scorecard_html=scorecard_html,
+        scorecard_md=scorecard_md,
+        model_uri=model_uri,
+        registered_model_name=registered_model_name,
+        experiment_name=experiment_name,
+        pipeline_run_id=pipeline_run_id,
         tracking_uri=mlflow_tracking_uri,
     )

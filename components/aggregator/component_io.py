@@ -56,16 +56,26 @@ def run_aggregator(
     )
     out = Path(tempfile.mkdtemp(prefix="scorecard-"))
     card = record_evidence(
-        card, out_dir=out, experiment_name=experiment_name or None,
+        card,
+        out_dir=out,
+        experiment_name=experiment_name or None,
         tracking_uri=tracking_uri or None,
     )
-    for name, artifact in (("scorecard.json", scorecard), ("scorecard.html", scorecard_html),
-                           ("scorecard.md", scorecard_md)):
+    for name, artifact in (
+        ("scorecard.json", scorecard),
+        ("scorecard.html", scorecard_html),
+        ("scorecard.md", scorecard_md),
+    ):
         Path(artifact.path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(out / name, artifact.path)
     scorecard.metadata.update(
-        {"decision": card.decision.value, "all_passed": card.all_passed, "summary": card.summary,
-         "model_digest": card.model_digest or "", "evaluation_run_id": card.evaluation_run_id or ""}
+        {
+            "decision": card.decision.value,
+            "all_passed": card.all_passed,
+            "summary": card.summary,
+            "model_digest": card.model_digest or "",
+            "evaluation_run_id": card.evaluation_run_id or "",
+        }
     )
     shutil.rmtree(out, ignore_errors=True)
     return card.all_passed

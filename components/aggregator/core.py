@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from quality_gates.shared.errors import one_line
-from quality_gates.shared.results import GateResult, Status, error_result
+from quality_gates.shared.results import GateResult, error_result
 from quality_gates.shared.scorecard import Scorecard, decide
 
 
@@ -87,8 +87,11 @@ def aggregate(
     model_digest, model_conflict = _agreed(ordered, "model")
     data_digest, data_conflict = _agreed(ordered, "data")
     policy_digest, policy_conflict = _agreed(ordered, "policy")
-    for key, conflict in (("model", model_conflict), ("data", data_conflict),
-                          ("policy", policy_conflict)):
+    for key, conflict in (
+        ("model", model_conflict),
+        ("data", data_conflict),
+        ("policy", policy_conflict),
+    ):
         if conflict:
             ordered.append(
                 error_result(

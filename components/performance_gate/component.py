@@ -42,9 +42,12 @@ def performance_gate(
     from quality_gates.shared import kfp_io, reports
 
     result = run_performance_gate(
-        model_uri=model_uri, data_uri=data_uri, policy_text=policy,
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy_text=policy,
         registered_model_name=registered_model_name or None,
-        champion_alias=champion_alias or None, tracking_uri=mlflow_tracking_uri or None,
+        champion_alias=champion_alias or None,
+        tracking_uri=mlflow_tracking_uri or None,
     )
     kfp_io.write_verdict(result, verdict)
     kfp_io.write_metrics(result, metrics)

@@ -32,7 +32,6 @@ from quality_gates.shared.policy import (
     MetricRule,
     PerformancePolicy,
     Policy,
-    SliceRule,
     parse_policy,
     policy_digest,
 )
@@ -281,7 +280,9 @@ def _metric_checks(
                 )
             )
             continue
-        checks.append(_threshold_check(rule, metrics[rule.metric], name=name, ci=cis.get(rule.metric)))
+        checks.append(
+            _threshold_check(rule, metrics[rule.metric], name=name, ci=cis.get(rule.metric))
+        )
     return checks, {k: [float(v[0]), float(v[1])] for k, v in cis.items()}
 
 
@@ -329,8 +330,14 @@ def _slice_checks(
                     )
                 )
                 rows.append(
-                    dict(column=rule.column, value=label, metric=rule.metric, value_metric=None,
-                         n=n, status=status.value)
+                    dict(
+                        column=rule.column,
+                        value=label,
+                        metric=rule.metric,
+                        value_metric=None,
+                        n=n,
+                        status=status.value,
+                    )
                 )
                 continue
             mask = codes == k
@@ -354,8 +361,14 @@ def _slice_checks(
                 check.message = f"slice {rule.column}={label} (n={n}): {check.message}"
             checks.append(check)
             rows.append(
-                dict(column=rule.column, value=label, metric=rule.metric,
-                     value_metric=check.value, n=n, status=check.status.value)
+                dict(
+                    column=rule.column,
+                    value=label,
+                    metric=rule.metric,
+                    value_metric=check.value,
+                    n=n,
+                    status=check.status.value,
+                )
             )
     return checks, rows, thresholds
 
@@ -405,7 +418,9 @@ def champion_checks(
             )
         ], details
     metrics = sorted({r.metric for r in spec.rules})
-    available = set(_available(candidate.task, candidate)) & set(_available(champion.task, champion))
+    available = set(_available(candidate.task, candidate)) & set(
+        _available(champion.task, champion)
+    )
     diffs = paired_bootstrap_diff(
         task=candidate.task,
         y_true=candidate.y_true,
@@ -419,11 +434,15 @@ def champion_checks(
         seed=spec.seed,
     )
     cand_m = point_metrics(
-        task=candidate.task, y_true=candidate.y_true, y_pred=candidate.y_pred,
+        task=candidate.task,
+        y_true=candidate.y_true,
+        y_pred=candidate.y_pred,
         y_score=candidate.y_score,
     )
     champ_m = point_metrics(
-        task=champion.task, y_true=champion.y_true, y_pred=champion.y_pred,
+        task=champion.task,
+        y_true=champion.y_true,
+        y_pred=champion.y_pred,
         y_score=champion.y_score,
     )
     checks = []
@@ -445,9 +464,12 @@ def champion_checks(
         lo, hi = sorted((sign * d.ci_low, sign * d.ci_high))
         est = sign * d.estimate
         if not all(math.isfinite(x) for x in (lo, hi, est)):
-            status, msg = Status.ERROR, (
-                f"{rule.metric} difference to the champion is undefined on this data; "
-                "evaluate on data with both classes"
+            status, msg = (
+                Status.ERROR,
+                (
+                    f"{rule.metric} difference to the champion is undefined on this data; "
+                    "evaluate on data with both classes"
+                ),
             )
         else:
             ok = lo >= -rule.margin
@@ -471,14 +493,25 @@ def champion_checks(
                 rationale=rule.rationale,
                 status=status,
                 message=msg,
-                details={"candidate": cand_m.get(rule.metric), "champion": champ_m.get(rule.metric),
-                         "method": d.method, "n_resamples": d.n_resamples},
+                details={
+                    "candidate": cand_m.get(rule.metric),
+                    "champion": champ_m.get(rule.metric),
+                    "method": d.method,
+                    "n_resamples": d.n_resamples,
+                },
             )
         )
         details["comparisons"].append(
-            dict(metric=rule.metric, candidate=cand_m.get(rule.metric),
-                 champion=champ_m.get(rule.metric), diff=est, ci_low=lo, ci_high=hi,
-                 margin=rule.margin, status=status.value)
+            dict(
+                metric=rule.metric,
+                candidate=cand_m.get(rule.metric),
+                champion=champ_m.get(rule.metric),
+                diff=est,
+                ci_low=lo,
+                ci_high=hi,
+                margin=rule.margin,
+                status=status.value,
+            )
         )
     return checks, details
 
@@ -524,7 +557,9 @@ def evaluate(
         ``(checks, metrics, details)``.
     """
     metrics = point_metrics(
-        task=candidate.task, y_true=candidate.y_true, y_pred=candidate.y_pred,
+        task=candidate.task,
+        y_true=candidate.y_true,
+        y_pred=candidate.y_pred,
         y_score=candidate.y_score,
     )
     checks, metric_cis = _metric_checks(policy, candidate, metrics)
@@ -540,7 +575,9 @@ def evaluate(
         details["slice_thresholds"] = slice_thr
     if policy.champion is not None:
         c_checks, c_details = champion_checks(
-            spec=policy.champion, candidate=candidate, champion=champion,
+            spec=policy.champion,
+            candidate=candidate,
+            champion=champion,
             champion_ref=champion_ref or {},
         )
         checks += c_checks
@@ -548,9 +585,7 @@ def evaluate(
     if candidate.task != "regression":
         k = 2 if candidate.task == "binary" else len(candidate.classes or [])
         cm = confusion_matrix(y_true=candidate.y_true, y_pred=candidate.y_pred, n_classes=k)
-        labels = (
-            ["negative", "positive"] if candidate.task == "binary" else candidate.classes or []
-        )
+        labels = ["negative", "positive"] if candidate.task == "binary" else candidate.classes or []
         if candidate.task == "binary" and candidate.classes and len(candidate.classes) == 2:
             pos = candidate.classes[-1]
             neg = candidate.classes[0]
@@ -564,7 +599,11 @@ def evaluate(
 
 
 def _predict_encoded(
-    *, model_uri: str, data: EvalData, policy: Policy, perf: PerformancePolicy,
+    *,
+    model_uri: str,
+    data: EvalData,
+    policy: Policy,
+    perf: PerformancePolicy,
     tracking_uri: str | None,
 ) -> tuple[Encoded, Any]:
     from quality_gates.shared.models import load_model, predict
@@ -583,14 +622,27 @@ def _predict_encoded(
         classes = None
         if data.score and not data.prediction:
             classes = [0, 1]
-        enc = encode(policy=perf, positive_label=policy.data.positive_label, y_true=y_true,
-                     y_pred=y_pred, proba=proba, classes=classes, source=data.source)
+        enc = encode(
+            policy=perf,
+            positive_label=policy.data.positive_label,
+            y_true=y_true,
+            y_pred=y_pred,
+            proba=proba,
+            classes=classes,
+            source=data.source,
+        )
         return enc, loaded
     loaded = load_model(model_uri, tracking_uri=tracking_uri)
     preds = predict(loaded, data.feature_frame())
-    enc = encode(policy=perf, positive_label=policy.data.positive_label, y_true=y_true,
-                 y_pred=preds.y_pred, proba=preds.y_score, classes=preds.classes,
-                 source=data.source)
+    enc = encode(
+        policy=perf,
+        positive_label=policy.data.positive_label,
+        y_true=y_true,
+        y_pred=preds.y_pred,
+        proba=preds.y_score,
+        classes=preds.classes,
+        source=data.source,
+    )
     return enc, loaded
 
 
@@ -667,14 +719,23 @@ def run_performance_gate(
             if champion_ref.get("digest"):
                 inputs["champion_model"] = champion_ref["digest"]
         checks, metrics, details = evaluate(
-            policy=perf, candidate=candidate, frame=data.frame, source=data.source,
-            champion=champion_enc, champion_ref=champion_ref,
+            policy=perf,
+            candidate=candidate,
+            frame=data.frame,
+            source=data.source,
+            champion=champion_enc,
+            champion_ref=champion_ref,
         )
         details["model_uri"] = model_uri
         details["data_uri"] = data_uri
         return finalize(
-            gate=GATE, checks=checks, metrics=metrics, inputs=inputs, started_at=started,
-            versions=versions, details=details,
+            gate=GATE,
+            checks=checks,
+            metrics=metrics,
+            inputs=inputs,
+            started_at=started,
+            versions=versions,
+            details=details,
         )
 
     result = guarded(GATE, _run)
@@ -709,9 +770,15 @@ def _load_champion(
     loaded = load_model(uri, tracking_uri=tracking_uri)
     ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
     preds = predict(loaded, data.feature_frame())
-    enc = encode(policy=perf, positive_label=policy.data.positive_label, y_true=data.labels(),
-                 y_pred=preds.y_pred, proba=preds.y_score, classes=preds.classes,
-                 source=data.source)
+    enc = encode(
+        policy=perf,
+        positive_label=policy.data.positive_label,
+        y_true=data.labels(),
+        y_pred=preds.y_pred,
+        proba=preds.y_score,
+        classes=preds.classes,
+        source=data.source,
+    )
     if enc.task != candidate.task:
         raise GateInputError(
             f"champion {uri} is a {enc.task} model but the candidate is {candidate.task}; "

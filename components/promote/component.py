@@ -35,8 +35,10 @@ def promote(
     )
 
     done = promote_from_scorecard(
-        scorecard=load_scorecard(scorecard.path), model_uri=model_uri,
-        registered_model_name=registered_model_name, alias=alias,
+        scorecard=load_scorecard(scorecard.path),
+        model_uri=model_uri,
+        registered_model_name=registered_model_name,
+        alias=alias,
         tracking_uri=mlflow_tracking_uri or None,
     )
     with open(promotion.path, "w", encoding="utf-8") as fh:

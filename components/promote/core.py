@@ -83,7 +83,12 @@ def promote_from_scorecard(
 def promotion_json(p: Promotion) -> str:
     """Return the promotion record as JSON text."""
     return json.dumps(
-        {"name": p.name, "version": p.version, "alias": p.alias, "created": p.created,
-         "previous_version": p.previous_version},
+        {
+            "name": p.name,
+            "version": p.version,
+            "alias": p.alias,
+            "created": p.created,
+            "previous_version": p.previous_version,
+        },
         indent=2,
     )

@@ -1,6 +1,5 @@
 """Committed YAMLs load with kfp and equal a fresh compile (a stale YAML fails here)."""
 
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,8 +13,9 @@ PIPELINE_YAMLS = sorted((REPO_ROOT / "pipelines" / "compiled").glob("*.yaml"))
 
 
 def test_every_component_folder_has_its_fixed_files():
-    folders = [p for p in (REPO_ROOT / "components").iterdir()
-               if p.is_dir() and not p.name.startswith("_")]
+    folders = [
+        p for p in (REPO_ROOT / "components").iterdir() if p.is_dir() and not p.name.startswith("_")
+    ]
     assert folders
     for folder in folders:
         for name in ("component.py", "core.py", "component.yaml", "Dockerfile", "README.md"):
@@ -37,8 +37,9 @@ def monkeypatch_module():
     mp.undo()
 
 
-@pytest.mark.parametrize("path", COMPONENT_YAMLS + PIPELINE_YAMLS, ids=lambda p: p.parent.name
-                         + "/" + p.name)
+@pytest.mark.parametrize(
+    "path", COMPONENT_YAMLS + PIPELINE_YAMLS, ids=lambda p: p.parent.name + "/" + p.name
+)
 def test_committed_yaml_equals_fresh_compile(path, fresh):
     rel = path.relative_to(REPO_ROOT)
     assert (fresh / rel).read_text() == path.read_text(), (
@@ -77,6 +78,12 @@ def test_no_top_level_module_imports():
         if ".venv" in path.parts or "tests" in path.parts:
             continue
         text = path.read_text()
-        for bad in ("from shared", "import shared", "from components", "import components",
-                    "from pipelines", "import pipelines"):
+        for bad in (
+            "from shared",
+            "import shared",
+            "from components",
+            "import components",
+            "from pipelines",
+            "import pipelines",
+        ):
             assert f"\n{bad}" not in text and not text.startswith(bad), f"{path}: {bad}"

@@ -47,8 +47,12 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     name = "pipe-pass"
     champion_version = _register(mlflow_server, name, weak.model_path, "production")
     run = run_pipeline(
-        model_uri=str(good.model_path), data_uri=str(good.data_path), policy_text=POLICY,
-        registered_model_name=name, output_dir=tmp_path / "out", tracking_uri=mlflow_server,
+        model_uri=str(good.model_path),
+        data_uri=str(good.data_path),
+        policy_text=POLICY,
+        registered_model_name=name,
+        output_dir=tmp_path / "out",
+        tracking_uri=mlflow_server,
     )
     assert run.scorecard.all_passed, run.scorecard.summary
     assert run.promoted_version is not None
@@ -68,26 +72,43 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     assert client.get_model_version_by_alias(name, "production").version == champion_version
 
     again = run_pipeline(
-        model_uri=str(good.model_path), data_uri=str(good.data_path), policy_text=POLICY,
-        registered_model_name=name, output_dir=tmp_path / "out2", tracking_uri=mlflow_server,
+        model_uri=str(good.model_path),
+        data_uri=str(good.data_path),
+        policy_text=POLICY,
+        registered_model_name=name,
+        output_dir=tmp_path / "out2",
+        tracking_uri=mlflow_server,
     )
     assert again.promoted_version == run.promoted_version
     assert len(client.search_model_versions(f"name='{name}'")) == 2
 
 
-def test_candidate_worse_than_champion_is_not_promoted(mlflow_server, make_binary, tmp_path,
-                                                       capsys):
+def test_candidate_worse_than_champion_is_not_promoted(
+    mlflow_server, make_binary, tmp_path, capsys
+):
     good = make_binary()
     weak = make_binary(weak=True)
     name = "pipe-fail"
     _register(mlflow_server, name, good.model_path, "production")
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    code = main([
-        "run", "--model", str(weak.model_path), "--data", str(weak.data_path),
-        "--policy", str(policy), "--registered-model-name", name,
-        "--tracking-uri", mlflow_server, "--output-dir", str(tmp_path / "out"),
-    ])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(weak.model_path),
+            "--data",
+            str(weak.data_path),
+            "--policy",
+            str(policy),
+            "--registered-model-name",
+            name,
+            "--tracking-uri",
+            mlflow_server,
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "not promoted" in out
@@ -99,15 +120,26 @@ def test_candidate_worse_than_champion_is_not_promoted(mlflow_server, make_binar
     assert "roc_auc vs champion@production" in md and "failed" in md
 
 
-def test_bad_input_blocks_promotion_without_traceback(mlflow_server, binary_case, tmp_path,
-                                                      capsys):
+def test_bad_input_blocks_promotion_without_traceback(mlflow_server, binary_case, tmp_path, capsys):
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.replace("label: target", "label: nonexistent"))
-    code = main([
-        "run", "--model", str(binary_case.model_path), "--data", str(binary_case.data_path),
-        "--policy", str(policy), "--registered-model-name", "pipe-bad",
-        "--tracking-uri", mlflow_server, "--output-dir", str(tmp_path / "out"),
-    ])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(binary_case.model_path),
+            "--data",
+            str(binary_case.data_path),
+            "--policy",
+            str(policy),
+            "--registered-model-name",
+            "pipe-bad",
+            "--tracking-uri",
+            mlflow_server,
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2
     assert "Traceback" not in captured.out + captured.err

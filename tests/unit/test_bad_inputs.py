@@ -137,16 +137,27 @@ def test_cli_exit_code_2_and_no_traceback(binary_case, tmp_path, capsys, kind):
     model, data, policy = _mutate(binary_case, tmp_path, kind)
     policy_path = tmp_path / "p.yaml"
     policy_path.write_text(policy)
-    code = main(["check", "performance", "--model", model, "--data", data,
-                 "--policy", str(policy_path)])
+    code = main(
+        ["check", "performance", "--model", model, "--data", data, "--policy", str(policy_path)]
+    )
     out, err = capsys.readouterr()
     assert code == 2
     assert "Traceback" not in out + err
 
 
 def test_cli_missing_policy_file(binary_case, tmp_path, capsys):
-    code = main(["check", "performance", "--model", str(binary_case.model_path), "--data",
-                 str(binary_case.data_path), "--policy", str(tmp_path / "none.yaml")])
+    code = main(
+        [
+            "check",
+            "performance",
+            "--model",
+            str(binary_case.model_path),
+            "--data",
+            str(binary_case.data_path),
+            "--policy",
+            str(tmp_path / "none.yaml"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and "none.yaml" in err and len(err.strip().splitlines()) == 1
@@ -156,8 +167,19 @@ def test_cli_exit_codes_pass_warn_fail(binary_case, tmp_path, capsys):
     def run(rule):
         path = tmp_path / "p.yaml"
         path.write_text(POLICY.replace("{metric: roc_auc, min: 0.6}", rule))
-        return main(["check", "performance", "--model", str(binary_case.model_path),
-                     "--data", str(binary_case.data_path), "--policy", str(path), "--json"])
+        return main(
+            [
+                "check",
+                "performance",
+                "--model",
+                str(binary_case.model_path),
+                "--data",
+                str(binary_case.data_path),
+                "--policy",
+                str(path),
+                "--json",
+            ]
+        )
 
     assert run("{metric: roc_auc, min: 0.6}") == 0
     assert run("{metric: roc_auc, min: 0.999, severity: warn}") == 0
@@ -171,5 +193,20 @@ def test_cli_label_flag_overrides_policy(binary_case, tmp_path):
     frame.to_csv(binary_case.data_path, index=False)
     path = tmp_path / "p.yaml"
     path.write_text(POLICY)
-    assert main(["check", "performance", "--model", str(binary_case.model_path), "--data",
-                 str(binary_case.data_path), "--policy", str(path), "--label", "y"]) == 0
+    assert (
+        main(
+            [
+                "check",
+                "performance",
+                "--model",
+                str(binary_case.model_path),
+                "--data",
+                str(binary_case.data_path),
+                "--policy",
+                str(path),
+                "--label",
+                "y",
+            ]
+        )
+        == 0
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import sys
 from pathlib import Path
@@ -12,7 +11,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from quality_gates.shared.data import EvalData, load_eval_data, read_table, resolve_columns
 from quality_gates.shared.digests import sha256_file, sha256_tree
 from quality_gates.shared.errors import GateInputError
@@ -382,7 +380,13 @@ BAD_INPUTS = [
     ("empty-directory", _empty_dir, SPEC, {}, "empty"),
     ("zero-bytes", lambda t: _write(t, "zero.csv", b""), SPEC, {}, "zero.csv"),
     ("corrupt-parquet", lambda t: _write(t, "bad.parquet", b"PAR1 garbage"), SPEC, {}, "Parquet"),
-    ("corrupt-gzip", lambda t: _write(t, "bad.csv.gz", b"\x1f\x8bnot gzip"), SPEC, {}, "bad.csv.gz"),
+    (
+        "corrupt-gzip",
+        lambda t: _write(t, "bad.csv.gz", b"\x1f\x8bnot gzip"),
+        SPEC,
+        {},
+        "bad.csv.gz",
+    ),
     (
         "ragged-csv",
         lambda t: _write(t, "ragged.csv", "a,default\n1,0\n2,1,7\n"),
@@ -407,7 +411,13 @@ BAD_INPUTS = [
     ("incompatible-directory", _incompatible_dir, SPEC, {}, "mixed"),
     ("header-only", lambda t: _write(t, "hdr.csv", "x1,default\n"), SPEC, {}, "0 rows"),
     ("no-columns", _no_columns, SPEC, {}, "nocols.parquet"),
-    ("duplicate-columns-csv", lambda t: _write(t, "d.csv", "a,a,default\n1,2,0\n"), SPEC, {}, "'a'"),
+    (
+        "duplicate-columns-csv",
+        lambda t: _write(t, "d.csv", "a,a,default\n1,2,0\n"),
+        SPEC,
+        {},
+        "'a'",
+    ),
     ("duplicate-columns-parquet", _dup_parquet, SPEC, {}, "'v'"),
     ("no-label-configured", _good_csv, DataSpec(), {}, "data.label"),
     ("label-missing", _good_csv, DataSpec(label="defualt"), {}, "'defualt'"),
@@ -488,7 +498,7 @@ def test_missing_label_suggests_close_matches_and_lists_columns(tmp_path: Path) 
     with pytest.raises(GateInputError) as info:
         load_eval_data(_good_csv(tmp_path), DataSpec(label="defualt"))
     message = str(info.value)
-    assert "did you mean 'default'" in message
+    assert "Did you mean 'default'?" in message
     assert "id, x1, x2" in message
 
 

@@ -77,13 +77,16 @@ def test_max_rule_direction(binary_case):
 
 def test_decision_threshold_changes_class_metrics(binary_case):
     base = _run(binary_case, _policy("      - {metric: recall, min: 0.0}"))
-    low = _run(binary_case, _policy("      - {metric: recall, min: 0.0}\n    decision_threshold: 0.1"))
+    low = _run(
+        binary_case, _policy("      - {metric: recall, min: 0.0}\n    decision_threshold: 0.1")
+    )
     assert low.metrics["recall"] > base.metrics["recall"]
 
 
 def test_multiclass_macro_metrics_equal_sklearn(multiclass_case):
-    text = _policy("      - {metric: f1, min: 0.5}\n      - {metric: roc_auc, min: 0.6}",
-                   label="species")
+    text = _policy(
+        "      - {metric: f1, min: 0.5}\n      - {metric: roc_auc, min: 0.6}", label="species"
+    )
     r = _run(multiclass_case, text)
     assert r.status == Status.PASSED, r.summary
     X, y = multiclass_case.frame[multiclass_case.features], multiclass_case.frame["species"]
@@ -98,8 +101,9 @@ def test_multiclass_macro_metrics_equal_sklearn(multiclass_case):
 
 
 def test_regression_metrics_equal_sklearn(regression_case):
-    text = _policy("      - {metric: r2, min: 0.5}\n      - {metric: rmse, max: 100}",
-                   label="price")
+    text = _policy(
+        "      - {metric: r2, min: 0.5}\n      - {metric: rmse, max: 100}", label="price"
+    )
     r = _run(regression_case, text)
     assert r.status == Status.PASSED, r.summary
     X, y = regression_case.frame[regression_case.features], regression_case.frame["price"]
@@ -107,9 +111,7 @@ def test_regression_metrics_equal_sklearn(regression_case):
     assert r.metrics["r2"] == pytest.approx(skm.r2_score(y, pred), abs=1e-9)
     assert r.metrics["rmse"] == pytest.approx(skm.root_mean_squared_error(y, pred), abs=1e-9)
     assert r.metrics["mae"] == pytest.approx(skm.mean_absolute_error(y, pred), abs=1e-9)
-    assert r.metrics["mape"] == pytest.approx(
-        skm.mean_absolute_percentage_error(y, pred), abs=1e-9
-    )
+    assert r.metrics["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred), abs=1e-9)
 
 
 def test_slices_fail_the_bad_slice_and_report_small_ones(binary_case):
@@ -145,27 +147,34 @@ def test_champion_non_inferiority_pass_fail_and_missing():
     y = rng.integers(0, 2, n)
     good = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.25, n), 0.001, 0.999)
     poor = np.clip(0.5 + (y - 0.5) * 0.15 + rng.normal(0, 0.25, n), 0.001, 0.999)
-    spec = ChampionSpec(rules=[{"metric": "roc_auc", "margin": 0.01},
-                               {"metric": "log_loss", "margin": 0.01}], n_resamples=300)
-    same, _ = champion_checks(spec=spec, candidate=_enc(y, good), champion=_enc(y, good),
-                              champion_ref={})
+    spec = ChampionSpec(
+        rules=[{"metric": "roc_auc", "margin": 0.01}, {"metric": "log_loss", "margin": 0.01}],
+        n_resamples=300,
+    )
+    same, _ = champion_checks(
+        spec=spec, candidate=_enc(y, good), champion=_enc(y, good), champion_ref={}
+    )
     assert [c.status for c in same] == [Status.PASSED, Status.PASSED]
     assert same[0].value == 0.0 and same[0].ci_low == 0.0
-    worse, details = champion_checks(spec=spec, candidate=_enc(y, poor), champion=_enc(y, good),
-                                     champion_ref={})
+    worse, details = champion_checks(
+        spec=spec, candidate=_enc(y, poor), champion=_enc(y, good), champion_ref={}
+    )
     assert [c.status for c in worse] == [Status.FAILED, Status.FAILED]
     assert worse[0].ci_high < 0  # clearly worse on AUC
     assert worse[1].ci_high < 0  # log loss is lower-is-better: sign-adjusted to "improvement"
     assert details["comparisons"][0]["metric"] == "roc_auc"
-    better, _ = champion_checks(spec=spec, candidate=_enc(y, good), champion=_enc(y, poor),
-                                champion_ref={})
+    better, _ = champion_checks(
+        spec=spec, candidate=_enc(y, good), champion=_enc(y, poor), champion_ref={}
+    )
     assert all(c.status == Status.PASSED and c.ci_low > 0 for c in better)
-    missing, _ = champion_checks(spec=spec, candidate=_enc(y, good), champion=None,
-                                 champion_ref={"model_name": "m"})
+    missing, _ = champion_checks(
+        spec=spec, candidate=_enc(y, good), champion=None, champion_ref={"model_name": "m"}
+    )
     assert missing[0].status == Status.SKIPPED
     blocking = spec.model_copy(update={"if_missing": "block"})
-    missing, _ = champion_checks(spec=blocking, candidate=_enc(y, good), champion=None,
-                                 champion_ref={"model_name": "m"})
+    missing, _ = champion_checks(
+        spec=blocking, candidate=_enc(y, good), champion=None, champion_ref={"model_name": "m"}
+    )
     assert missing[0].status == Status.FAILED
 
 

@@ -1,8 +1,8 @@
 import pytest
 
+from quality_gates.shared.demo import demo_policy_text
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.policy import load_policy, parse_policy, policy_digest
-from quality_gates.shared.demo import demo_policy_text
 
 GOOD = """
 version: 1
@@ -34,20 +34,27 @@ def test_valid_policy_parses_with_directions_and_defaults():
     "text, fragment",
     [
         ("gates: {performance: {rulez: []}}", "gates.performance.rulez"),
-        ("gates: {performance: {rules: [{metric: roc_auc, min: abc}]}}",
-         "gates.performance.rules.0.min"),
-        ("gates: {performance: {rules: [{metric: auc, min: 0.5}]}}",
-         "gates.performance.rules.0.metric"),
+        (
+            "gates: {performance: {rules: [{metric: roc_auc, min: abc}]}}",
+            "gates.performance.rules.0.min",
+        ),
+        (
+            "gates: {performance: {rules: [{metric: auc, min: 0.5}]}}",
+            "gates.performance.rules.0.metric",
+        ),
         ("gates: {performance: {rules: [{metric: roc_auc}]}}", "exactly one of 'min' or 'max'"),
-        ("gates: {performance: {rules: [{metric: roc_auc, min: 0.1, max: 0.9}]}}",
-         "exactly one"),
-        ("gates: {performance: {rules: [{metric: roc_auc, min: 0.5, severity: fatal}]}}",
-         "gates.performance.rules.0.severity"),
+        ("gates: {performance: {rules: [{metric: roc_auc, min: 0.1, max: 0.9}]}}", "exactly one"),
+        (
+            "gates: {performance: {rules: [{metric: roc_auc, min: 0.5, severity: fatal}]}}",
+            "gates.performance.rules.0.severity",
+        ),
         ("gates: {fairnes: {}}", "gates.fairnes"),
         ("version: 2", "version"),
         ("datta: {}", "datta"),
-        ("gates: {performance: {slices: [{metric: recall, min: 0.5}]}}",
-         "gates.performance.slices.0.column"),
+        (
+            "gates: {performance: {slices: [{metric: recall, min: 0.5}]}}",
+            "gates.performance.slices.0.column",
+        ),
         ("gates: {performance: {champion: {n_resamples: 5}}}", "n_resamples"),
     ],
 )

@@ -12,7 +12,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
 from quality_gates.shared import plots, reports
 from quality_gates.shared.results import CheckResult, GateResult, Status, error_result, finalize
 from quality_gates.shared.scorecard import Scorecard, decide
@@ -113,14 +112,38 @@ FULL_DETAILS = {
     "confusion_matrix": {"labels": ["no", "yes"], "matrix": [[90, 10], [20, 80]]},
     "roc_curve": {"fpr": [0.0, 0.1, 0.4, 1.0], "tpr": [0.0, 0.6, 0.9, 1.0], "auc": 0.87},
     "slices": [
-        {"column": "age", "value": "18-25", "metric": "recall", "value_metric": 0.71, "n": 120,
-         "status": "passed"},
-        {"column": "age", "value": SCRIPT, "metric": "recall", "value_metric": 0.52, "n": 40,
-         "status": "failed"},
-        {"column": "age", "value": "unknown", "metric": "recall", "value_metric": None, "n": 2,
-         "status": "skipped"},
-        {"column": "region", "value": "a|b", "metric": "precision", "value_metric": 0.8, "n": 300,
-         "status": "passed"},
+        {
+            "column": "age",
+            "value": "18-25",
+            "metric": "recall",
+            "value_metric": 0.71,
+            "n": 120,
+            "status": "passed",
+        },
+        {
+            "column": "age",
+            "value": SCRIPT,
+            "metric": "recall",
+            "value_metric": 0.52,
+            "n": 40,
+            "status": "failed",
+        },
+        {
+            "column": "age",
+            "value": "unknown",
+            "metric": "recall",
+            "value_metric": None,
+            "n": 2,
+            "status": "skipped",
+        },
+        {
+            "column": "region",
+            "value": "a|b",
+            "metric": "precision",
+            "value_metric": 0.8,
+            "n": 300,
+            "status": "passed",
+        },
     ],
     "slice_thresholds": {"age/recall": 0.6},
     "champion": {
@@ -128,10 +151,26 @@ FULL_DETAILS = {
         "uri": "models:/credit/7",
         "version": "7",
         "comparisons": [
-            {"metric": "roc_auc", "candidate": 0.87, "champion": 0.885, "diff": -0.015,
-             "ci_low": -0.03, "ci_high": 0.0, "margin": 0.01, "status": "failed"},
-            {"metric": "recall", "candidate": 0.7, "champion": 0.69, "diff": 0.01,
-             "ci_low": -0.005, "ci_high": 0.025, "margin": 0.01, "status": "passed"},
+            {
+                "metric": "roc_auc",
+                "candidate": 0.87,
+                "champion": 0.885,
+                "diff": -0.015,
+                "ci_low": -0.03,
+                "ci_high": 0.0,
+                "margin": 0.01,
+                "status": "failed",
+            },
+            {
+                "metric": "recall",
+                "candidate": 0.7,
+                "champion": 0.69,
+                "diff": 0.01,
+                "ci_low": -0.005,
+                "ci_high": 0.025,
+                "margin": 0.01,
+                "status": "passed",
+            },
         ],
     },
     "metric_cis": {"roc_auc": [0.8512345, 0.8912]},
@@ -151,15 +190,41 @@ def performance_result() -> GateResult:
     return finalize(
         gate="performance",
         checks=[
-            CheckResult(name="roc_auc", value=0.8734567, threshold=0.8, operator=">=",
-                        status=Status.PASSED, ci_low=0.8512345, ci_high=0.8912,
-                        rationale="policy MR-12", message="roc_auc 0.8735 >= 0.8"),
-            CheckResult(name="recall", value=0.61, threshold=0.7, operator=">=",
-                        status=Status.FAILED, message="recall 0.61 < 0.7: too many misses"),
-            CheckResult(name=f"recall[age={SCRIPT}]", value=0.52, threshold=0.6, operator=">=",
-                        status=Status.FAILED, message="slice below threshold"),
-            CheckResult(name="a|b pipe", value=None, threshold=1.0, operator="<=",
-                        status=Status.PASSED, message="x | y"),
+            CheckResult(
+                name="roc_auc",
+                value=0.8734567,
+                threshold=0.8,
+                operator=">=",
+                status=Status.PASSED,
+                ci_low=0.8512345,
+                ci_high=0.8912,
+                rationale="policy MR-12",
+                message="roc_auc 0.8735 >= 0.8",
+            ),
+            CheckResult(
+                name="recall",
+                value=0.61,
+                threshold=0.7,
+                operator=">=",
+                status=Status.FAILED,
+                message="recall 0.61 < 0.7: too many misses",
+            ),
+            CheckResult(
+                name=f"recall[age={SCRIPT}]",
+                value=0.52,
+                threshold=0.6,
+                operator=">=",
+                status=Status.FAILED,
+                message="slice below threshold",
+            ),
+            CheckResult(
+                name="a|b pipe",
+                value=None,
+                threshold=1.0,
+                operator="<=",
+                status=Status.PASSED,
+                message="x | y",
+            ),
         ],
         metrics={"roc_auc": 0.8734567, "recall": 0.61, "n_rows": 12345.0},
         inputs={"model": "a" * 64, "data": "b" * 64, "policy": "c" * 64},
@@ -172,10 +237,18 @@ def fairness_result() -> GateResult:
     return finalize(
         gate="fairness",
         checks=[
-            CheckResult(name="dpd[sex]", value=0.04, threshold=0.1, operator="<=",
-                        status=Status.PASSED),
-            CheckResult(name="eod[sex]", value=0.09, threshold=0.08, operator="<=",
-                        status=Status.WARNED, severity="warn", message="0.09 > 0.08 (warn)"),
+            CheckResult(
+                name="dpd[sex]", value=0.04, threshold=0.1, operator="<=", status=Status.PASSED
+            ),
+            CheckResult(
+                name="eod[sex]",
+                value=0.09,
+                threshold=0.08,
+                operator="<=",
+                status=Status.WARNED,
+                severity="warn",
+                message="0.09 > 0.08 (warn)",
+            ),
         ],
         metrics={"dpd": 0.04},
         details=MALFORMED_DETAILS,
@@ -189,8 +262,15 @@ def drift_error() -> GateResult:
 def operational_result() -> GateResult:
     return finalize(
         gate="operational",
-        checks=[CheckResult(name="p95_latency_ms", value=23.456, threshold=50.0, operator="<=",
-                            status=Status.PASSED)],
+        checks=[
+            CheckResult(
+                name="p95_latency_ms",
+                value=23.456,
+                threshold=50.0,
+                operator="<=",
+                status=Status.PASSED,
+            )
+        ],
     )
 
 
@@ -206,8 +286,11 @@ def make_scorecard(results: list[GateResult]) -> Scorecard:
         model_digest="a" * 64,
         data_digest="b" * 64,
         policy_digest="c" * 64,
-        lineage={"git_commit": "3f9c2e1", "pipeline_run_id": "run-42",
-                 "package_versions": {"kfp": "2.17.0", "mlflow": "2.16.2"}},
+        lineage={
+            "git_commit": "3f9c2e1",
+            "pipeline_run_id": "run-42",
+            "package_versions": {"kfp": "2.17.0", "mlflow": "2.16.2"},
+        },
         evaluation_run_id="eval-run-7",
     )
 
@@ -249,7 +332,13 @@ def test_html_has_a_row_with_name_and_status_for_every_check(results, page):
 def test_html_check_row_shows_value_operator_threshold_ci_severity_message_rationale(page):
     row = next(r for r in rows(page) if r[0] == "roc_auc" and len(r) == 8)
     assert row == [
-        "roc_auc", "0.8735", ">=", "0.8", "[0.8512, 0.8912]", "block", "passed",
+        "roc_auc",
+        "0.8735",
+        ">=",
+        "0.8",
+        "[0.8512, 0.8912]",
+        "block",
+        "passed",
         "roc_auc 0.8735 >= 0.8 Rationale: policy MR-12",
     ]
     missing_value = next(r for r in rows(page) if r[0] == "a|b pipe")
@@ -290,16 +379,32 @@ def test_html_error_gate_shows_its_error_line(page):
 
 
 def test_html_shows_digests_uri_and_lineage(html):
-    for needle in ("s3://models/credit/candidate", "a" * 64, "b" * 64, "c" * 64, "3f9c2e1",
-                   "run-42", "eval-run-7", "Evaluation run id", "Pipeline run id", "Git commit",
-                   "kfp 2.17.0", "mlflow 2.16.2"):
+    for needle in (
+        "s3://models/credit/candidate",
+        "a" * 64,
+        "b" * 64,
+        "c" * 64,
+        "3f9c2e1",
+        "run-42",
+        "eval-run-7",
+        "Evaluation run id",
+        "Pipeline run id",
+        "Git commit",
+        "kfp 2.17.0",
+        "mlflow 2.16.2",
+    ):
         assert needle in html, needle
 
 
 def test_html_has_an_inline_png_for_each_plot_kind(page):
     alts = {img["alt"] for img in page.imgs}
-    assert {"Confusion matrix", "ROC curve", "recall by age", "precision by region",
-            "Candidate vs champion"} == alts
+    assert {
+        "Confusion matrix",
+        "ROC curve",
+        "recall by age",
+        "precision by region",
+        "Candidate vs champion",
+    } == alts
     for img in page.imgs:
         assert img["src"].startswith("data:image/png;base64,")
         png = base64.b64decode(img["src"].split(",", 1)[1], validate=True)

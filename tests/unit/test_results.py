@@ -22,9 +22,17 @@ def test_round_trip_keeps_every_field():
     result = finalize(
         gate="performance",
         checks=[
-            CheckResult(name="auc", value=np.float64(0.81), threshold=0.7, operator=">=",
-                        status=Status.PASSED, ci_low=0.79, ci_high=0.83, rationale="why",
-                        details={"n": 10}),
+            CheckResult(
+                name="auc",
+                value=np.float64(0.81),
+                threshold=0.7,
+                operator=">=",
+                status=Status.PASSED,
+                ci_low=0.79,
+                ci_high=0.83,
+                rationale="why",
+                details={"n": 10},
+            ),
             _check(Status.WARNED, "recall"),
         ],
         metrics={"roc_auc": np.float64(0.81), "n": 3},
