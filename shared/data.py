@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.policy import DataSpec
 
@@ -218,27 +219,27 @@ def _read_remote(uri: str, scheme: str) -> tuple[pa.Table, str]:
         if "protocol not known" in str(exc).lower():
             raise GateInputError(_unsupported_scheme(uri, scheme)) from None
         raise GateInputError(f"invalid data URI {uri}: {_first_line(exc)}") from None
+    items: list[tuple[str, bytes]] | None = None
     try:
         if fs.isdir(path):
             root = PurePosixPath(path)
             found = {PurePosixPath(f).relative_to(root): f for f in fs.find(path)}
             items = [(rel.as_posix(), fs.cat_file(found[rel])) for rel in sorted(found)]
-            return _parse_dataset(items, uri), _tree_digest(items)
-        data = fs.cat_file(path)
+        else:
+            data = fs.cat_file(path)
     except FileNotFoundError:
         raise GateInputError(
             f"data {uri} does not exist; check the bucket, the key and the pipeline input"
         ) from None
-    except GateInputError:
-        raise
     except Exception as exc:  # noqa: BLE001 - backends raise their own types (auth, network)
         raise GateInputError(
             f"cannot read data {uri}: {type(exc).__name__}: {_first_line(exc)}; "
             "check the URI and the storage credentials"
         ) from None
-    return _parse_bytes(data, PurePosixPath(path).name, uri), "sha256:" + hashlib.sha256(
-        data
-    ).hexdigest()
+    if items is not None:
+        return _parse_dataset(items, uri), _tree_digest(items)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    return _parse_bytes(data, PurePosixPath(path).name, uri), digest
 
 
 def _unsupported_scheme(uri: str, scheme: str) -> str:
@@ -301,6 +302,24 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
     # Empty strings are missing values, as pandas reads them: an empty label cell must be
     # reported as missing, not silently become a class "".
     convert = pacsv.ConvertOptions(strings_can_be_null=True)
+    table = _read_csv(data, fmt, uri, parse, convert)
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
+    if binary:
+        # pyarrow reads text that is not UTF-8 (Latin-1, a binary file) as raw bytes.
+        raise GateInputError(
+            f"cannot parse {uri} as {fmt.upper()}: column(s) {_quote(binary)} are not valid "
+            "UTF-8 text; re-save the file as UTF-8"
+        )
+    return table
+
+
+def _read_csv(
+    data: bytes,
+    fmt: Format,
+    uri: str,
+    parse: pacsv.ParseOptions,
+    convert: pacsv.ConvertOptions,
+) -> pa.Table:
     try:
         try:
             return pacsv.read_csv(
@@ -319,9 +338,8 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
                 convert_options=convert,
             )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        kind = "TSV" if fmt == "tsv" else "CSV"
         raise GateInputError(
-            f"cannot parse {uri} as {kind}: {_first_line(exc)}; fix the file or convert it "
+            f"cannot parse {uri} as {fmt.upper()}: {_first_line(exc)}; fix the file or convert it "
             "to Parquet"
         ) from None
 
@@ -500,11 +518,8 @@ def resolve_columns(
                     "give each role its own column"
                 )
 
-    missing_excluded = [c for c in spec.exclude if c not in frame.columns]
-    if missing_excluded:
-        # A typo here would silently feed an id or a sensitive attribute to the model.
-        raise GateInputError(_missing("excluded", missing_excluded, columns, source))
-
+    # data.exclude may name columns a given table lacks: one policy serves several datasets, and
+    # an absent column is not passed to the model anyway.
     if explicit:
         if not feature_list:
             raise GateInputError(
@@ -597,7 +612,7 @@ def _missing(role: str, names: list[str], columns: list[str], source: str) -> st
             hint = f"{which}did you mean {_quote(close, ' or ')}?"
             hints.append(hint[0].upper() + hint[1:])
     hint = (" " + " ".join(hints)) if hints else ""
-    key = {"excluded": "data.exclude", "feature": "data.features"}.get(role, f"data.{role}")
+    key = "data.features" if role == "feature" else f"data.{role}"
     return (
         f"{role} {what} {_quote(names)} not found in {source}.{hint} Available columns: "
         f"{_preview(columns)}; fix {key} in the policy or the data"

@@ -60,7 +60,6 @@ def git_commit(path: str | None = None) -> str | None:
     Returns:
         ``GIT_COMMIT``, ``GITHUB_SHA`` or ``CI_COMMIT_SHA`` when set, else the ``HEAD`` sha of the
         repository containing ``path``; None outside a repository or without git.
-
     """
     for name in _COMMIT_ENV:
         value = os.environ.get(name, "").strip()
@@ -81,7 +80,6 @@ def git_dirty(path: str | None = None) -> bool | None:
 
     Returns:
         True or False; None outside a repository or without git.
-
     """
     start = _start_dir(path)
     if start is None:
@@ -99,7 +97,6 @@ def dvc_md5(data_path: str) -> str | None:
     Returns:
         ``outs[0].md5`` of ``<data_path>.dvc`` (``<hex>.dir`` for a folder), or None when there
         is no readable ``.dvc`` file.
-
     """
     if not data_path or ("://" in data_path and not data_path.startswith("file://")):
         return None
@@ -150,7 +147,6 @@ def collect_lineage(
         Flat mapping with ``git_commit``, ``git_dirty``, ``model_digest``, ``data_digest``,
         ``data_dvc_md5``, ``policy_digest``, ``pipeline_run_id``, ``created_at`` and one
         ``version.<distribution>`` per reported package; keys whose value is unknown are absent.
-
     """
     dirty = git_dirty()
     values: dict[str, str | None] = {

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from quality_gates.shared.digests import sha256_bytes, sha256_tree
-from quality_gates.shared.errors import GateInputError, one_line
+from quality_gates.shared.errors import GateInputError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mlflow import MlflowClient
@@ -83,7 +83,6 @@ class LoadedModel:
         version: Resolved version number (also for ``models:/name@alias``).
         run_id: MLflow run that produced the model, when known.
         feature_names: Input columns, from ``feature_names_in_`` or the MLflow signature.
-
     """
 
     model: Any
@@ -105,7 +104,6 @@ class Predictions:
         y_pred: Raw predictions (original label values), one per row.
         y_score: ``predict_proba`` output ``(n, K)`` for classifiers when available, else None.
         classes: ``model.classes_`` when available (column order of ``y_score``).
-
     """
 
     y_pred: np.ndarray
@@ -164,6 +162,14 @@ def _reason(reason: Any) -> str:
     return " ".join(str(reason).split()) or type(reason).__name__
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: first words of the message``, one line, bounded (for a cause inside a message)."""
+    text = " ".join(str(exc).split())
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _client(tracking_uri: str) -> MlflowClient:
     from mlflow import MlflowClient
 
@@ -197,7 +203,7 @@ def _mlflow_error(exc: BaseException, *, doing: str, tracking_uri: str) -> GateI
             "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
         )
     return GateInputError(
-        f"MLflow error while {doing} (tracking URI {tracking_uri}): {one_line(exc)}"
+        f"MLflow error while {doing} (tracking URI {tracking_uri}): {_missing_module_hint(exc)}"
     )
 
 
@@ -468,8 +474,10 @@ def _fetch(uri: str, *, tracking_uri: str | None, dst_dir: str | None, read: boo
     local = _local_path(uri)
     if local is not None:
         return _fetch_local(local, uri=uri, read=read)
-    tracking = _tracking_uri(tracking_uri)
     scheme = _scheme(uri)
+    if scheme == "models":
+        _parse_models_uri(uri)  # a malformed URI needs no server (and no default sqlite file)
+    tracking = _tracking_uri(tracking_uri)
     if scheme in ("models", "runs", "mlflow-artifacts", "http", "https"):
         _ensure_reachable(tracking)
     client = _client(tracking)
@@ -528,7 +536,7 @@ def _fetch_local(path: Path, *, uri: str, read: bool) -> _Fetched:
         data = path.read_bytes() if read else None
         digest = sha256_bytes(data) if data is not None else sha256_tree(path)
     except OSError as exc:
-        raise GateInputError(f"cannot read model file {path}: {one_line(exc)}") from None
+        raise GateInputError(f"cannot read model file {path}: {_describe(exc)}") from None
     return _Fetched(local_path=path, digest=digest, data=data)
 
 
@@ -543,7 +551,7 @@ def _missing_module_hint(exc: BaseException) -> str:
             f"it needs the Python module '{exc.name}', which is not installed here; install it "
             "in the gate's image"
         )
-    return one_line(exc)
+    return _describe(exc)
 
 
 def _load_file_bytes(data: bytes, *, path: Path) -> Any:
@@ -596,7 +604,7 @@ def _load_mlflow_dir(model_dir: Path, *, uri: str) -> tuple[Any, str]:
         flavors = Model.load(str(model_dir / MLMODEL_FILE)).flavors
     except Exception as exc:  # noqa: BLE001
         raise GateInputError(
-            f"MLmodel file of {uri} is unreadable: {one_line(exc)}; re-log the model"
+            f"MLmodel file of {uri} is unreadable: {_describe(exc)}; re-log the model"
         ) from None
     try:
         if "sklearn" in flavors:
@@ -653,7 +661,6 @@ def load_model(
         GateInputError: One actionable line for a missing file, an unsupported extension, an
             unloadable file, a model/version/alias that does not exist, an unreachable server, or
             an object that is not a model.
-
     """
     fetched = _fetch(uri, tracking_uri=tracking_uri, dst_dir=dst_dir, read=True)
     path = fetched.local_path
@@ -698,7 +705,6 @@ def model_digest(uri: str, *, tracking_uri: str | None = None) -> str:
 
     Raises:
         GateInputError: When the model cannot be fetched.
-
     """
     fetched = _fetch(uri, tracking_uri=tracking_uri, dst_dir=None, read=False)
     if fetched.owned_dir is not None:
@@ -720,7 +726,6 @@ def resolve_alias(*, name: str, alias: str, tracking_uri: str | None = None) -> 
 
     Raises:
         GateInputError: When the server is unreachable or answers with another error.
-
     """
     tracking = _tracking_uri(tracking_uri)
     _ensure_reachable(tracking)
@@ -806,7 +811,6 @@ def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
     Raises:
         GateInputError: When feature columns are missing, the model raises, or the output has the
             wrong length or contains NaN.
-
     """
     if not isinstance(features, pd.DataFrame):
         raise GateInputError(f"features must be a pandas DataFrame, got {type(features).__name__}")
@@ -821,7 +825,7 @@ def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
         raise
     except Exception as exc:  # noqa: BLE001 - any model failure is one line for the user
         raise GateInputError(
-            f"model {model.uri} failed to predict on the evaluation data: {one_line(exc)}; check "
+            f"model {model.uri} failed to predict on the evaluation data: {_describe(exc)}; check "
             "that the columns and types match what the model was trained on"
         ) from None
     y_pred = _as_array(raw, what="predictions", uri=model.uri, n_rows=n_rows)
@@ -832,7 +836,7 @@ def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
             proba = estimator.predict_proba(x)
         except Exception as exc:  # noqa: BLE001
             raise GateInputError(
-                f"model {model.uri} failed in predict_proba: {one_line(exc)}; check the model"
+                f"model {model.uri} failed in predict_proba: {_describe(exc)}; check the model"
             ) from None
         y_score = np.asarray(proba, dtype=float)
         if y_score.ndim != 2 or y_score.shape[0] != n_rows:

@@ -54,6 +54,9 @@ _MAX_EXACT_CELLS = 16_384
 _MAX_BINS = 4096
 #: Upper bound on the cells of the binned multinomial (more bins = more accurate, slower).
 _MAX_BINNED_CELLS = 16_384
+#: Beyond the exact cells, rows are still resampled exactly while n * R is at most this many
+#: row draws (about 1-2 s per 1e8 on one core); larger problems use score bins.
+_MAX_ROW_DRAWS = 150_000_000
 #: Rough bound on the memory of one chunk of resamples.
 _CHUNK_BYTES = 200 * 2**20
 
@@ -269,16 +272,9 @@ class _ScoreGroups:
     ap_shift: float = 0.0
 
     def pos_neg(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Resampled positives and negatives per group, shape ``(R, G)`` each."""
         sums = self.summer(w)
         return sums[:, 1::2], sums[:, 0::2]
-
-    def auc(self, w: np.ndarray) -> np.ndarray:
-        pos, neg = self.pos_neg(w)
-        return _m.auc_from_groups(pos, neg, self.within)
-
-    def ap(self, w: np.ndarray) -> np.ndarray:
-        pos, neg = self.pos_neg(w)
-        return _m.ap_from_groups(pos, neg) + self.ap_shift
 
 
 @dataclass
@@ -293,17 +289,20 @@ class _ModelView:
 
 @dataclass
 class _Units:
-    """The resampling units (cells or rows) of a bootstrap and how to draw their weights."""
+    """The resampling units of a bootstrap (cells of identical rows) and how to draw them."""
 
     n_rows: int
-    counts: np.ndarray | None  # rows per cell (multinomial draw); None = rows (index draw)
+    counts: np.ndarray  # rows per unit
     views: list[_ModelView]
     methods: dict[str, str]
-    row_unit: np.ndarray | None = None  # cell of each row, for the accuracy tests
+    # "multinomial": one multinomial draw over the units per resample (cheap for few units);
+    # "rows": n random row indices per resample, mapped to units (cheap for many units).
+    draw: str = "multinomial"
+    row_unit: np.ndarray | None = None  # unit of each row; None = each row is its own unit
 
     @property
     def n_units(self) -> int:
-        return self.n_rows if self.counts is None else self.counts.size
+        return self.counts.size
 
 
 def _replicates(
@@ -317,7 +316,7 @@ def _replicates(
 ) -> tuple[dict[str, list[np.ndarray]], dict[str, str]]:
     """Return ``{metric: [replicates of model 0, model 1, ...]}`` and the method of each."""
     if task == "binary":
-        units = _binary_units(y_true, models, names)
+        units = _binary_units(y_true, models, names, n_resamples=n_resamples)
     elif task == "multiclass":
         units = _multiclass_units(y_true, models, k, names)
     else:
@@ -332,20 +331,22 @@ def _replicates(
 
 
 def _weight_chunks(units: _Units, n_resamples: int, rng: np.random.Generator):
-    """Yield float ``(r, U)`` weight matrices, r resamples at a time, R in total."""
+    """Yield float ``(r, U)`` matrices of resampled rows per unit, R resamples in total."""
     n, u = units.n_rows, units.n_units
-    # About six arrays of R x U float64 are alive while one chunk is evaluated.
-    per_resample = 8 * 6 * u
+    # About six R x U float64 arrays are alive while a chunk is evaluated, plus R x n indices.
+    per_resample = 8 * 6 * u + (8 * n if units.draw == "rows" else 0)
     chunk = int(max(1, min(n_resamples, _CHUNK_BYTES // per_resample)))
     done = 0
     while done < n_resamples:
         r = min(chunk, n_resamples - done)
-        if units.counts is not None:
+        if units.draw == "multinomial":
             w = rng.multinomial(n, units.counts / n, size=r)
         else:
             idx = rng.integers(0, n, size=(r, n))
-            idx += np.arange(r)[:, None] * n
-            w = np.bincount(idx.ravel(), minlength=r * n).reshape(r, n)
+            if units.row_unit is not None:
+                idx = units.row_unit[idx]
+            idx += np.arange(r)[:, None] * u
+            w = np.bincount(idx.ravel(), minlength=r * u).reshape(r, u)
             del idx
         yield w.astype(np.float64)
         done += r
@@ -375,10 +376,16 @@ def _evaluate(
         else:
             counts = _m.multiclass_count_metrics(cells.reshape(-1, k, k))
         out.update({name: counts[name] for name in names if name in counts})
-    if "roc_auc" in names:
-        out["roc_auc"] = np.mean([g.auc(w) for g in view.ranking], axis=0)
-    if "pr_auc" in names:
-        out["pr_auc"] = np.mean([g.ap(w) for g in view.ranking], axis=0)
+    if "roc_auc" in names or "pr_auc" in names:
+        aucs, aps = [], []
+        for groups in view.ranking:  # one per class for multiclass (macro average)
+            pos, neg = groups.pos_neg(w)
+            aucs.append(_m.auc_from_groups(pos, neg, groups.within))
+            aps.append(_m.ap_from_groups(pos, neg) + groups.ap_shift)
+        if "roc_auc" in names:
+            out["roc_auc"] = np.mean(aucs, axis=0)
+        if "pr_auc" in names:
+            out["pr_auc"] = np.mean(aps, axis=0)
     loss_names = [name for name in ("log_loss", "brier") if name in names]
     if loss_names:
         means = w @ view.losses / n
@@ -417,52 +424,72 @@ def _binary_units(
     models: list[tuple[np.ndarray, np.ndarray | None]],
     names: list[str],
     *,
+    n_resamples: int,
     max_exact_cells: int = _MAX_EXACT_CELLS,
+    max_row_draws: int = _MAX_ROW_DRAWS,
     max_bins: int = _MAX_BINS,
     max_binned_cells: int = _MAX_BINNED_CELLS,
 ) -> _Units:
     n = y.size
-    need_rank = any(name in ("roc_auc", "pr_auc") for name in names)
-    need_loss = any(name in ("log_loss", "brier") for name in names)
+    paired = len(models) > 1
+    preds = "label, candidate prediction, champion prediction" if paired else "label, prediction"
     base = [(y, 2)] + [(pred, 2) for pred, _ in models]
-    exact = "exact: multinomial over the distinct (label, prediction{s}) cells".format(
-        s="s" if len(models) > 1 else ""
-    )
-    if not (need_rank or need_loss):
-        return _cells_from_key(y, models, _mixed_key(base), None, dict.fromkeys(names, exact))
+    if not any(name in _m.SCORE_METRICS for name in names):
+        key = _mixed_key(base)
+        method = f"exact: multinomial over the {_n_distinct(key)} ({preds}) cells"
+        return _cells_from_key(y, models, key, None, dict.fromkeys(names, method))
 
     # Score groups are the most significant digits of the key, so the cells come out sorted
     # by the first model's score and its ranking sums need no column permutation.
     groups = [_rank_groups(score) for _, score in models]
     key = _mixed_key([(inv, int(first.size)) for inv, first in groups] + base)
     n_cells = _n_distinct(key)
+    cells = f"{n_cells} distinct ({preds}, score{'s' if paired else ''}) cells"
+    score_group = [g for g, _ in groups]
     if n_cells <= max_exact_cells:
-        methods = dict.fromkeys(
-            names, f"exact: multinomial over the {n_cells} distinct (label, prediction, score) cells"
-        )
-        return _cells_from_key(y, models, key, [inv for inv, _ in groups], methods)
+        method = f"exact: multinomial over the {cells}"
+        return _cells_from_key(y, models, key, score_group, dict.fromkeys(names, method))
+    if n * n_resamples <= max_row_draws:
+        method = f"exact: resampled row indices, counted in the {cells}"
+        units = _cells_from_key(y, models, key, score_group, dict.fromkeys(names, method))
+        units.draw = "rows"
+        return units
 
-    # Too many distinct cells: quantile bins of each score, fewer per model until they fit.
-    n_bins = max_bins
-    while True:
+    def binned(n_bins: int) -> tuple[list[tuple[np.ndarray, int]], np.ndarray, int]:
         bins = []
         for inv, first in groups:
-            bin_of_group = (first * n_bins) // n  # ties share a group, so never straddle a bin
+            # Arcsine-spaced quantile bins: finer at both ends of the ranking, where average
+            # precision (top) and the log loss of confident mistakes (both ends) are decided.
+            # Edges fall between groups of tied scores, never inside one.
+            warped = (2.0 / np.pi) * np.arcsin(np.sqrt(first / n))
+            bin_of_group = np.minimum((warped * n_bins).astype(np.int64), n_bins - 1)
             _, compact = np.unique(bin_of_group, return_inverse=True)
             bins.append((compact[inv], int(compact.max()) + 1))
         key = _mixed_key(bins + base)
-        n_cells = _n_distinct(key)
-        if n_cells <= max_binned_cells or n_bins <= 16:
-            break
+        return bins, key, _n_distinct(key)
+
+    # As many bins as the cell budget allows: halve until it fits, then try sqrt(2) x more.
+    n_bins = max_bins
+    bins, key, n_cells = binned(n_bins)
+    while n_cells > max_binned_cells and n_bins > 16:
         n_bins //= 2
+        bins, key, n_cells = binned(n_bins)
+    if n_bins < max_bins:
+        finer = binned(int(n_bins * 1.41))
+        if finer[2] <= max_binned_cells:
+            n_bins = int(n_bins * 1.41)
+            bins, key, n_cells = finer
     approx = (
-        f"approximate: multinomial over {n_cells} (label, prediction, score-bin) cells, "
-        f"<= {n_bins} quantile bins per model; "
+        f"approximate: multinomial over {n_cells} ({preds}, score-bin) cells, "
+        f"{n_bins} arcsine-spaced quantile bins per model; "
     )
     methods = {}
     for name in names:
         if name in _m.COUNT_METRICS:
-            methods[name] = exact + " (bins do not change counts)"
+            methods[name] = (
+                f"exact: multinomial over {n_cells} ({preds}, score-bin) cells, "
+                "which keep the confusion counts exact"
+            )
         elif name == "roc_auc":
             methods[name] = approx + "in-bin pairs at their observed ordered fraction"
         elif name == "pr_auc":
@@ -470,9 +497,8 @@ def _binary_units(
         else:
             methods[name] = approx + "mean loss per cell"
     units = _cells_from_key(y, models, key, [b for b, _ in bins], methods)
-    if need_rank:
-        for view, (b, n_b), (_, score) in zip(units.views, bins, models, strict=True):
-            _calibrate_bins(view.ranking[0], y, score, b, n_b, units)
+    for view, (b, n_b), (_, score) in zip(units.views, bins, models, strict=True):
+        _calibrate_bins(view.ranking[0], y, score, b, n_b)
     return units
 
 
@@ -483,7 +509,7 @@ def _cells_from_key(
     group_of_row: list[np.ndarray] | None,
     methods: dict[str, str],
 ) -> _Units:
-    """Turn a per-row cell key into multinomial units with per-model views."""
+    """Turn a per-row cell key into units with per-model views."""
     _, row_unit, counts = np.unique(key, return_inverse=True, return_counts=True)
     n_units = counts.size
     rep = np.empty(n_units, dtype=np.int64)
@@ -512,7 +538,6 @@ def _calibrate_bins(
     score: np.ndarray,
     bin_of_row: np.ndarray,
     n_bins: int,
-    units: _Units,
 ) -> None:
     """Make the binned ROC AUC and AP reproduce the exact values at the observed counts."""
     pos, neg = _m.score_groups(y, score)  # per distinct score, ascending
@@ -535,8 +560,9 @@ def _calibrate_bins(
 
 
 def _row_units(n: int, views: list[_ModelView], names: list[str], what: str) -> _Units:
-    method = f"exact: per-row bootstrap weights ({what})"
-    return _Units(n_rows=n, counts=None, views=views, methods=dict.fromkeys(names, method))
+    method = f"exact: resampled row indices ({what})"
+    counts = np.ones(n, dtype=np.int64)
+    return _Units(n, counts, views, dict.fromkeys(names, method), draw="rows")
 
 
 def _multiclass_units(

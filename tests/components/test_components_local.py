@@ -73,26 +73,36 @@ def test_bad_input_component_returns_error_verdict(binary_case, kfp_local, tmp_p
 
 
 def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tmp_path):
-    gate = performance_gate(
+    from kfp import dsl
+
+    @dsl.pipeline
+    def gate_then_aggregate(model_uri: str, data_uri: str, policy: str) -> dsl.Artifact:
+        gate = performance_gate(model_uri=model_uri, data_uri=data_uri, policy=policy)
+        return aggregator(performance=gate.outputs["verdict"], model_uri=model_uri).outputs[
+            "scorecard"
+        ]
+
+    out = gate_then_aggregate(
         model_uri=str(binary_case.model_path),
         data_uri=str(binary_case.data_path),
         policy=POLICY % "0.6",
     )
-    agg = aggregator(performance=gate.outputs["verdict"], model_uri=str(binary_case.model_path))
-    assert agg.outputs["Output"] is True
-    card = Scorecard.from_json(Path(agg.outputs["scorecard"].path).read_text())
+    card = Scorecard.from_json(Path(out.outputs["Output"].path).read_text())
     assert card.all_passed and card.model_digest == card.results[0].inputs["model"]
-    assert "performance" in Path(agg.outputs["scorecard_html"].path).read_text()
+    html = (Path(out.outputs["Output"].path).parent.parent / "aggregator").glob("scorecard_html")
+    assert "performance" in next(iter(html)).read_text()
 
     # A malformed verdict (an artifact that is not a GateResult) must block, not crash.
     bogus = tmp_path / "bogus.json"
     bogus.write_text(json.dumps({"hello": "world"}))
-    from kfp import dsl
 
     @dsl.pipeline
-    def wiring() -> bool:
+    def wiring() -> dsl.Artifact:
         imp = dsl.importer(artifact_uri=str(bogus), artifact_class=dsl.Artifact)
-        return aggregator(performance=imp.output).outputs["Output"]
+        return aggregator(performance=imp.output).outputs["scorecard"]
 
-    out = wiring()
-    assert out.outputs["Output"] is False
+    bad = wiring()
+    card = Scorecard.from_json(Path(bad.outputs["Output"].path).read_text())
+    assert not card.all_passed
+    assert card.results[0].status == Status.ERROR
+    assert "malformed" in card.results[0].error

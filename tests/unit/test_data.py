@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from quality_gates.shared.data import EvalData, load_eval_data, read_table, resolve_columns
 from quality_gates.shared.digests import sha256_file, sha256_tree
 from quality_gates.shared.errors import GateInputError
@@ -142,10 +143,15 @@ def test_pandas_index_in_parquet_becomes_a_column(tmp_path: Path) -> None:
     df = _frame()
     df.set_index("id").to_parquet(tmp_path / "a.parquet")
     df.to_parquet(tmp_path / "b.parquet")  # a RangeIndex: metadata only, no extra column
+    # A filtered frame's unnamed index is stored as "__index_level_0__": not data, dropped.
+    df[df["x2"] > 3].to_parquet(tmp_path / "c.parquet")
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "c.parquet").names
     a, _ = read_table(str(tmp_path / "a.parquet"))
     b, _ = read_table(str(tmp_path / "b.parquet"))
+    c, _ = read_table(str(tmp_path / "c.parquet"))
     assert "id" in a.columns and isinstance(a.index, pd.RangeIndex)
     assert list(b.columns) == list(df.columns)
+    assert list(c.columns) == list(df.columns) and isinstance(c.index, pd.RangeIndex)
 
 
 def test_dtypes_are_sane(tmp_path: Path) -> None:
@@ -241,6 +247,13 @@ def test_spec_features_are_used_as_given(tmp_path: Path) -> None:
     data = load_eval_data(str(path), DataSpec(label="default", features=["x2", "x1"]))
     assert data.features == ["x2", "x1"]
     assert list(data.feature_frame().columns) == ["x2", "x1"]
+
+
+def test_exclude_may_name_columns_the_table_lacks(tmp_path: Path) -> None:
+    # One policy serves several datasets; an absent column is not passed to the model anyway.
+    path = _csv(tmp_path / "d.csv")
+    data = load_eval_data(str(path), DataSpec(label="default", exclude=["id", "region"]))
+    assert data.features == ["x1", "x2", "color", "score", "pred"]
 
 
 def test_label_not_required(tmp_path: Path) -> None:
@@ -373,124 +386,185 @@ def _frame_csv(df: pd.DataFrame):  # noqa: ANN202
 
 _BASE = _frame()
 
-# (id, make the data -> uri, spec, keyword overrides, text the message must contain)
+# (id, make the data -> uri, spec, keyword overrides, texts the message must contain). Each
+# text pins the reason, so a case cannot pass by tripping over an earlier, unrelated check.
 BAD_INPUTS = [
-    ("missing-file", lambda t: str(t / "nope.csv"), SPEC, {}, "nope.csv"),
-    ("missing-file-uri", lambda t: (t / "gone.parquet").as_uri(), SPEC, {}, "gone.parquet"),
-    ("empty-directory", _empty_dir, SPEC, {}, "empty"),
-    ("zero-bytes", lambda t: _write(t, "zero.csv", b""), SPEC, {}, "zero.csv"),
-    ("corrupt-parquet", lambda t: _write(t, "bad.parquet", b"PAR1 garbage"), SPEC, {}, "Parquet"),
+    ("missing-file", lambda t: str(t / "nope.csv"), SPEC, {}, ("nope.csv", "does not exist")),
+    (
+        "missing-file-uri",
+        lambda t: (t / "gone.parquet").as_uri(),
+        SPEC,
+        {},
+        ("gone.parquet", "does not exist"),
+    ),
+    ("empty-directory", _empty_dir, SPEC, {}, ("holds no Parquet files",)),
+    ("zero-bytes", lambda t: _write(t, "zero.csv", b""), SPEC, {}, ("0 bytes",)),
+    (
+        "corrupt-parquet",
+        lambda t: _write(t, "bad.parquet", b"PAR1 garbage"),
+        SPEC,
+        {},
+        ("cannot read Parquet file",),
+    ),
     (
         "corrupt-gzip",
         lambda t: _write(t, "bad.csv.gz", b"\x1f\x8bnot gzip"),
         SPEC,
         {},
-        "bad.csv.gz",
+        ("cannot decompress gzip",),
     ),
     (
         "ragged-csv",
         lambda t: _write(t, "ragged.csv", "a,default\n1,0\n2,1,7\n"),
         SPEC,
         {},
-        "ragged.csv",
+        ("cannot parse", "as CSV"),
     ),
     (
-        "binary-csv",
-        lambda t: _write(t, "bin.csv", b"a,default\n\xff\xfe\x00,1\n"),
+        "not-utf8-csv",
+        lambda t: _write(t, "latin1.csv", "name,default\nM\u00fcller,1\n".encode("latin-1")),
         SPEC,
         {},
-        "bin.csv",
+        ("'name'", "UTF-8"),
     ),
     (
         "non-parquet-in-directory",
-        lambda t: _write(t, "dir/notes.txt", "hello"),
+        lambda t: str(Path(_write(t, "dir/notes.txt", "hello")).parent),
         SPEC,
         {},
-        "notes.txt",
+        ("notes.txt", "not a Parquet file"),
     ),
-    ("incompatible-directory", _incompatible_dir, SPEC, {}, "mixed"),
-    ("header-only", lambda t: _write(t, "hdr.csv", "x1,default\n"), SPEC, {}, "0 rows"),
-    ("no-columns", _no_columns, SPEC, {}, "nocols.parquet"),
+    ("incompatible-directory", _incompatible_dir, SPEC, {}, ("incompatible schemas",)),
+    ("header-only", lambda t: _write(t, "hdr.csv", "x1,default\n"), SPEC, {}, ("0 rows",)),
+    ("no-columns", _no_columns, SPEC, {}, ("no columns",)),
     (
         "duplicate-columns-csv",
         lambda t: _write(t, "d.csv", "a,a,default\n1,2,0\n"),
         SPEC,
         {},
-        "'a'",
+        ("duplicate column names 'a'",),
     ),
-    ("duplicate-columns-parquet", _dup_parquet, SPEC, {}, "'v'"),
-    ("no-label-configured", _good_csv, DataSpec(), {}, "data.label"),
-    ("label-missing", _good_csv, DataSpec(label="defualt"), {}, "'defualt'"),
-    ("label-missing-arg", _good_csv, SPEC, {"label": "target"}, "'target'"),
-    ("feature-missing", _good_csv, SPEC, {"features": ["x1", "x9"]}, "'x9'"),
-    ("prediction-missing", _good_csv, SPEC, {"prediction": "yhat"}, "'yhat'"),
-    ("score-missing", _good_csv, SPEC, {"score": "proba"}, "'proba'"),
-    ("exclude-missing", _good_csv, DataSpec(label="default", exclude=["sexx"]), {}, "'sexx'"),
+    ("duplicate-columns-parquet", _dup_parquet, SPEC, {}, ("duplicate column names 'v'",)),
+    ("no-label-configured", _good_csv, DataSpec(), {}, ("no label column", "data.label")),
+    (
+        "label-missing",
+        _good_csv,
+        DataSpec(label="defualt"),
+        {},
+        ("label column 'defualt' not found",),
+    ),
+    ("label-missing-arg", _good_csv, SPEC, {"label": "target"}, ("label column 'target' not",)),
+    (
+        "feature-missing",
+        _good_csv,
+        SPEC,
+        {"features": ["x1", "x9"]},
+        ("feature column 'x9' not found",),
+    ),
+    (
+        "prediction-missing",
+        _good_csv,
+        SPEC,
+        {"prediction": "yhat"},
+        ("prediction column 'yhat' not found",),
+    ),
+    ("score-missing", _good_csv, SPEC, {"score": "proba"}, ("score column 'proba' not found",)),
     (
         "label-null",
         _frame_csv(_BASE.assign(default=_BASE["default"].astype(float).where(_BASE.index != 3))),
         SPEC,
         {},
-        "row 3",
+        ("label column 'default'", "1 missing", "row 3"),
     ),
     (
         "prediction-null",
         _frame_csv(_BASE.assign(pred=_BASE["pred"].astype(float).where(_BASE.index % 7 != 5))),
         SPEC,
         {"prediction": "pred"},
-        "'pred'",
+        ("prediction column 'pred'", "7 missing", "row 5"),
     ),
-    ("score-text", _frame_csv(_BASE.assign(score="high")), SPEC, {"score": "score"}, "'score'"),
     (
-        "score-out-of-range",
-        _frame_csv(_BASE.assign(score=_BASE["score"] * 4 - 2)),
+        "score-text",
+        _frame_csv(_BASE.assign(score="high")),
         SPEC,
         {"score": "score"},
-        "outside [0, 1]",
+        ("score column 'score'", "not numbers"),
+    ),
+    (
+        "score-out-of-range",
+        _frame_csv(_BASE.assign(score=_BASE["score"] + 1.0)),
+        SPEC,
+        {"score": "score"},
+        ("score column 'score'", "50 value(s) outside [0, 1]"),
     ),
     (
         "score-nan",
         _frame_csv(_BASE.assign(score=_BASE["score"].where(_BASE.index != 10))),
         SPEC,
         {"score": "score"},
-        "row 10",
+        ("score column 'score'", "1 missing/NaN", "row 10"),
     ),
-    ("features-empty", _good_csv, SPEC, {"features": []}, "features list"),
-    ("features-duplicated", _good_csv, SPEC, {"features": ["x1", "x1"]}, "'x1'"),
-    ("label-is-score", _good_csv, SPEC, {"score": "default"}, "'default'"),
-    ("label-is-feature", _good_csv, SPEC, {"features": ["x1", "default"]}, "'default'"),
+    ("features-empty", _good_csv, SPEC, {"features": []}, ("features list", "is empty")),
+    (
+        "features-duplicated",
+        _good_csv,
+        SPEC,
+        {"features": ["x1", "x1"]},
+        ("'x1' more than once",),
+    ),
+    ("label-is-score", _good_csv, SPEC, {"score": "default"}, ("'default'", "label and score")),
+    (
+        "label-is-feature",
+        _good_csv,
+        SPEC,
+        {"features": ["x1", "default"]},
+        ("'default'", "both label and a feature"),
+    ),
     (
         "feature-also-excluded",
         _good_csv,
         DataSpec(label="default", exclude=["x1"], features=["x1", "x2"]),
         {},
-        "'x1'",
+        ("'x1'", "data.features and data.exclude"),
     ),
     (
         "nothing-left-for-features",
         _frame_csv(_BASE[["id", "default"]]),
         SPEC,
         {},
-        "no feature columns",
+        ("no feature columns",),
     ),
-    ("unsupported-scheme", lambda t: "foo://bucket/eval.csv", SPEC, {}, "foo://"),
-    ("file-uri-with-host", lambda t: "file://server/share/eval.csv", SPEC, {}, "server"),
+    (
+        "unsupported-scheme",
+        lambda t: "foo://bucket/eval.csv",
+        SPEC,
+        {},
+        ("unsupported URI scheme 'foo://'",),
+    ),
+    (
+        "file-uri-with-host",
+        lambda t: "file://server/share/eval.csv",
+        SPEC,
+        {},
+        ("'server'", "only local files"),
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("make", "spec", "kwargs", "needle"),
+    ("make", "spec", "kwargs", "needles"),
     [case[1:] for case in BAD_INPUTS],
     ids=[case[0] for case in BAD_INPUTS],
 )
-def test_bad_input_raises_one_line_error(tmp_path, make, spec, kwargs, needle) -> None:  # noqa: ANN001
+def test_bad_input_raises_one_line_error(tmp_path, make, spec, kwargs, needles) -> None:  # noqa: ANN001
     uri = make(tmp_path)
     with pytest.raises(GateInputError) as info:
         load_eval_data(uri, spec, **kwargs)
     message = str(info.value)
     assert "\n" not in message and "\r" not in message
-    assert needle in message, message
-    # Column problems name the data source too, so a log line says which file to fix.
+    for needle in needles:
+        assert needle in message, message
+    # Every message names the data source, so a log line says which file to fix.
     assert uri in message or Path(uri).name in message, message
 
 

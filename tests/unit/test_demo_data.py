@@ -7,6 +7,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+
 from quality_gates.shared.demo_data import (
     AGE_BANDS,
     FEATURES,
@@ -16,8 +19,6 @@ from quality_gates.shared.demo_data import (
     make_credit_data,
     train_models,
 )
-from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import Pipeline
 
 COLUMNS = [
     "applicant_id",
