@@ -101,8 +101,9 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
         pass
     mlflow.set_tracking_uri(tracking_uri)
     exp = _experiment(client, home)
+    model = joblib.load(champion_path)
     with mlflow.start_run(experiment_id=exp, run_name="champion-training") as run:
-        mlflow.sklearn.log_model(joblib.load(champion_path), name="model")
+        log_sklearn_model(model)
     try:
         client.create_registered_model(REGISTERED_MODEL)
     except MlflowException:
@@ -117,6 +118,25 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
     )
     _say(f"registered the champion as {REGISTERED_MODEL} v{mv.version} @production")
     return f"models:/{REGISTERED_MODEL}/{mv.version}"
+
+
+def log_sklearn_model(model, *, name: str = "model") -> None:
+    """Log an sklearn model to the active MLflow run in skops format (no pickle).
+
+    MLflow 3 refuses skops types it was not told to trust; the trusted list is exactly the
+    types this estimator contains, computed from the estimator we just trained ourselves.
+
+    Args:
+        model: A fitted scikit-learn estimator.
+        name: Artifact name of the model in the run.
+    """
+    import mlflow
+    import skops.io
+
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    mlflow.sklearn.log_model(
+        model, name=name, serialization_format="skops", skops_trusted_types=trusted
+    )
 
 
 def _experiment(client, home: Path) -> str:

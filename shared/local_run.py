@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,15 @@ def run_pipeline(
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     before = set(root.iterdir()) if root.exists() else set()
     error: Exception | None = None
-    with log_path.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    with (
+        log_path.open("a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        warnings.catch_warnings(),
+    ):
+        # kfp.local warns that display names are ignored locally and that our components name
+        # a non-Python image; both are expected with SubprocessRunner(use_venv=False).
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         try:
             task = gated_promotion(
                 model_uri=model_uri,

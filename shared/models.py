@@ -62,6 +62,17 @@ MLMODEL_FILE = "MLmodel"
 # not part of the stored model, differs per URI form and must not change the digest.
 _CLIENT_SIDE_FILES = ("registered_model_meta",)
 _HEALTH_TIMEOUT_S = 10.0
+# How artifact stores say "no such path" (MLflow proxy, local files, S3, GCS) when MLflow wraps it
+# in a generic download error.
+_NOT_FOUND_MARKERS = (
+    "RESOURCE_DOES_NOT_EXIST",
+    "No such artifact",
+    "404 Client Error",
+    "does not exist",
+    "No such file or directory",
+    "NoSuchKey",
+    "Not Found",
+)
 _SUPPORTED = (
     "models:/name/<version>, models:/name@alias, runs:/<run_id>/<path>, an MLflow artifact URI, "
     "a local MLflow model folder, or a .joblib/.pkl/.skops file"
@@ -447,7 +458,9 @@ def _download(remote: _Remote, *, uri: str, tracking_uri: str, dst: Path) -> Pat
                 artifact_uri=remote.artifact_uri, dst_path=str(dst), tracking_uri=tracking_uri
             )
         except Exception as exc:
-            if _error_code(exc) == "RESOURCE_DOES_NOT_EXIST" or "does not exist" in str(exc):
+            if _error_code(exc) == "RESOURCE_DOES_NOT_EXIST" or any(
+                marker in str(exc) for marker in _NOT_FOUND_MARKERS
+            ):
                 raise GateInputError(
                     f"model artifacts of {uri} not found at {remote.artifact_uri} (tracking URI "
                     f"{tracking_uri}); check the path"

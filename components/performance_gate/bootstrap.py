@@ -262,19 +262,79 @@ class _Summer:
         return out
 
 
-@dataclass
-class _ScoreGroups:
-    """One binary ranking problem: which score group and label each unit belongs to."""
+class _Ranking:
+    """ROC AUC and average precision of one binary ranking, for every resample at once.
 
-    summer: _Summer  # key = 2 * group + label
-    n_groups: int
-    within: np.ndarray | None = None  # in-group pair value per group; None = 0.5 (true ties)
-    ap_shift: float = 0.0
+    The units are sorted by (score group, label), so within a group the negatives come first.
+    With ``w`` the resampled count of each unit and ``cneg``/``cpos`` its cumulative sums:
 
-    def pos_neg(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Resampled positives and negatives per group, shape ``(R, G)`` each."""
-        sums = self.summer(w)
-        return sums[:, 1::2], sums[:, 0::2]
+    * ROC AUC numerator = ``sum over positive units of w * cneg`` (every negative at or below
+      the unit's group) minus ``(1 - within_g) * pos_g * neg_g`` for each group holding both
+      labels (``within_g`` = 1/2 for tied scores, the observed ordered fraction for bins).
+    * AP = ``sum over positive units of w * precision(group)`` / P, where the precision at a
+      group's threshold counts everything from the group's first unit upwards.
+
+    Two cumulative sums and a few gathers over ``(R, U)``: no per-group reduction is needed,
+    except over the few groups holding both labels.
+    """
+
+    def __init__(
+        self,
+        group: np.ndarray,
+        label: np.ndarray,
+        within: np.ndarray | None = None,
+        ap_shift: float = 0.0,
+    ) -> None:
+        perm = np.argsort(2 * group + label, kind="stable")
+        self.perm = None if np.array_equal(perm, np.arange(perm.size)) else perm
+        g, lab = group[perm], label[perm]
+        self.is_pos = lab.astype(np.float64)
+        first = np.r_[True, g[1:] != g[:-1]]
+        start = np.flatnonzero(first)
+        end = np.r_[start[1:], g.size]
+        group_start = start[np.cumsum(first) - 1]  # first unit of each unit's group
+        self.pos_idx = np.flatnonzero(lab == 1)
+        self.before_pos = group_start[self.pos_idx] - 1  # last unit below; -1 = none
+        n_pos = np.add.reduceat(lab, start)
+        mixed = (n_pos > 0) & (n_pos < end - start)
+        self.mixed_start = start[mixed]
+        self.mixed_end = end[mixed]
+        value = np.full(mixed.sum(), 0.5) if within is None else within[g[start[mixed]]]
+        self.mixed_discount = 1.0 - value
+        self.ap_shift = ap_shift
+
+    def __call__(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(roc_auc, average_precision)``, each of shape ``(R,)``."""
+        ws = w if self.perm is None else w[:, self.perm]
+        posw = ws * self.is_pos
+        cpos = np.cumsum(posw, axis=1)
+        cneg = np.cumsum(ws, axis=1)
+        cneg -= cpos
+        n_pos, n_neg = cpos[:, -1], cneg[:, -1]
+        num = np.einsum("ru,ru->r", posw, cneg)
+        if self.mixed_start.size:
+            pos_g = _range_sums(cpos, self.mixed_start, self.mixed_end)
+            neg_g = _range_sums(cneg, self.mixed_start, self.mixed_end)
+            num -= (pos_g * neg_g) @ self.mixed_discount
+        pairs = n_pos * n_neg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc = np.where(pairs > 0, num / np.where(pairs > 0, pairs, 1.0), np.nan)
+        below = np.maximum(self.before_pos, 0)
+        none_below = self.before_pos < 0
+        tp_ge = n_pos[:, None] - np.where(none_below, 0.0, cpos[:, below])
+        seen = tp_ge + (n_neg[:, None] - np.where(none_below, 0.0, cneg[:, below]))
+        precision = np.divide(tp_ge, seen, out=np.zeros(seen.shape), where=seen > 0)
+        ap_num = np.einsum("rp,rp->r", ws[:, self.pos_idx], precision)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ap = np.where(n_pos > 0, ap_num / np.where(n_pos > 0, n_pos, 1.0), np.nan)
+        return auc, ap + self.ap_shift
+
+
+def _range_sums(cum: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Sums of the unit ranges ``[start, end)`` from inclusive cumulative sums."""
+    upper = cum[:, end - 1]
+    lower = np.where(start > 0, cum[:, np.maximum(start - 1, 0)], 0.0)
+    return upper - lower
 
 
 @dataclass
@@ -282,7 +342,7 @@ class _ModelView:
     """What the replicate formulas need of one model, per unit (cell or row)."""
 
     count: _Summer | None = None  # binary: 2 * label + pred; multiclass: K * label + pred
-    ranking: list[_ScoreGroups] = field(default_factory=list)  # binary: 1; multiclass: K
+    ranking: list[_Ranking] = field(default_factory=list)  # binary: 1; multiclass: one per class
     losses: np.ndarray | None = None  # (U, L) per-unit mean losses, columns in loss_names
     loss_names: tuple[str, ...] = ()
 
@@ -377,11 +437,8 @@ def _evaluate(
             counts = _m.multiclass_count_metrics(cells.reshape(-1, k, k))
         out.update({name: counts[name] for name in names if name in counts})
     if "roc_auc" in names or "pr_auc" in names:
-        aucs, aps = [], []
-        for groups in view.ranking:  # one per class for multiclass (macro average)
-            pos, neg = groups.pos_neg(w)
-            aucs.append(_m.auc_from_groups(pos, neg, groups.within))
-            aps.append(_m.ap_from_groups(pos, neg) + groups.ap_shift)
+        # One ranking per class for multiclass (macro average), a single one for binary.
+        aucs, aps = zip(*(ranking(w) for ranking in view.ranking), strict=True)
         if "roc_auc" in names:
             out["roc_auc"] = np.mean(aucs, axis=0)
         if "pr_auc" in names:
@@ -496,10 +553,10 @@ def _binary_units(
             methods[name] = approx + "bins as thresholds, shifted by exact - binned point value"
         else:
             methods[name] = approx + "mean loss per cell"
-    units = _cells_from_key(y, models, key, [b for b, _ in bins], methods)
-    for view, (b, n_b), (_, score) in zip(units.views, bins, models, strict=True):
-        _calibrate_bins(view.ranking[0], y, score, b, n_b)
-    return units
+    calibration = [
+        _calibrate_bins(y, score, b, n_b) for (b, n_b), (_, score) in zip(bins, models, strict=True)
+    ]
+    return _cells_from_key(y, models, key, [b for b, _ in bins], methods, calibration)
 
 
 def _cells_from_key(
@@ -508,6 +565,7 @@ def _cells_from_key(
     key: np.ndarray,
     group_of_row: list[np.ndarray] | None,
     methods: dict[str, str],
+    calibration: list[tuple[np.ndarray, float]] | None = None,
 ) -> _Units:
     """Turn a per-row cell key into units with per-model views."""
     _, row_unit, counts = np.unique(key, return_inverse=True, return_counts=True)
@@ -519,9 +577,8 @@ def _cells_from_key(
     for i, (pred, score) in enumerate(models):
         view = _ModelView(count=_Summer(2 * label + pred[rep], 4))
         if group_of_row is not None:
-            group = group_of_row[i][rep]
-            n_groups = int(group_of_row[i].max()) + 1
-            view.ranking = [_ScoreGroups(_Summer(2 * group + label, 2 * n_groups), n_groups)]
+            within, ap_shift = (None, 0.0) if calibration is None else calibration[i]
+            view.ranking = [_Ranking(group_of_row[i][rep], label, within, ap_shift)]
             losses = np.stack(
                 [_m.binary_log_loss_rows(y, score), _m.binary_brier_rows(y, score)], axis=1
             )
@@ -533,13 +590,9 @@ def _cells_from_key(
 
 
 def _calibrate_bins(
-    groups: _ScoreGroups,
-    y: np.ndarray,
-    score: np.ndarray,
-    bin_of_row: np.ndarray,
-    n_bins: int,
-) -> None:
-    """Make the binned ROC AUC and AP reproduce the exact values at the observed counts."""
+    y: np.ndarray, score: np.ndarray, bin_of_row: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, float]:
+    """Return the in-bin pair value per bin and the AP shift that make binned = exact at w = 1."""
     pos, neg = _m.score_groups(y, score)  # per distinct score, ascending
     _, first_row = np.unique(score, return_index=True)
     bin_of_group = bin_of_row[first_row]
@@ -552,11 +605,11 @@ def _calibrate_bins(
     pos_b = np.bincount(bin_of_group, weights=pos, minlength=n_bins)
     neg_b = np.bincount(bin_of_group, weights=neg, minlength=n_bins)
     pairs = pos_b * neg_b
-    groups.within = np.divide(ordered, pairs, out=np.full(n_bins, 0.5), where=pairs > 0)
+    within = np.divide(ordered, pairs, out=np.full(n_bins, 0.5), where=pairs > 0)
     # AP: the bins act as tied thresholds; remove that bias by a constant shift.
     exact_ap = _m.ap_from_groups(pos[None], neg[None])[0]
     binned_ap = _m.ap_from_groups(pos_b[None], neg_b[None])[0]
-    groups.ap_shift = float(exact_ap - binned_ap) if np.isfinite(exact_ap) else 0.0
+    return within, float(exact_ap - binned_ap) if np.isfinite(exact_ap) else 0.0
 
 
 def _row_units(n: int, views: list[_ModelView], names: list[str], what: str) -> _Units:
@@ -583,11 +636,8 @@ def _multiclass_units(
             view.loss_names = ("log_loss", "brier")
             if need_rank:
                 for c in range(k):  # over classes, not rows
-                    inv, first = _rank_groups(score[:, c])
-                    label = (y == c).astype(np.int64)
-                    view.ranking.append(
-                        _ScoreGroups(_Summer(2 * inv + label, 2 * first.size), first.size)
-                    )
+                    inv, _ = _rank_groups(score[:, c])
+                    view.ranking.append(_Ranking(inv, (y == c).astype(np.int64)))
         views.append(view)
     return _row_units(y.size, views, names, "confusion counts and one-vs-rest groups")
 

@@ -275,8 +275,7 @@ def validate_inputs(
             y_score = np.asarray(y_score, dtype=np.float64)
             if y_score.ndim != 2 or y_score.shape[0] != n or y_score.shape[1] < 2:
                 raise ValueError(
-                    f"multiclass y_score must have shape ({n}, K) with K >= 2, "
-                    f"got {y_score.shape}"
+                    f"multiclass y_score must have shape ({n}, K) with K >= 2, got {y_score.shape}"
                 )
             k = y_score.shape[1]
         else:

@@ -6,6 +6,7 @@ import pytest
 from mlflow import MlflowClient
 
 from quality_gates.shared.cli import main
+from quality_gates.shared.demo import log_sklearn_model
 from quality_gates.shared.local_run import run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ gates:
 def _register(uri, name, model_path, alias):
     mlflow.set_tracking_uri(uri)
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(joblib.load(model_path), name="model")
+        log_sklearn_model(joblib.load(model_path))
     client = MlflowClient(uri)
     try:
         client.create_registered_model(name)

@@ -302,3 +302,92 @@ class _NanProbaModel(BaseEstimator, ClassifierMixin):
 class _ShortModel(BaseEstimator):
     def predict(self, x):
         return np.zeros(3)
+
+
+# --------------------------------------------------------------------------------------------
+# Lineage (shared/lineage.py): provenance that goes with the model digest
+# --------------------------------------------------------------------------------------------
+
+
+def _no_ci_env(monkeypatch):
+    for name in (
+        "GIT_COMMIT",
+        "GITHUB_SHA",
+        "CI_COMMIT_SHA",
+        "QUALITY_GATES_PIPELINE_RUN_ID",
+        "KFP_RUN_ID",
+        "GITHUB_RUN_ID",
+        "CI_PIPELINE_ID",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_git_commit_from_a_real_repository(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from quality_gates.shared.lineage import git_commit, git_dirty
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    _no_ci_env(monkeypatch)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "train.py").write_text("print(1)\n", encoding="utf-8")
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+
+    assert git_commit(str(repo / "train.py")) == head.stdout.strip()
+    assert git_dirty(str(repo)) is False
+    (repo / "train.py").write_text("print(2)\n", encoding="utf-8")
+    assert git_dirty(str(repo)) is True
+    monkeypatch.setenv("GITHUB_SHA", "abc123")  # CI knows better than the checkout
+    assert git_commit(str(repo)) == "abc123"
+    monkeypatch.delenv("GITHUB_SHA")
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert git_commit(str(outside)) is None
+
+
+def test_dvc_md5_and_collect_lineage(tmp_path, monkeypatch):
+    from quality_gates.shared.lineage import collect_lineage, dvc_md5
+
+    _no_ci_env(monkeypatch)
+    monkeypatch.setenv("KFP_RUN_ID", "kfp-run-7")
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "eval.csv"
+    data.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert dvc_md5(str(data)) is None
+    (tmp_path / "eval.csv.dvc").write_text(
+        "outs:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  size: 8\n  path: eval.csv\n",
+        encoding="utf-8",
+    )
+    assert dvc_md5(str(data)) == "0cc175b9c0f1b6a831c399e269772661"
+    assert dvc_md5("s3://bucket/eval.csv") is None
+
+    lineage = collect_lineage(
+        model_digest="sha256:m",
+        data_digest="sha256:d",
+        policy_digest=None,
+        data_path=str(data),
+        extra={"pipeline_name": "gated", "empty": "", "none": None},
+    )
+    assert lineage["model_digest"] == "sha256:m" and lineage["data_digest"] == "sha256:d"
+    assert lineage["data_dvc_md5"] == "0cc175b9c0f1b6a831c399e269772661"
+    assert lineage["pipeline_run_id"] == "kfp-run-7"
+    assert lineage["pipeline_name"] == "gated"
+    assert lineage["version.scikit-learn"]
+    assert "policy_digest" not in lineage and "empty" not in lineage and "none" not in lineage
+    assert lineage["created_at"].endswith("Z")
+    assert all(isinstance(v, str) for v in lineage.values())
+    override = collect_lineage(
+        model_digest=None,
+        data_digest=None,
+        policy_digest=None,
+        extra={"pipeline_run_id": "from-kfp"},
+    )
+    assert override["pipeline_run_id"] == "from-kfp"
