@@ -208,7 +208,10 @@ def _mlflow_error(exc: BaseException, *, doing: str, tracking_uri: str) -> GateI
             f"MLflow tracking server {tracking_uri} is unreachable while {doing}; start it or set "
             "MLFLOW_TRACKING_URI to a reachable server"
         )
-    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or "401" in str(exc)[:60]:
+    text = str(exc)
+    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or any(
+        f"error code {status}" in text for status in (401, 403)
+    ):
         return GateInputError(
             f"MLflow at {tracking_uri} refused access while {doing} ({code or 'unauthorized'}); "
             "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
@@ -491,11 +494,11 @@ def _fetch(uri: str, *, tracking_uri: str | None, dst_dir: str | None, read: boo
     if scheme == "models":
         _parse_models_uri(uri)  # a malformed URI needs no server (and no default sqlite file)
     tracking = _tracking_uri(tracking_uri)
-    if scheme in ("models", "runs", "mlflow-artifacts", "http", "https"):
+    if scheme in ("models", "runs", "mlflow-artifacts"):
         _ensure_reachable(tracking)
-    client = _client(tracking)
     try:
-        remote = _resolve_remote(uri, client, tracking)
+        with _mlflow_call(doing=f"resolving {uri}", tracking_uri=tracking):
+            remote = _resolve_remote(uri, _client(tracking), tracking)
     except _ModelMissing as exc:
         raise GateInputError(
             f"registered model '{exc.name}' not found at tracking URI {tracking}; register it "
@@ -742,10 +745,9 @@ def resolve_alias(*, name: str, alias: str, tracking_uri: str | None = None) -> 
     """
     tracking = _tracking_uri(tracking_uri)
     _ensure_reachable(tracking)
-    client = _client(tracking)
     with _mlflow_call(doing=f"resolving alias '{alias}' of '{name}'", tracking_uri=tracking):
         try:
-            version = _alias_version(client, name, alias, tracking_uri=tracking)
+            version = _alias_version(_client(tracking), name, alias, tracking_uri=tracking)
         except _ModelMissing:
             return None
     return f"models:/{name}/{version}" if version is not None else None

@@ -179,8 +179,6 @@ def log_evaluation_run(
         GateInputError: When a report file is missing, the experiment is deleted, or MLflow is
             unreachable or refuses a call. A run that fails half-way is marked ``FAILED``.
     """
-    from mlflow.entities import Metric, Param, RunTag
-
     if not experiment_name:
         raise GateInputError("no MLflow experiment name given; pass experiment_name")
     reports = {str(k): Path(v) for k, v in (report_paths or {}).items() if v}
@@ -189,9 +187,9 @@ def log_evaluation_run(
             raise GateInputError(f"report '{name}' does not exist at {path}; write it first")
     tracking = _tracking_uri(tracking_uri)
     _ensure_reachable(tracking)
-    client = _client(tracking)
     doing = f"logging the evaluation run to experiment '{experiment_name}'"
     with _mlflow_call(doing=doing, tracking_uri=tracking):
+        client = _client(tracking)
         experiment_id = _experiment_id(client, experiment_name, tracking_uri=tracking)
         run = client.create_run(
             experiment_id,
@@ -200,7 +198,7 @@ def log_evaluation_run(
         )
         run_id = run.info.run_id
         try:
-            _log_run_contents(client, run_id, scorecard, reports, Metric, Param, RunTag)
+            _log_run_contents(client, run_id, scorecard, reports)
         except BaseException:
             try:
                 client.set_terminated(run_id, "FAILED")
@@ -216,10 +214,9 @@ def _log_run_contents(
     run_id: str,
     scorecard: Scorecard,
     reports: dict[str, Path],
-    Metric: Any,  # noqa: N803 - mlflow entity classes passed in to keep imports lazy
-    Param: Any,  # noqa: N803
-    RunTag: Any,  # noqa: N803
 ) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
     now_ms = int(time.time() * 1000)
     labelled = _gate_labels(scorecard.results)
 
@@ -359,12 +356,11 @@ def promote(
                 f"{fetched.digest} at {model_uri}; re-run the gates"
             )
         _ensure_reachable(tracking)
-        client = _client(tracking)
         with _mlflow_call(
             doing=f"promoting {model_uri} to '{registered_name}'", tracking_uri=tracking
         ):
             return _promote_verified(
-                client=client,
+                client=_client(tracking),
                 scorecard=scorecard,
                 model_uri=model_uri,
                 fetched=fetched,
@@ -484,6 +480,12 @@ def _version_with_digest(client: MlflowClient, name: str, digest: str) -> str | 
     return str(max(int(mv.version) for mv in ready))
 
 
+def _digest_tag(scorecard: Scorecard) -> dict[str, str]:
+    # Tagged at creation, so that a promotion interrupted before its other tags and the alias
+    # are written is found and completed by the next attempt instead of duplicated.
+    return {f"{TAG_PREFIX}model_digest": scorecard.model_digest or ""}
+
+
 def _register(
     *,
     client: MlflowClient,
@@ -505,10 +507,14 @@ def _register(
                     source=f"models:/{fetched.model_id}",
                     run_id=fetched.run_id,
                     model_id=fetched.model_id,
+                    tags=_digest_tag(scorecard),
                 )
             else:
                 mv = client.create_model_version(
-                    registered_name, source=model_uri, run_id=fetched.run_id
+                    registered_name,
+                    source=model_uri,
+                    run_id=fetched.run_id,
+                    tags=_digest_tag(scorecard),
                 )
             return str(mv.version), True, fetched.digest, None
         except Exception as exc:
@@ -579,6 +585,7 @@ def _upload_and_register(
         source=f"models:/{logged.model_id}",
         run_id=run_id,
         model_id=logged.model_id,
+        tags=_digest_tag(scorecard),
     )
     return str(mv.version), True, artifact_digest, run_id
 

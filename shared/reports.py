@@ -500,6 +500,11 @@ def _package_versions(scorecard: Scorecard) -> list[tuple[str, str]]:
         v = scorecard.lineage.get(key)
         if isinstance(v, dict) and v:
             return sorted((str(k), _text(x)) for k, x in v.items())
+    flat = {
+        k[len("version.") :]: v for k, v in scorecard.lineage.items() if k.startswith("version.")
+    }
+    if flat:
+        return sorted((str(k), _text(v)) for k, v in flat.items())
     # No versions in the lineage: gather what the gates reported; a package reported at two
     # versions (gates in different images) shows both, which is itself worth an auditor's eye.
     seen: dict[str, set[str]] = {}
@@ -518,6 +523,12 @@ def _lineage_rows(scorecard: Scorecard) -> list[tuple[str, str]]:
     if scorecard.evaluation_run_id:
         rows.append(("Evaluation run id", scorecard.evaluation_run_id))
     lineage.pop("evaluation_run_id", None)
+    # Digests and the creation time are in the provenance block already; flat
+    # ``version.<dist>`` entries are shown in the package versions row.
+    for key in ("model_digest", "data_digest", "policy_digest", "created_at"):
+        lineage.pop(key, None)
+    for key in [k for k in lineage if k.startswith("version.")]:
+        lineage.pop(key)
     for k, v in lineage.items():
         if isinstance(v, dict):
             v = ", ".join(f"{a}={_text(b)}" for a, b in v.items())

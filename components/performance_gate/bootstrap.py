@@ -265,17 +265,15 @@ class _Summer:
 class _Ranking:
     """ROC AUC and average precision of one binary ranking, for every resample at once.
 
-    The units are sorted by (score group, label), so within a group the negatives come first.
-    With ``w`` the resampled count of each unit and ``cneg``/``cpos`` its cumulative sums:
+    Units are ordered by (score group, label), so within a group the negatives come first.
+    ``w`` holds the resampled count of each unit; ``cpos``/``cneg`` are cumulative sums over
+    the positive and over the negative units only (together one pass over the units):
 
-    * ROC AUC numerator = ``sum over positive units of w * cneg`` (every negative at or below
-      the unit's group) minus ``(1 - within_g) * pos_g * neg_g`` for each group holding both
-      labels (``within_g`` = 1/2 for tied scores, the observed ordered fraction for bins).
-    * AP = ``sum over positive units of w * precision(group)`` / P, where the precision at a
-      group's threshold counts everything from the group's first unit upwards.
-
-    Two cumulative sums and a few gathers over ``(R, U)``: no per-group reduction is needed,
-    except over the few groups holding both labels.
+    * ROC AUC numerator = ``sum over positive units of w * (negatives at or below its group)``
+      minus ``(1 - within_g) * pos_g * neg_g`` for each group holding both labels
+      (``within_g`` = 1/2 for tied scores, the observed ordered fraction for score bins).
+    * AP = ``sum over positive units of w * precision(group)`` / P; the precision at a group's
+      threshold counts everything from the first unit of the group upwards.
     """
 
     def __init__(
@@ -285,56 +283,61 @@ class _Ranking:
         within: np.ndarray | None = None,
         ap_shift: float = 0.0,
     ) -> None:
-        perm = np.argsort(2 * group + label, kind="stable")
-        self.perm = None if np.array_equal(perm, np.arange(perm.size)) else perm
-        g, lab = group[perm], label[perm]
-        self.is_pos = lab.astype(np.float64)
+        order = np.argsort(2 * group + label, kind="stable")
+        g, lab = group[order], label[order]
+        is_pos = lab == 1
+        self.pos_cols = order[is_pos]  # columns of w, positives in rank order
+        self.neg_cols = order[~is_pos]
+        pos_before = np.cumsum(is_pos) - is_pos  # positive units before each unit
+        neg_before = np.cumsum(~is_pos) - ~is_pos
         first = np.r_[True, g[1:] != g[:-1]]
         start = np.flatnonzero(first)
         end = np.r_[start[1:], g.size]
-        group_start = start[np.cumsum(first) - 1]  # first unit of each unit's group
-        self.pos_idx = np.flatnonzero(lab == 1)
-        self.before_pos = group_start[self.pos_idx] - 1  # last unit below; -1 = none
+        group_start = start[np.cumsum(first) - 1]
+        # For each positive unit: negatives at or below it (its group's negatives come first),
+        # and positives / negatives strictly below its group, as unit counts (= cum indices).
+        self.neg_upto = neg_before[is_pos]
+        self.pos_below = pos_before[group_start[is_pos]]
+        self.neg_below = neg_before[group_start[is_pos]]
         n_pos = np.add.reduceat(lab, start)
         mixed = (n_pos > 0) & (n_pos < end - start)
-        self.mixed_start = start[mixed]
-        self.mixed_end = end[mixed]
+        # Groups with both labels: unit-count ranges in the positive and negative sequences.
+        self.mixed = (
+            pos_before[start[mixed]],
+            pos_before[start[mixed]] + n_pos[mixed],
+            neg_before[start[mixed]],
+            neg_before[start[mixed]] + (end - start - n_pos)[mixed],
+        )
         value = np.full(mixed.sum(), 0.5) if within is None else within[g[start[mixed]]]
         self.mixed_discount = 1.0 - value
         self.ap_shift = ap_shift
 
     def __call__(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(roc_auc, average_precision)``, each of shape ``(R,)``."""
-        ws = w if self.perm is None else w[:, self.perm]
-        posw = ws * self.is_pos
-        cpos = np.cumsum(posw, axis=1)
-        cneg = np.cumsum(ws, axis=1)
-        cneg -= cpos
+        r = w.shape[0]
+        wpos = w[:, self.pos_cols]
+        # Cumulative sums with a leading zero column: cum[:, k] = sum of the first k units.
+        cpos = np.zeros((r, wpos.shape[1] + 1))
+        np.cumsum(wpos, axis=1, out=cpos[:, 1:])
+        cneg = np.zeros((r, self.neg_cols.size + 1))
+        np.cumsum(w[:, self.neg_cols], axis=1, out=cneg[:, 1:])
         n_pos, n_neg = cpos[:, -1], cneg[:, -1]
-        num = np.einsum("ru,ru->r", posw, cneg)
-        if self.mixed_start.size:
-            pos_g = _range_sums(cpos, self.mixed_start, self.mixed_end)
-            neg_g = _range_sums(cneg, self.mixed_start, self.mixed_end)
+        num = np.einsum("rp,rp->r", wpos, cneg[:, self.neg_upto])
+        if self.mixed_discount.size:
+            p0, p1, n0, n1 = self.mixed
+            pos_g = cpos[:, p1] - cpos[:, p0]
+            neg_g = cneg[:, n1] - cneg[:, n0]
             num -= (pos_g * neg_g) @ self.mixed_discount
         pairs = n_pos * n_neg
         with np.errstate(invalid="ignore", divide="ignore"):
             auc = np.where(pairs > 0, num / np.where(pairs > 0, pairs, 1.0), np.nan)
-        below = np.maximum(self.before_pos, 0)
-        none_below = self.before_pos < 0
-        tp_ge = n_pos[:, None] - np.where(none_below, 0.0, cpos[:, below])
-        seen = tp_ge + (n_neg[:, None] - np.where(none_below, 0.0, cneg[:, below]))
+        tp_ge = n_pos[:, None] - cpos[:, self.pos_below]
+        seen = tp_ge + (n_neg[:, None] - cneg[:, self.neg_below])
         precision = np.divide(tp_ge, seen, out=np.zeros(seen.shape), where=seen > 0)
-        ap_num = np.einsum("rp,rp->r", ws[:, self.pos_idx], precision)
+        ap_num = np.einsum("rp,rp->r", wpos, precision)
         with np.errstate(invalid="ignore", divide="ignore"):
             ap = np.where(n_pos > 0, ap_num / np.where(n_pos > 0, n_pos, 1.0), np.nan)
         return auc, ap + self.ap_shift
-
-
-def _range_sums(cum: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Sums of the unit ranges ``[start, end)`` from inclusive cumulative sums."""
-    upper = cum[:, end - 1]
-    lower = np.where(start > 0, cum[:, np.maximum(start - 1, 0)], 0.0)
-    return upper - lower
 
 
 @dataclass

@@ -73,14 +73,17 @@ def _status_for(ok: bool, severity: str) -> Status:
     return Status.FAILED if severity == "block" else Status.WARNED
 
 
-def _infer_task(policy: PerformancePolicy, y_true: np.ndarray, classes: list | None) -> str:
+def _infer_task(
+    policy: PerformancePolicy, y_true: np.ndarray, classes: list | None, y_pred: np.ndarray
+) -> str:
     if policy.task != "auto":
         return policy.task
     if classes is not None:
         return "binary" if len(classes) <= 2 else "multiclass"
-    # No classifier to ask: floats that are not all integral are a regression target.
-    if np.issubdtype(y_true.dtype, np.floating) and not np.all(np.mod(y_true, 1) == 0):
-        return "regression"
+    # No classifier to ask: non-integral predictions or targets mean a regression model.
+    for values in (np.asarray(y_pred), y_true):
+        if np.issubdtype(values.dtype, np.floating) and not np.all(np.mod(values, 1) == 0):
+            return "regression"
     if np.issubdtype(y_true.dtype, np.number) and len(np.unique(y_true)) > 20:
         return "regression"
     return "binary" if len(np.unique(y_true)) <= 2 else "multiclass"
@@ -137,7 +140,7 @@ def encode(
     Raises:
         GateInputError: When labels, predictions and classes do not fit together.
     """
-    task = _infer_task(policy, y_true, classes)
+    task = _infer_task(policy, y_true, classes, y_pred)
     if task == "regression":
         if not np.issubdtype(y_true.dtype, np.number):
             raise GateInputError(

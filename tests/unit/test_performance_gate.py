@@ -188,3 +188,13 @@ def test_precomputed_scores_without_a_model(binary_case):
     r = run_performance_gate(model_uri="", data_uri=str(binary_case.data_path), policy_text=text)
     assert r.status == Status.PASSED, r.summary
     assert r.metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(frame["target"], frame["p"]))
+
+
+def test_regressor_on_integer_target_is_regression(regression_case):
+    frame = regression_case.frame.copy()
+    frame["price"] = (frame["price"] // 100).clip(0, 10).astype(int)  # 11 integer values
+    frame.to_csv(regression_case.data_path, index=False)
+    text = _policy("      - {metric: mae, max: 1000}", label="price")
+    r = _run(regression_case, text)
+    assert r.details["task"] == "regression", r.summary
+    assert r.status == Status.PASSED
