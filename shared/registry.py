@@ -389,23 +389,29 @@ def _promote_verified(
     work: Path,
 ) -> Promotion:
     digest = scorecard.model_digest or ""
+    effective = scorecard
+    if not scorecard.evaluation_run_id:
+        # Every promoted version links to its evidence: log the run the aggregator did not.
+        run_id = log_evaluation_run(
+            scorecard=scorecard,
+            experiment_name=f"quality-gates-{registered_name}",
+            tracking_uri=tracking,
+        )
+        effective = scorecard.model_copy(update={"evaluation_run_id": run_id})
     _ensure_registered_model(client, registered_name)
     version = _version_with_digest(client, registered_name, digest)
     created = False
     artifact_digest: str | None = None
-    effective = scorecard
     if version is None:
-        version, created, artifact_digest, run_id = _register(
+        version, created, artifact_digest = _register(
             client=client,
-            scorecard=scorecard,
+            scorecard=effective,
             model_uri=model_uri,
             fetched=fetched,
             registered_name=registered_name,
             tracking=tracking,
             work=work,
         )
-        if run_id and not scorecard.evaluation_run_id:
-            effective = scorecard.model_copy(update={"evaluation_run_id": run_id})
     _wait_ready(client, registered_name, version)
 
     try:
@@ -495,10 +501,10 @@ def _register(
     registered_name: str,
     tracking: str,
     work: Path,
-) -> tuple[str, bool, str | None, str | None]:
-    """Create (or pick) the version; returns (version, created, artifact digest, upload run)."""
+) -> tuple[str, bool, str | None]:
+    """Create (or pick) the version; returns (version, created, digest of its artifacts)."""
     if fetched.registered_name == registered_name and fetched.version:
-        return fetched.version, False, fetched.digest, None
+        return fetched.version, False, fetched.digest
     if fetched.model_id or (fetched.run_id and model_uri.startswith("runs:/")):
         try:
             if fetched.model_id:
@@ -516,7 +522,7 @@ def _register(
                     run_id=fetched.run_id,
                     tags=_digest_tag(scorecard),
                 )
-            return str(mv.version), True, fetched.digest, None
+            return str(mv.version), True, fetched.digest
         except Exception as exc:
             # The server validates sources; what it rejects is uploaded as verified instead.
             if _error_code(exc) != "INVALID_PARAMETER_VALUE":
@@ -539,26 +545,17 @@ def _upload_and_register(
     registered_name: str,
     tracking: str,
     work: Path,
-) -> tuple[str, bool, str | None, str | None]:
-    run_id = scorecard.evaluation_run_id
-    if run_id:
-        try:
-            experiment_id = client.get_run(run_id).info.experiment_id
-        except Exception as exc:
-            if _error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                raise GateInputError(
-                    f"evaluation run {run_id} of the scorecard does not exist at tracking URI "
-                    f"{tracking}; promote against the server that holds the evidence"
-                ) from None
-            raise
-    else:
-        # No evidence run yet: log one now, so the model version links to its evidence.
-        run_id = log_evaluation_run(
-            scorecard=scorecard,
-            experiment_name=f"quality-gates-{registered_name}",
-            tracking_uri=tracking,
-        )
+) -> tuple[str, bool, str | None]:
+    run_id = scorecard.evaluation_run_id or ""
+    try:
         experiment_id = client.get_run(run_id).info.experiment_id
+    except Exception as exc:
+        if _error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise GateInputError(
+                f"evaluation run {run_id} of the scorecard does not exist at tracking URI "
+                f"{tracking}; promote against the server that holds the evidence"
+            ) from None
+        raise
 
     model_dir = _model_dir_for_upload(fetched, work)
     artifact_digest = sha256_tree(model_dir)
@@ -587,7 +584,7 @@ def _upload_and_register(
         model_id=logged.model_id,
         tags=_digest_tag(scorecard),
     )
-    return str(mv.version), True, artifact_digest, run_id
+    return str(mv.version), True, artifact_digest
 
 
 def _model_dir_for_upload(fetched: _Fetched, work: Path) -> Path:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
 from quality_gates.shared import plots
 from quality_gates.shared.results import GateResult, Status
 from quality_gates.shared.scorecard import Scorecard

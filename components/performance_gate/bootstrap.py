@@ -119,6 +119,8 @@ def bootstrap_ci(
         task=task, y_true=y_true, y_pred=y_pred, y_score=y_score
     )
     names = _check_request(task, metrics, n_resamples, confidence, has_score=y_score is not None)
+    if not names:
+        return {}
     reps, _ = _replicates(
         task, y_true, [(y_pred, y_score)], k, names, n_resamples, np.random.default_rng(seed)
     )
@@ -170,13 +172,15 @@ def paired_bootstrap_diff(
     _, h_pred, h_score, k_h = _m.validate_inputs(
         task=task, y_true=y_true, y_pred=champ_pred, y_score=champ_score
     )
-    if task == "multiclass" and k_c != k_h:
+    if c_score is not None and h_score is not None and k_c != k_h:
         raise ValueError(
             f"candidate and champion disagree on the number of classes ({k_c} vs {k_h}); "
             "encode both with the same class list"
         )
     has_score = c_score is not None and h_score is not None
     names = _check_request(task, metrics, n_resamples, confidence, has_score=has_score)
+    if not names:
+        return {}
     cand_point = _m.point_metrics(task=task, y_true=y_t, y_pred=c_pred, y_score=c_score)
     champ_point = _m.point_metrics(task=task, y_true=y_t, y_pred=h_pred, y_score=h_score)
     reps, methods = _replicates(
@@ -236,29 +240,27 @@ def _percentile_ci(values: np.ndarray, confidence: float) -> tuple[float, float]
 
 
 class _Summer:
-    """Sums the columns of a ``(R, U)`` weight matrix that share a key, for many rows at once."""
+    """Sums the rows of a ``(U, R)`` weight matrix that share a key, for all resamples at once."""
 
     def __init__(self, keys: np.ndarray, n_keys: int) -> None:
         self.n_keys = n_keys
-        if n_keys <= 16:
-            # A few keys: one BLAS product with a 0/1 indicator (integer sums stay exact).
-            self.indicator = np.zeros((keys.size, n_keys))
-            self.indicator[np.arange(keys.size), keys] = 1.0
+        if n_keys * keys.size <= 2**22:
+            # Few keys: one BLAS product with a 0/1 indicator (integer sums stay exact).
+            self.indicator = np.zeros((n_keys, keys.size))
+            self.indicator[keys, np.arange(keys.size)] = 1.0
             return
         self.indicator = None
         self.perm = np.argsort(keys, kind="stable")
         sorted_keys = keys[self.perm]
         self.starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         self.present = sorted_keys[self.starts]
-        # Units are laid out so that this is often already sorted: then no column copy.
-        self.sorted = bool(np.all(self.perm == np.arange(keys.size)))
 
-    def __call__(self, weights: np.ndarray) -> np.ndarray:
+    def __call__(self, w: np.ndarray) -> np.ndarray:
+        """Return the ``(R, n_keys)`` sums."""
         if self.indicator is not None:
-            return weights @ self.indicator
-        cols = weights if self.sorted else weights[:, self.perm]
-        out = np.zeros((weights.shape[0], self.n_keys))
-        out[:, self.present] = np.add.reduceat(cols, self.starts, axis=1)
+            return (self.indicator @ w).T
+        out = np.zeros((w.shape[1], self.n_keys))
+        out[:, self.present] = np.add.reduceat(w[self.perm], self.starts, axis=0).T
         return out
 
 
@@ -286,8 +288,8 @@ class _Ranking:
         order = np.argsort(2 * group + label, kind="stable")
         g, lab = group[order], label[order]
         is_pos = lab == 1
-        self.pos_cols = order[is_pos]  # columns of w, positives in rank order
-        self.neg_cols = order[~is_pos]
+        self.pos_units = order[is_pos]  # rows of w, positives in rank order
+        self.neg_units = order[~is_pos]
         pos_before = np.cumsum(is_pos) - is_pos  # positive units before each unit
         neg_before = np.cumsum(~is_pos) - ~is_pos
         first = np.r_[True, g[1:] != g[:-1]]
@@ -313,28 +315,28 @@ class _Ranking:
         self.ap_shift = ap_shift
 
     def __call__(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(roc_auc, average_precision)``, each of shape ``(R,)``."""
-        r = w.shape[0]
-        wpos = w[:, self.pos_cols]
-        # Cumulative sums with a leading zero column: cum[:, k] = sum of the first k units.
-        cpos = np.zeros((r, wpos.shape[1] + 1))
-        np.cumsum(wpos, axis=1, out=cpos[:, 1:])
-        cneg = np.zeros((r, self.neg_cols.size + 1))
-        np.cumsum(w[:, self.neg_cols], axis=1, out=cneg[:, 1:])
-        n_pos, n_neg = cpos[:, -1], cneg[:, -1]
-        num = np.einsum("rp,rp->r", wpos, cneg[:, self.neg_upto])
+        """Return ``(roc_auc, average_precision)`` of the ``(U, R)`` weights, shape ``(R,)``."""
+        r = w.shape[1]
+        wpos = w[self.pos_units]
+        # Cumulative sums with a leading zero row: cum[k] = sum over the first k units.
+        cpos = np.zeros((wpos.shape[0] + 1, r))
+        np.cumsum(wpos, axis=0, out=cpos[1:])
+        cneg = np.zeros((self.neg_units.size + 1, r))
+        np.cumsum(w[self.neg_units], axis=0, out=cneg[1:])
+        n_pos, n_neg = cpos[-1], cneg[-1]
+        num = np.einsum("pr,pr->r", wpos, cneg[self.neg_upto])
         if self.mixed_discount.size:
             p0, p1, n0, n1 = self.mixed
-            pos_g = cpos[:, p1] - cpos[:, p0]
-            neg_g = cneg[:, n1] - cneg[:, n0]
-            num -= (pos_g * neg_g) @ self.mixed_discount
+            pairs_g = (cpos[p1] - cpos[p0]) * (cneg[n1] - cneg[n0])
+            num -= self.mixed_discount @ pairs_g
         pairs = n_pos * n_neg
         with np.errstate(invalid="ignore", divide="ignore"):
             auc = np.where(pairs > 0, num / np.where(pairs > 0, pairs, 1.0), np.nan)
-        tp_ge = n_pos[:, None] - cpos[:, self.pos_below]
-        seen = tp_ge + (n_neg[:, None] - cneg[:, self.neg_below])
-        precision = np.divide(tp_ge, seen, out=np.zeros(seen.shape), where=seen > 0)
-        ap_num = np.einsum("rp,rp->r", wpos, precision)
+        tp_ge = n_pos - cpos[self.pos_below]
+        seen = n_neg - cneg[self.neg_below]
+        seen += tp_ge
+        precision = np.divide(tp_ge, seen, out=tp_ge, where=seen > 0)
+        ap_num = np.einsum("pr,pr->r", wpos, precision)
         with np.errstate(invalid="ignore", divide="ignore"):
             ap = np.where(n_pos > 0, ap_num / np.where(n_pos > 0, n_pos, 1.0), np.nan)
         return auc, ap + self.ap_shift
@@ -394,24 +396,29 @@ def _replicates(
 
 
 def _weight_chunks(units: _Units, n_resamples: int, rng: np.random.Generator):
-    """Yield float ``(r, U)`` matrices of resampled rows per unit, R resamples in total."""
+    """Yield float ``(U, r)`` matrices: resampled rows per unit, r resamples at a time.
+
+    Units are the leading axis so that the gathers and cumulative sums of the ranking metrics
+    move whole contiguous rows of resamples.
+    """
     n, u = units.n_rows, units.n_units
-    # About six R x U float64 arrays are alive while a chunk is evaluated, plus R x n indices.
-    per_resample = 8 * 6 * u + (8 * n if units.draw == "rows" else 0)
+    # About seven U x r float64 arrays are alive while a chunk is evaluated, plus r x n indices.
+    per_resample = 8 * 7 * u + (16 * n if units.draw == "rows" else 0)
     chunk = int(max(1, min(n_resamples, _CHUNK_BYTES // per_resample)))
     done = 0
     while done < n_resamples:
         r = min(chunk, n_resamples - done)
         if units.draw == "multinomial":
-            w = rng.multinomial(n, units.counts / n, size=r)
+            w = rng.multinomial(n, units.counts / n, size=r).T
         else:
             idx = rng.integers(0, n, size=(r, n))
             if units.row_unit is not None:
                 idx = units.row_unit[idx]
+            # Count per resample (cache-friendly), then flip to unit-major while casting.
             idx += np.arange(r)[:, None] * u
-            w = np.bincount(idx.ravel(), minlength=r * u).reshape(r, u)
+            w = np.bincount(idx.ravel(), minlength=r * u).reshape(r, u).T
             del idx
-        yield w.astype(np.float64)
+        yield np.ascontiguousarray(w, dtype=np.float64)
         done += r
 
 
@@ -421,7 +428,7 @@ def _evaluate(
     """Evaluate the requested metrics on every resample (row) of the weight matrix ``w``."""
     out: dict[str, np.ndarray] = {}
     if task == "regression":
-        sums = w @ view.losses / n  # columns: se, ae, ape, y_centred, y_centred^2
+        sums = (view.losses.T @ w).T / n  # columns: se, ae, ape, y_centred, y_centred^2
         sst = (sums[:, 4] - sums[:, 3] ** 2) * n
         values = {
             "rmse": np.sqrt(sums[:, 0]),
@@ -448,7 +455,7 @@ def _evaluate(
             out["pr_auc"] = np.mean(aps, axis=0)
     loss_names = [name for name in ("log_loss", "brier") if name in names]
     if loss_names:
-        means = w @ view.losses / n
+        means = (view.losses.T @ w).T / n
         for name in loss_names:
             out[name] = means[:, view.loss_names.index(name)]
     return out
@@ -485,11 +492,16 @@ def _binary_units(
     names: list[str],
     *,
     n_resamples: int,
-    max_exact_cells: int = _MAX_EXACT_CELLS,
-    max_row_draws: int = _MAX_ROW_DRAWS,
-    max_bins: int = _MAX_BINS,
-    max_binned_cells: int = _MAX_BINNED_CELLS,
+    max_exact_cells: int | None = None,
+    max_row_draws: int | None = None,
+    max_bins: int | None = None,
+    max_binned_cells: int | None = None,
 ) -> _Units:
+    # Budgets default to the module constants, read at call time.
+    max_exact_cells = _MAX_EXACT_CELLS if max_exact_cells is None else max_exact_cells
+    max_row_draws = _MAX_ROW_DRAWS if max_row_draws is None else max_row_draws
+    max_bins = _MAX_BINS if max_bins is None else max_bins
+    max_binned_cells = _MAX_BINNED_CELLS if max_binned_cells is None else max_binned_cells
     n = y.size
     paired = len(models) > 1
     preds = "label, candidate prediction, champion prediction" if paired else "label, prediction"
@@ -506,7 +518,10 @@ def _binary_units(
     n_cells = _n_distinct(key)
     cells = f"{n_cells} distinct ({preds}, score{'s' if paired else ''}) cells"
     score_group = [g for g, _ in groups]
-    if n_cells <= max_exact_cells:
+    # Both exact draws: a multinomial costs ~100 ns per cell and resample, drawing row indices
+    # ~15 ns per row and resample; take the cheaper one while it fits the budgets.
+    few_cells = n_cells <= max_exact_cells
+    if few_cells and (8 * n_cells <= n or n * n_resamples > max_row_draws):
         method = f"exact: multinomial over the {cells}"
         return _cells_from_key(y, models, key, score_group, dict.fromkeys(names, method))
     if n * n_resamples <= max_row_draws:

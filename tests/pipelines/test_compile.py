@@ -1,6 +1,5 @@
 """Committed YAMLs load with kfp and equal a fresh compile (a stale YAML fails here)."""
 
-
 import pytest
 import yaml
 from kfp.components import load_component_from_file

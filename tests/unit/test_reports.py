@@ -12,6 +12,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+
 from quality_gates.shared import plots, reports
 from quality_gates.shared.results import CheckResult, GateResult, Status, error_result, finalize
 from quality_gates.shared.scorecard import Scorecard, decide
