@@ -108,6 +108,7 @@ def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
     print(f"           {run.scorecard_dir / 'scorecard.md'}")
     if card.evaluation_run_id:
         print(f"evaluation run (MLflow): {card.evaluation_run_id}")
+    print(f"registry: {run.tracking_uri}")
     print(f"kfp.local outputs: {run.run_dir}")
 
 

@@ -30,6 +30,7 @@ class LocalRun:
         run_dir: kfp.local's folder for this run (every task's artifacts).
         promoted_version: Version set on the staging alias, or None when not promoted.
         log_path: kfp.local's log.
+        tracking_uri: The MLflow tracking URI every task used.
     """
 
     scorecard: Scorecard
@@ -37,6 +38,7 @@ class LocalRun:
     run_dir: Path
     promoted_version: str | None
     log_path: Path
+    tracking_uri: str = ""
 
 
 _FAILED_TASK = re.compile(r"Task '?([\w-]+)'? finished with status FAILURE")
@@ -96,9 +98,16 @@ def run_pipeline(
     root = out / "kfp-local"
     log_path = out / "kfp-local.log"
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
-    if uri:
-        # Tasks are subprocesses: they inherit the environment, not our Python state.
-        os.environ["MLFLOW_TRACKING_URI"] = uri
+    if not uri:
+        import mlflow
+
+        # MLflow's own default (a sqlite file in the working folder), made explicit so that
+        # every task and the summary name the same registry.
+        uri = mlflow.get_tracking_uri()
+    # Tasks are subprocesses: they inherit the environment, not our Python state. The
+    # caller's own environment is restored afterwards.
+    previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     before = set(root.iterdir()) if root.exists() else set()
     error: Exception | None = None
@@ -124,6 +133,11 @@ def run_pipeline(
             )
         except Exception as exc:  # noqa: BLE001 - reported below as one line
             error = exc
+        finally:
+            if previous_uri is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = previous_uri
     new_runs = sorted(set(root.iterdir()) - before, key=lambda p: p.stat().st_mtime)
     run_dir = new_runs[-1] if new_runs else root
     if error is not None:
@@ -153,4 +167,5 @@ def run_pipeline(
         run_dir=run_dir,
         promoted_version=version,
         log_path=log_path,
+        tracking_uri=uri,
     )
