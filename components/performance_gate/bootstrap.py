@@ -1,41 +1,50 @@
 """Bootstrap confidence intervals for the performance gate, vectorised over resamples.
 
 A bootstrap resample draws the n evaluation rows with replacement. Nothing here loops over
-resamples calling a metric function; every resample is a row of a count or weight matrix, and the
-metric formulas of ``metrics.py`` are evaluated on all rows of that matrix at once. The intervals
-are percentile intervals of the resampled values.
+resamples calling a metric function: a chunk of resamples is one ``(units, resamples)`` matrix
+of counts, and the metric formulas run on all its columns at once (cumulative sums, gathers and
+matrix products). Intervals are percentile intervals of the resampled values.
 
-How the resamples are represented:
+How the resamples are drawn, per task:
 
-* **Binary, cells (exact).** Rows that agree on everything a metric can see, i.e. the label, the
-  predicted label(s) and the score(s), are interchangeable, so resampling rows with replacement
-  is *exactly* a multinomial draw over those cells: ``rng.multinomial(n, cell_share, size=R)``.
-  Accuracy, precision, recall and F1 only see the 4 (label, prediction) cells (8 for a paired
-  comparison), so their intervals are exact and cost microseconds at any n. When score metrics are
-  requested the cells also carry the score; they are used as they are whenever there are at most
-  ``_MAX_EXACT_CELLS`` distinct cells (e.g. n up to that size, or rounded scores), and then every
-  metric is exact.
-* **Binary, score bins (approximate, for large n).** With more distinct cells, each model's scores
-  are cut into at most ``_MAX_BINS`` quantile bins (ties never straddle a bin edge), and the
-  multinomial runs over (label, prediction(s), bin(s)) cells. Counts, and hence accuracy,
-  precision, recall and F1, stay exact. For ROC AUC every pair of rows from different bins is
-  still ordered exactly; a (positive, negative) pair inside one bin counts the fraction of such
-  pairs that is correctly ordered in the full data (instead of 1/2), so the point value of the
-  binned AUC equals the exact AUC and only the reshuffling of pairs inside a bin is averaged out.
-  Average precision treats a bin as one threshold and is shifted by ``exact - binned`` point
-  value. Log loss and Brier use the mean loss of each cell. ``test_bootstrap.py`` measures the
-  error of these replicates against the exact per-row bootstrap, on the *same* resamples, at
-  n = 100k: below 2e-4 for ROC AUC, 1e-3 for average precision, and the interval endpoints agree
-  within 2e-3. A 1M-row, 1000-resample interval of F1 and ROC AUC takes about a second.
-* **Multiclass and regression, per-row weights (exact).** Each resample is a vector of per-row
-  bootstrap counts (``np.bincount`` of ``rng.integers``), in chunks of resamples so no array
-  exceeds about 200 MB. Means of per-row losses are one matrix product per chunk; confusion
-  counts and per-class ROC/PR groups are sums of weight columns (``np.add.reduceat``).
+* **Binary, exact cells.** Rows that agree on everything a metric sees (label, predicted
+  label(s), score(s)) are interchangeable, so resampling rows with replacement is *exactly* a
+  multinomial draw over those cells, ``rng.multinomial(n, cell_share, size=R)``. Accuracy,
+  precision, recall and F1 see only the 4 (label, prediction) cells (8 when paired), so alone
+  they cost microseconds at any n and are always exact.
+* **Binary, exact rows.** With many distinct cells (continuous scores) but ``n * R`` up to
+  ``_MAX_ROW_DRAWS`` (1.5e8, e.g. 150k rows x 1000 resamples), row indices are drawn
+  (``rng.integers``) and counted per cell with ``np.bincount``. Exact; about 2-3 s for 100k
+  rows x 1000 resamples on the 2-core reference machine (one model), 3-4 s paired.
+* **Binary, score bins (approximate, large n).** Beyond that, each model's scores are cut into
+  arcsine-spaced quantile bins (finer at both ends of the ranking; ties never straddle an edge),
+  as many as fit ``_MAX_BINNED_CELLS`` (16k) multinomial cells of (label, prediction(s),
+  bin(s)): up to 4096 bins for one model, ~100 per model for a paired comparison, whose cells
+  form a 2-d grid. Confusion counts stay exact, so accuracy, precision, recall and F1 stay
+  exact. ROC AUC orders every pair from different bins exactly; a (positive, negative) pair
+  inside one bin counts the fraction of such pairs that is ordered correctly in the full data,
+  so the binned AUC at the observed counts *equals* the exact AUC and only the reshuffling of
+  pairs inside a bin is averaged out. Average precision treats each bin as one threshold and
+  is shifted by the ``exact - binned`` point value. Log loss and Brier use each cell's mean loss.
+  Measured against the exact bootstrap on the *same* resamples (``test_bootstrap.py``): at
+  100k rows the largest replicate error of one model is 2e-6 (ROC AUC), 2e-5 (AP), 3e-6 (log
+  loss), 1e-6 (Brier), under 1% of the bootstrap standard deviation; for a paired difference
+  (coarser 2-d bins) 8e-5, 5e-4, 8e-5, 3e-5 (10-30% of the standard deviation of the
+  difference), and the interval endpoints move by less than 2e-4. At 1M rows (bench,
+  ``--check-approx``) the one-model errors are under 0.5% of the standard deviation and the
+  paired ones 6-17% (ROC AUC 3e-5, AP 2e-4); a 1000-resample F1 + ROC AUC interval takes
+  about 1 s; see ``bench/README.md``.
+* **Multiclass and regression, exact rows.** Each resample is a vector of per-row counts
+  (``np.bincount`` of ``rng.integers``), in chunks of resamples so no array exceeds about
+  200 MB. Confusion matrices are sums of count rows; per-class one-vs-rest ROC AUC and AP use
+  the same cumulative-sum kernel as binary; log loss, Brier and the regression sums are one
+  matrix product per chunk. Cost grows with ``n * R`` (about 5 s for 100k rows x 1000
+  resamples x 5 classes); the 1M-row performance target is for binary.
 
-Paired comparisons draw the same resamples for both models: the cells are joint cells of the
-candidate and the champion, or the same weight matrix is applied to both. A replicate whose metric
-is undefined (e.g. a resample without positives for ROC AUC) is left out of the percentiles; if
-every replicate is undefined the interval is ``(nan, nan)``.
+Paired comparisons draw the same resamples for both models: joint cells of candidate and
+champion, or the same count matrix for both. A replicate whose metric is undefined (e.g. a
+resample without positives for ROC AUC) is left out of the percentiles; if every replicate is
+undefined the interval is ``(nan, nan)``.
 """
 
 from __future__ import annotations
@@ -48,14 +57,16 @@ import numpy as np
 from quality_gates.components.performance_gate import metrics as _m
 from quality_gates.components.performance_gate.metrics import Task
 
+__all__ = ["DiffCI", "bootstrap_ci", "paired_bootstrap_diff"]
+
 #: Up to this many distinct (label, prediction, score) cells the binary bootstrap is exact.
 _MAX_EXACT_CELLS = 16_384
 #: Upper bound on the quantile bins per model when the cells have to be coarsened.
 _MAX_BINS = 4096
 #: Upper bound on the cells of the binned multinomial (more bins = more accurate, slower).
 _MAX_BINNED_CELLS = 16_384
-#: Beyond the exact cells, rows are still resampled exactly while n * R is at most this many
-#: row draws (about 1-2 s per 1e8 on one core); larger problems use score bins.
+#: Beyond few exact cells, rows are still resampled exactly while n * R is at most this many
+#: row draws (about 2 s per 1e8 for one model); larger problems use score bins.
 _MAX_ROW_DRAWS = 150_000_000
 #: Rough bound on the memory of one chunk of resamples.
 _CHUNK_BYTES = 200 * 2**20
@@ -93,10 +104,12 @@ def bootstrap_ci(
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap confidence intervals of metrics of one model.
 
-    All metrics are evaluated on the same resamples. How each one is resampled, and when the
-    result is exact or approximate, is described in the module docstring: binary count metrics
-    are always exact; binary score metrics are exact up to ``_MAX_EXACT_CELLS`` distinct cells
-    and use score bins beyond; multiclass and regression are exact.
+    All metrics are evaluated on the same resamples. Exact (the distribution of the textbook
+    row-resampling bootstrap) for accuracy, precision, recall and F1 always, for every metric of
+    multiclass and regression, and for binary score metrics while there are few distinct
+    (label, prediction, score) cells or ``n * n_resamples <= 1.5e8``; beyond that, binary
+    ROC AUC, AP, log loss and Brier use score bins, with the error bounds in the module
+    docstring. ``paired_bootstrap_diff`` reports the method per metric.
 
     Args:
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
@@ -109,7 +122,8 @@ def bootstrap_ci(
         seed: Seed of the random generator; the same seed and data give the same intervals.
 
     Returns:
-        Metric name to ``(low, high)``.
+        Metric name to ``(low, high)``: the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2``
+        quantiles of the defined replicates (numpy's default linear interpolation).
 
     Raises:
         ValueError: If a metric is unknown for the task, needs ``y_score`` that is missing, or
@@ -481,7 +495,7 @@ def _n_distinct(key: np.ndarray) -> int:
 
 def _rank_groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return each row's distinct-score group (ascending) and each group's first sorted rank."""
-    uniq, inv, counts = np.unique(score, return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(score, return_inverse=True, return_counts=True)
     first_rank = np.cumsum(counts) - counts
     return inv, first_rank
 

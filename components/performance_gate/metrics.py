@@ -22,6 +22,18 @@ from typing import Literal, get_args
 
 import numpy as np
 
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "COUNT_METRICS",
+    "LOWER_IS_BETTER",
+    "REGRESSION_METRICS",
+    "SCORE_METRICS",
+    "Task",
+    "confusion_matrix",
+    "point_metrics",
+    "roc_curve_points",
+]
+
 Task = Literal["binary", "multiclass", "regression"]
 
 CLASSIFICATION_METRICS = (
@@ -66,7 +78,8 @@ def point_metrics(
     * ``multiclass``: ``accuracy``; ``precision``, ``recall``, ``f1`` macro-averaged over the
       classes present in ``y_true`` or ``y_pred`` (sklearn's default ``labels``), with
       ``zero_division=0`` per class; ``roc_auc`` (= ``roc_auc_score(multi_class="ovr",
-      average="macro")``); ``pr_auc`` (macro mean of one-vs-rest average precision);
+      average="macro")``, the scores used as given, where sklearn also insists that rows sum to
+      1); ``pr_auc`` (macro mean of one-vs-rest average precision);
       ``log_loss`` (the true class's probability, clipped, not renormalised, as sklearn 1.9);
       ``brier`` (= sklearn 1.9's multiclass ``brier_score_loss``: the mean over rows of
       ``sum_k (onehot_k - p_k)^2``, in ``[0, 2]``, halved only when ``K == 2`` as sklearn's
@@ -212,7 +225,8 @@ def roc_curve_points(
 
 
 # --------------------------------------------------------------------------------------------
-# Kernels shared with bootstrap.py. Count arguments may carry a leading "resample" axis.
+# Kernels shared with bootstrap.py (not part of __all__). Count arguments may carry a leading
+# "resample" axis, so the bootstrap evaluates many resamples with the same formulas.
 # --------------------------------------------------------------------------------------------
 
 

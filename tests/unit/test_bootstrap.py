@@ -302,9 +302,7 @@ def test_multiclass_and_regression_intervals_agree_with_naive_sklearn_loop():
 
 def test_accuracy_interval_matches_the_binomial_width():
     y, pred, _ = binary_data(20_000, seed=15)
-    low, high = bootstrap_ci(task="binary", y_true=y, y_pred=pred, metrics=["accuracy"])[
-        "accuracy"
-    ]
+    low, high = bootstrap_ci(task="binary", y_true=y, y_pred=pred, metrics=["accuracy"])["accuracy"]
     acc = np.mean(y == pred)
     expected = 2 * 1.959964 * np.sqrt(acc * (1 - acc) / y.size)
     assert high - low == pytest.approx(expected, rel=0.1)
@@ -374,17 +372,24 @@ def test_chunked_resampling_keeps_every_resample(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("task", "row_draws"),
-    [("binary", None), ("binary", 0), ("multiclass", None), ("regression", None)],
-    ids=["binary-exact", "binary-binned", "multiclass", "regression"],
+    ("task", "mode"),
+    [
+        ("binary", "exact: multinomial"),
+        ("binary", "exact: resampled row"),
+        ("binary", "approximate"),
+        ("multiclass", "exact"),
+        ("regression", "exact"),
+    ],
 )
-def test_model_against_itself_differs_by_exactly_zero(task, row_draws, monkeypatch):
-    if row_draws is not None:
-        monkeypatch.setattr(bs, "_MAX_ROW_DRAWS", row_draws)
+def test_model_against_itself_differs_by_exactly_zero(task, mode, monkeypatch):
+    if mode == "approximate":
+        monkeypatch.setattr(bs, "_MAX_ROW_DRAWS", 0)
         monkeypatch.setattr(bs, "_MAX_EXACT_CELLS", 100)
     n = 20_000 if task == "binary" else 2000
     if task == "binary":
-        y, pred, score = binary_data(n, seed=22)
+        y, pred, score = binary_data(
+            n, seed=22, decimals=2 if mode.endswith("multinomial") else None
+        )
         names = BINARY_ALL
     elif task == "multiclass":
         y, pred, score = multiclass_data(n, 3, seed=23)
@@ -407,8 +412,7 @@ def test_model_against_itself_differs_by_exactly_zero(task, row_draws, monkeypat
         assert isinstance(d, DiffCI)
         assert (d.estimate, d.ci_low, d.ci_high) == (0.0, 0.0, 0.0), name
         assert d.n_resamples == 200
-    if row_draws is not None:
-        assert "approximate" in diffs["roc_auc"].method
+    assert diffs[names[-1]].method.startswith(f"paired percentile bootstrap, {mode}")
 
 
 def test_clearly_better_candidate_has_positive_lower_bound():
