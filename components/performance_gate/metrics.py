@@ -22,6 +22,13 @@ from typing import Literal, get_args
 
 import numpy as np
 
+# The metric names live with the policy that validates rules against them (one list, not two).
+from quality_gates.shared.policy import (
+    CLASSIFICATION_METRICS,
+    LOWER_IS_BETTER,
+    REGRESSION_METRICS,
+)
+
 __all__ = [
     "CLASSIFICATION_METRICS",
     "COUNT_METRICS",
@@ -35,19 +42,6 @@ __all__ = [
 ]
 
 Task = Literal["binary", "multiclass", "regression"]
-
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-)
-REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
 
 #: Metrics that need ``y_score``; they are left out of the result when it is None.
 SCORE_METRICS = frozenset({"roc_auc", "pr_auc", "log_loss", "brier"})
