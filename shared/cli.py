@@ -27,6 +27,16 @@ def _exit_code(status_value: str) -> int:
     return EXIT_ERROR
 
 
+def _out(text: str) -> None:
+    """Print to stdout; a closed pipe (``| head``) must not turn a verdict into an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python's documented recipe: point stdout at devnull so the exit flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def _read_policy_text(path: str) -> str:
     from quality_gates.shared.policy import load_policy
 
@@ -63,10 +73,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.report_dir:
         paths = write_reports(card, args.report_dir)
         print(f"reports written: {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
-    if args.json:
-        print(result.to_json())
-    else:
-        print(scorecard_markdown(card))
+    _out(result.to_json() if args.json else scorecard_markdown(card))
     return _exit_code(result.status.value)
 
 
@@ -95,29 +102,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
     card = run.scorecard
     if as_json:
-        print(card.to_json())
+        _out(card.to_json())
         return
-    print(f"decision: {card.decision.value} — {card.summary}")
-    for gate, check, message in card.failing_checks():
-        print(f"  blocked by {gate} / {check}: {message}")
+    lines = [f"decision: {card.decision.value} — {card.summary}"]
+    lines += [f"  blocked by {g} / {c}: {m}" for g, c, m in card.failing_checks()]
     if run.promoted_version:
-        print(f"promoted: {name} version {run.promoted_version} now holds alias '{alias}'")
+        lines.append(f"promoted: {name} version {run.promoted_version} now holds alias '{alias}'")
     else:
-        print(f"not promoted: {name} alias '{alias}' unchanged")
-    print(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
-    print(f"           {run.scorecard_dir / 'scorecard.md'}")
+        lines.append(f"not promoted: {name} alias '{alias}' unchanged")
+    lines += [
+        f"scorecard: {run.scorecard_dir / 'scorecard.html'}",
+        f"           {run.scorecard_dir / 'scorecard.md'}",
+    ]
     if card.evaluation_run_id:
-        print(f"evaluation run (MLflow): {card.evaluation_run_id}")
-    print(f"registry: {run.tracking_uri}")
-    print(f"kfp.local outputs: {run.run_dir}")
+        lines.append(f"evaluation run (MLflow): {card.evaluation_run_id}")
+    lines += [f"registry: {run.tracking_uri}", f"kfp.local outputs: {run.run_dir}"]
+    _out("\n".join(lines))
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     from quality_gates.pipelines.compile import compile_all
 
     written = compile_all(output_root=args.output_root, components=not args.pipeline_only)
-    for path in written:
-        print(path)
+    _out("\n".join(str(p) for p in written))
     return EXIT_OK
 
 
