@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         The process exit code.
     """
     args = build_parser().parse_args(argv)
+    # MLflow configures its own logger at import time from this variable (INFO by default).
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if args.debug else "WARNING")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     # MLflow and alembic are chatty at INFO; a gate's output is the scorecard.
     for name in ("mlflow", "alembic", "urllib3", "kfp"):

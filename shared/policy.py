@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from quality_gates.shared.errors import GateInputError
-
-Severity = Literal["block", "warn"]
+from quality_gates.shared.policy_base import Severity, StrictModel
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -49,11 +48,7 @@ MetricName = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """Which columns of the evaluation data play which role.
 
     Attributes:
@@ -75,7 +70,7 @@ class DataSpec(_Strict):
     positive_label: int | str | bool | None = None
 
 
-class MetricRule(_Strict):
+class MetricRule(StrictModel):
     """A threshold on one metric: ``min`` (at least) or ``max`` (at most), exactly one."""
 
     metric: MetricName
@@ -113,7 +108,7 @@ class SliceRule(MetricRule):
     on_small: Literal["warn", "block", "skip"] = "warn"
 
 
-class ChampionRule(_Strict):
+class ChampionRule(StrictModel):
     """Non-inferiority against the champion on one metric.
 
     The paired-bootstrap CI of ``candidate - champion`` (sign-adjusted so that positive means the
@@ -126,7 +121,7 @@ class ChampionRule(_Strict):
     rationale: str | None = None
 
 
-class ChampionSpec(_Strict):
+class ChampionSpec(StrictModel):
     """How the candidate is compared with the model holding an alias."""
 
     alias: str = "production"
@@ -139,7 +134,7 @@ class ChampionSpec(_Strict):
     if_missing: Literal["skip", "warn", "block"] = "skip"
 
 
-class PerformancePolicy(_Strict):
+class PerformancePolicy(StrictModel):
     """Policy section of the performance gate."""
 
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
@@ -152,20 +147,20 @@ class PerformancePolicy(_Strict):
     seed: int = 0
 
 
-class GatesPolicy(_Strict):
+class GatesPolicy(StrictModel):
     """One section per gate; a gate whose section is absent is not configured."""
 
     performance: PerformancePolicy | None = None
 
 
-class RegistryPolicy(_Strict):
+class RegistryPolicy(StrictModel):
     """Registry conventions."""
 
     staging_alias: str = "staging"
     production_alias: str = "production"
 
 
-class Policy(_Strict):
+class Policy(StrictModel):
     """The whole ``policy.yaml``."""
 
     version: Literal[1] = 1
