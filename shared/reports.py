@@ -468,9 +468,14 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
             for r in champion["rows"]
         ]
 
+    tables = detail("tables", lambda raw: _tables(raw, notes)) or []
+    images = (detail("images", lambda raw: _images(raw, notes)) or []) if with_plots else []
+
     counts = {s.value: sum(c.status == s for c in result.checks) for s in Status}
     return {
         "gate": result.gate,
+        "tables": tables,
+        "images": images,
         "status": result.status.value,
         "status_class": _status_class(result.status),
         "icon": _ICONS.get(result.status.value, ""),
@@ -480,7 +485,7 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
         "counts": ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks",
         "metrics": metrics,
         "plots": plot_list,
-        "has_plot_details": bool(cm or roc or slice_groups or forest),
+        "has_plot_details": bool(cm or roc or slice_groups or forest or details.get("images")),
         "failing": [
             {"check": c.name, "message": c.message}
             for c in result.checks
@@ -494,6 +499,61 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
         "inputs": [(_label(k), v) for k, v in result.inputs.items()],
         "versions": sorted(result.versions.items()),
     }
+
+
+_MAX_TABLE_ROWS = 500
+
+
+def _tables(raw: Any, notes: list[str]) -> list[dict[str, Any]]:
+    """Validate gate-specific tables: ``[{"title", "columns": [...], "rows": [[...], ...]}]``.
+
+    Gates other than performance (fairness per-group tables, PII findings, SHAP importances) put
+    their evidence here; cells are formatted and escaped like every other value.
+    """
+    out = []
+    for t in raw if isinstance(raw, list) else []:
+        if not isinstance(t, dict) or not isinstance(t.get("columns"), list):
+            notes.append("a details.tables entry without columns was skipped")
+            continue
+        cols = [str(c) for c in t["columns"]]
+        rows = [r for r in t.get("rows") or [] if isinstance(r, list) and len(r) == len(cols)]
+        if len(rows) < len(t.get("rows") or []):
+            notes.append(f"table {t.get('title', '')!r}: rows of the wrong width were skipped")
+        if len(rows) > _MAX_TABLE_ROWS:
+            notes.append(
+                f"table {t.get('title', '')!r} shows {_MAX_TABLE_ROWS} of {len(rows)} rows"
+            )
+            rows = rows[:_MAX_TABLE_ROWS]
+        out.append(
+            {
+                "title": str(t.get("title") or ""),
+                "note": str(t.get("note") or ""),
+                "columns": cols,
+                "rows": [[fmt(v) if not isinstance(v, str) else v for v in r] for r in rows],
+            }
+        )
+    return out
+
+
+def _images(raw: Any, notes: list[str]) -> list[dict[str, str]]:
+    """Validate gate-specific images: ``[{"title", "png_base64"}]`` (PNG bytes, base64)."""
+    import base64
+    import binascii
+
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        data = item.get("png_base64") if isinstance(item, dict) else None
+        try:
+            ok = isinstance(data, str) and base64.b64decode(data[:64] + "=" * 4)[:8] == (
+                b"\x89PNG\r\n\x1a\n"
+            )
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            notes.append("a details.images entry that is not a base64 PNG was skipped")
+            continue
+        out.append({"title": str(item.get("title") or ""), "uri": "data:image/png;base64," + data})
+    return out
 
 
 def _package_versions(scorecard: Scorecard) -> list[tuple[str, str]]:

@@ -633,3 +633,35 @@ def test_rendering_leaves_no_pyplot_figures(scorecard):
     before = plt.get_fignums()
     reports.scorecard_html(scorecard)
     assert plt.get_fignums() == before
+
+
+def test_gate_specific_tables_and_images_render_escaped():
+    import base64
+    import io
+
+    from matplotlib.figure import Figure
+
+    from quality_gates.shared.reports import gate_report_html, gate_report_markdown
+    from quality_gates.shared.results import CheckResult, Status, finalize
+
+    fig = Figure()
+    fig.add_subplot().plot([1, 2])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    png = base64.b64encode(buf.getvalue()).decode()
+    result = finalize(
+        gate="fairness",
+        checks=[CheckResult(name="dpd", value=0.1, status=Status.PASSED)],
+        details={
+            "tables": [
+                {"title": "Per group", "columns": ["group", "n"], "rows": [["F|<b>", 10], ["M"]]}
+            ],
+            "images": [{"title": "rates", "png_base64": png}, {"title": "x", "png_base64": "zz"}],
+        },
+    )
+    html = gate_report_html(result)
+    assert "Per group" in html and "F|&lt;b&gt;" in html
+    assert f"data:image/png;base64,{png}" in html
+    assert "not a base64 PNG" in html and "wrong width" in html
+    md = gate_report_markdown(result)
+    assert "| F\\|\\<b> | 10 |" in md
