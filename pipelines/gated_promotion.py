@@ -50,6 +50,7 @@ def gated_promotion(
     ).set_display_name("performance gate")
     agg = aggregator(
         performance=perf.outputs["verdict"],
+        policy=policy,
         model_uri=model_uri,
         registered_model_name=registered_model_name,
         experiment_name=experiment_name,

@@ -64,6 +64,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
     else:  # argparse restricts choices; kept for the type checker
         raise GateInputError(f"unknown gate '{args.gate}'")
+    if result.status.value == "skipped":
+        raise GateInputError(
+            f"{result.summary} ({args.policy}); add a gates.{result.gate} section with at least "
+            "one rule"
+        )
     card = aggregate(
         {result.gate: result},
         expected=[result.gate],

@@ -244,3 +244,8 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
 def policy_digest(text: str) -> str:
     """Return ``sha256:<hex>`` of the policy text exactly as given."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def configured_gates(policy: Policy) -> list[str]:
+    """Return the gates whose section is present in the policy, in declaration order."""
+    return [name for name in GatesPolicy.model_fields if getattr(policy.gates, name) is not None]

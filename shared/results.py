@@ -239,3 +239,27 @@ def error_result(
         versions=versions or {},
         error=message,
     )
+
+
+def not_configured_result(*, gate: str, inputs: dict[str, str] | None = None) -> GateResult:
+    """Build the result of a gate whose policy section is absent.
+
+    The pipeline runs every gate; the aggregator only requires the gates the policy configures,
+    so an absent section is ``skipped`` and shown as such on the scorecard, never a pass.
+
+    Args:
+        gate: Gate name.
+        inputs: Digests computed so far (the policy's at least).
+
+    Returns:
+        A GateResult with status ``skipped``.
+    """
+    now = utc_now()
+    return GateResult(
+        gate=gate,
+        status=Status.SKIPPED,
+        summary=f"gates.{gate} is not configured in the policy; the {gate} gate did not run",
+        inputs=inputs or {},
+        started_at=now,
+        finished_at=now,
+    )

@@ -12,6 +12,7 @@ def aggregator(
     scorecard: Output[Artifact],
     scorecard_html: Output[HTML],
     scorecard_md: Output[Markdown],
+    policy: str = "",
     model_uri: str = "",
     registered_model_name: str = "",
     experiment_name: str = "",
@@ -25,6 +26,7 @@ def aggregator(
         scorecard: Scorecard JSON (decision, every check, digests, lineage).
         scorecard_html: Static HTML scorecard for the KFP UI.
         scorecard_md: Markdown scorecard.
+        policy: The policy YAML text; the gates it configures must all pass.
         model_uri: The candidate's URI, for the record.
         registered_model_name: Registered model the decision is about.
         experiment_name: MLflow experiment for the evaluation run; empty skips logging.
@@ -38,6 +40,7 @@ def aggregator(
 
     return run_aggregator(
         verdicts={"performance": performance.path},
+        policy=policy,
         scorecard=scorecard,
         scorecard_html=scorecard_html,
         scorecard_md=scorecard_md,

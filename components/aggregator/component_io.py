@@ -7,13 +7,20 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from quality_gates.components.aggregator.core import aggregate, read_result, record_evidence
+from quality_gates.components.aggregator.core import (
+    aggregate,
+    expected_gates,
+    read_result,
+    record_evidence,
+)
 from quality_gates.shared.lineage import collect_lineage
+from quality_gates.shared.results import error_result
 
 
 def run_aggregator(
     *,
     verdicts: dict[str, str | None],
+    policy: str,
     scorecard: Any,
     scorecard_html: Any,
     scorecard_md: Any,
@@ -27,6 +34,7 @@ def run_aggregator(
 
     Args:
         verdicts: Path of each gate's GateResult JSON, by gate name.
+        policy: The policy text; the gates it configures are the ones that must pass.
         scorecard: ``Output[Artifact]`` for the scorecard JSON.
         scorecard_html: ``Output[HTML]``.
         scorecard_md: ``Output[Markdown]``.
@@ -40,7 +48,11 @@ def run_aggregator(
         True only when every gate let the model through.
     """
     results = {gate: read_result(path, gate=gate) for gate, path in verdicts.items()}
-    first = next(iter(results.values()), None)
+    expected, not_configured, problem = expected_gates(policy, list(verdicts))
+    if problem:
+        results["policy"] = error_result(gate="policy", message=problem)
+        expected.append("policy")
+    first = next((r for g, r in results.items() if g in expected and r.inputs), None)
     lineage = collect_lineage(
         model_digest=first.inputs.get("model") if first else None,
         data_digest=first.inputs.get("data") if first else None,
@@ -49,7 +61,8 @@ def run_aggregator(
     )
     card = aggregate(
         results,
-        expected=list(verdicts),
+        expected=expected,
+        not_configured=not_configured,
         model_uri=model_uri or None,
         registered_model_name=registered_model_name or None,
         lineage=lineage,

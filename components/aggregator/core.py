@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from quality_gates.shared.errors import one_line
-from quality_gates.shared.results import GateResult, error_result
+from quality_gates.shared.results import GateResult, Status, error_result
 from quality_gates.shared.scorecard import Scorecard, decide
 
 
@@ -59,6 +59,7 @@ def aggregate(
     results: dict[str, GateResult],
     *,
     expected: list[str],
+    not_configured: list[str] | None = None,
     model_uri: str | None = None,
     registered_model_name: str | None = None,
     lineage: dict | None = None,
@@ -67,7 +68,9 @@ def aggregate(
 
     Args:
         results: Result per gate name (already read; missing gates may be absent).
-        expected: Every gate the pipeline ran; each must have a result.
+        expected: Every gate the policy configures; each must have a passing result.
+        not_configured: Gates the pipeline ran whose policy section is absent; their (skipped)
+            results are shown on the scorecard but do not take part in the decision.
         model_uri: The candidate's URI, for the record.
         registered_model_name: Registered model the decision is about.
         lineage: Provenance (git commit, versions, run ids).
@@ -82,7 +85,11 @@ def aggregate(
         ordered.append(r if r is not None else read_result(None, gate=gate))
     if not expected:
         ordered.append(
-            error_result(gate="aggregator", message="no gates were expected; wire at least one")
+            error_result(
+                gate="aggregator",
+                message="the policy configures no gate; add at least one gates.<name> section "
+                "with rules",
+            )
         )
     model_digest, model_conflict = _agreed(ordered, "model")
     data_digest, data_conflict = _agreed(ordered, "data")
@@ -111,6 +118,24 @@ def aggregate(
             )
         )
         status, all_passed = decide(ordered)
+    for gate in not_configured or []:
+        r = results.get(gate)
+        if r is not None and r.status != Status.SKIPPED:
+            # A gate that ran although its section is absent means the wiring and the policy
+            # disagree; its verdict cannot be trusted either way.
+            ordered.append(
+                error_result(
+                    gate=gate,
+                    message=f"the {gate} gate returned {r.status.value} but gates.{gate} is not "
+                    "configured in the policy; check the pipeline wiring",
+                )
+            )
+            status, all_passed = decide(ordered)
+    skipped = [
+        results[g]
+        for g in not_configured or []
+        if g in results and results[g].status == Status.SKIPPED
+    ]
     bad = [r for r in ordered if not r.status.lets_through]
     if all_passed:
         summary = f"all {len(ordered)} gates let the model through ({status.value})"
@@ -123,7 +148,7 @@ def aggregate(
         all_passed=all_passed,
         summary=summary,
         expected_gates=list(expected),
-        results=ordered,
+        results=ordered + skipped,
         model_uri=model_uri,
         model_digest=model_digest,
         data_digest=data_digest,
@@ -185,6 +210,38 @@ def record_evidence(
     scorecard.evaluation_run_id = run_id
     write_reports(scorecard, out_dir)
     return scorecard
+
+
+def expected_gates(policy_text: str, wired: list[str]) -> tuple[list[str], list[str], str | None]:
+    """Split the wired gates into those the policy configures and those it does not.
+
+    Args:
+        policy_text: The policy YAML text the gates evaluated.
+        wired: Gates whose verdicts reach the aggregator.
+
+    Returns:
+        ``(expected, not_configured, problem)``; ``problem`` is a one-line message when the
+        policy is invalid or configures a gate that is not wired (then every wired gate is
+        expected, so nothing passes by omission).
+    """
+    from quality_gates.shared.errors import GateInputError
+    from quality_gates.shared.policy import configured_gates, parse_policy
+
+    try:
+        configured = configured_gates(parse_policy(policy_text, source="<pipeline policy>"))
+    except GateInputError as exc:
+        return list(wired), [], str(exc)
+    unwired = [g for g in configured if g not in wired]
+    if unwired:
+        return (
+            list(wired),
+            [],
+            (
+                f"the policy configures {', '.join(unwired)} but this pipeline runs no such gate; "
+                "use a pipeline that includes it or remove the section"
+            ),
+        )
+    return [g for g in wired if g in configured], [g for g in wired if g not in configured], None
 
 
 def dump(scorecard: Scorecard) -> str:

@@ -35,7 +35,14 @@ from quality_gates.shared.policy import (
     parse_policy,
     policy_digest,
 )
-from quality_gates.shared.results import CheckResult, GateResult, Status, finalize, utc_now
+from quality_gates.shared.results import (
+    CheckResult,
+    GateResult,
+    Status,
+    finalize,
+    not_configured_result,
+    utc_now,
+)
 from quality_gates.shared.versions import package_versions
 
 GATE = "performance"
@@ -687,10 +694,7 @@ def run_performance_gate(
         policy = parse_policy(policy_text, source=policy_source)
         perf = policy.gates.performance
         if perf is None:
-            raise GateInputError(
-                f"policy {policy_source} has no 'gates.performance' section; add one with at "
-                "least one rule"
-            )
+            return not_configured_result(gate=GATE, inputs=inputs)
         if not perf.rules and not perf.slices and perf.champion is None:
             raise GateInputError(
                 f"gates.performance in {policy_source} has no rules; add at least one rule "

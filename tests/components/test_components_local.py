@@ -78,9 +78,9 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     @dsl.pipeline
     def gate_then_aggregate(model_uri: str, data_uri: str, policy: str) -> dsl.Artifact:
         gate = performance_gate(model_uri=model_uri, data_uri=data_uri, policy=policy)
-        return aggregator(performance=gate.outputs["verdict"], model_uri=model_uri).outputs[
-            "scorecard"
-        ]
+        return aggregator(
+            performance=gate.outputs["verdict"], policy=policy, model_uri=model_uri
+        ).outputs["scorecard"]
 
     out = gate_then_aggregate(
         model_uri=str(binary_case.model_path),
@@ -99,7 +99,7 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     @dsl.pipeline
     def wiring() -> dsl.Artifact:
         imp = dsl.importer(artifact_uri=str(bogus), artifact_class=dsl.Artifact)
-        return aggregator(performance=imp.output).outputs["scorecard"]
+        return aggregator(performance=imp.output, policy=POLICY % "0.6").outputs["scorecard"]
 
     bad = wiring()
     card = Scorecard.from_json(Path(bad.outputs["Output"].path).read_text())

@@ -105,7 +105,6 @@ KINDS = [
     ("feature column missing", "f2"),
     ("labels not in model classes", "classes"),
     ("single class", "roc_auc"),
-    ("no performance section", "gates.performance"),
     ("no rules", "no rules"),
     ("invalid yaml", "YAML"),
     ("unknown policy key", "rulez"),
@@ -210,3 +209,28 @@ def test_cli_label_flag_overrides_policy(binary_case, tmp_path):
         )
         == 0
     )
+
+
+def test_absent_section_is_skipped_and_check_refuses(binary_case, tmp_path, capsys):
+    r = run_performance_gate(
+        model_uri=str(binary_case.model_path),
+        data_uri=str(binary_case.data_path),
+        policy_text="data: {label: target}\n",
+    )
+    assert r.status == Status.SKIPPED and not r.passed
+    path = tmp_path / "p.yaml"
+    path.write_text("data: {label: target}\n")
+    code = main(
+        [
+            "check",
+            "performance",
+            "--model",
+            str(binary_case.model_path),
+            "--data",
+            str(binary_case.data_path),
+            "--policy",
+            str(path),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "gates.performance is not configured" in err
