@@ -17,6 +17,8 @@ from pathlib import Path
 from quality_gates.shared.errors import GateInputError, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# Gates the CLI can run on their own (the pipeline runs the same functions).
+CHECKABLE = ("performance",)
 
 
 def _exit_code(status_value: str) -> int:
@@ -46,40 +48,53 @@ def _read_policy_text(path: str) -> str:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from quality_gates.components.aggregator.core import aggregate
+    from quality_gates.shared.gate_runners import GATES, GateInputs, run_gate
+    from quality_gates.shared.policy import configured_gates, parse_policy
     from quality_gates.shared.reports import scorecard_markdown, write_reports
 
     policy_text = _read_policy_text(args.policy)
-    if args.gate == "performance":
-        from quality_gates.components.performance_gate.core import run_performance_gate
-
-        result = run_performance_gate(
-            model_uri=args.model,
-            data_uri=args.data,
-            policy_text=policy_text,
-            registered_model_name=args.registered_model_name,
-            champion_alias=args.champion_alias,
-            tracking_uri=args.tracking_uri,
-            label=args.label,
-            policy_source=args.policy,
-        )
-    else:  # argparse restricts choices; kept for the type checker
-        raise GateInputError(f"unknown gate '{args.gate}'")
-    if result.status.value == "skipped":
-        raise GateInputError(
-            f"{result.summary} ({args.policy}); add a gates.{result.gate} section with at least "
-            "one rule"
-        )
+    inputs = GateInputs(
+        model_uri=args.model,
+        data_uri=args.data,
+        policy_text=policy_text,
+        policy_source=args.policy,
+        train_data_uri=args.train_data,
+        sensitive_data_uri=args.sensitive_data,
+        registered_model_name=args.registered_model_name,
+        champion_alias=args.champion_alias,
+        tracking_uri=args.tracking_uri,
+        label=args.label,
+    )
+    if args.gate == "all":
+        gates = configured_gates(parse_policy(policy_text, source=args.policy))
+        if not gates:
+            raise GateInputError(f"policy {args.policy} configures no gate; add a gates section")
+        gates = [g for g in GATES if g in gates]
+    else:
+        gates = [args.gate]
+    results = {g: run_gate(g, inputs) for g in gates}
+    for result in results.values():
+        if result.status.value == "skipped":
+            raise GateInputError(
+                f"{result.summary} ({args.policy}); add a gates.{result.gate} section with at "
+                "least one rule"
+            )
     card = aggregate(
-        {result.gate: result},
-        expected=[result.gate],
+        results,
+        expected=gates,
+        require_model_digest=False,
         model_uri=args.model,
         registered_model_name=args.registered_model_name,
     )
     if args.report_dir:
         paths = write_reports(card, args.report_dir)
         print(f"reports written: {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
-    _out(result.to_json() if args.json else scorecard_markdown(card))
-    return _exit_code(result.status.value)
+    if args.json:
+        only = next(iter(results.values())) if len(results) == 1 else None
+        _out(only.to_json() if only else card.to_json())
+    else:
+        _out(scorecard_markdown(card))
+    return _exit_code(card.decision.value)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -149,17 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = p.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check", help="run one gate and print its scorecard")
-    check.add_argument("gate", choices=["performance"], help="gate to run")
-    check.add_argument("--model", required=True, help="model URI or local .joblib/.skops file")
+    check = sub.add_parser("check", help="run one gate (or all configured) and print a scorecard")
+    check.add_argument(
+        "gate", choices=[*CHECKABLE, "all"], help="gate to run; 'all' runs every configured gate"
+    )
+    check.add_argument("--model", help="model URI or local .joblib/.skops file")
     check.add_argument("--data", required=True, help="evaluation data (CSV/Parquet path or URI)")
+    check.add_argument("--train-data", help="training data (the pii gate scans it too)")
+    check.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     check.add_argument("--policy", required=True, help="policy.yaml")
     check.add_argument("--label", help="label column (overrides data.label of the policy)")
     check.add_argument("--registered-model-name", help="registered model holding the champion")
     check.add_argument("--champion-alias", help="alias of the champion (overrides the policy)")
     check.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
     check.add_argument("--report-dir", help="also write scorecard.json/.md/.html here")
-    check.add_argument("--json", action="store_true", help="print the GateResult JSON")
+    check.add_argument(
+        "--json", action="store_true", help="print the GateResult JSON (the scorecard for 'all')"
+    )
     check.set_defaults(func=_cmd_check)
 
     run = sub.add_parser("run", help="run the whole pipeline locally through kfp.local")

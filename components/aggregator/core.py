@@ -60,6 +60,7 @@ def aggregate(
     *,
     expected: list[str],
     not_configured: list[str] | None = None,
+    require_model_digest: bool = True,
     model_uri: str | None = None,
     registered_model_name: str | None = None,
     lineage: dict | None = None,
@@ -71,6 +72,8 @@ def aggregate(
         expected: Every gate the policy configures; each must have a passing result.
         not_configured: Gates the pipeline ran whose policy section is absent; their (skipped)
             results are shown on the scorecard but do not take part in the decision.
+        require_model_digest: Block when no gate recorded the model digest (promotion needs it;
+            a stand-alone ``check`` does not).
         model_uri: The candidate's URI, for the record.
         registered_model_name: Registered model the decision is about.
         lineage: Provenance (git commit, versions, run ids).
@@ -108,7 +111,7 @@ def aggregate(
                 )
             )
     status, all_passed = decide(ordered)
-    if all_passed and not model_digest:
+    if all_passed and require_model_digest and not model_digest:
         # Promotion needs the digest to refuse changed bytes; without one nothing may ship.
         ordered.append(
             error_result(
