@@ -758,6 +758,28 @@ def resolve_alias(*, name: str, alias: str, tracking_uri: str | None = None) -> 
 # --------------------------------------------------------------------------------------------
 
 
+def model_input(model: LoadedModel, data: Any) -> pd.DataFrame:
+    """Return the columns of an evaluation table that a model is given.
+
+    A model that names its inputs (``feature_names_in_`` or an MLflow signature) takes exactly
+    those columns from the whole table, label and precomputed outputs aside, so a model that
+    uses a column the policy excludes (e.g. a sensitive attribute) is still evaluated as it
+    will run; the fairness gate reports such inputs. A model without names gets the policy's
+    feature columns.
+
+    Args:
+        model: The loaded model.
+        data: An ``EvalData`` (from ``quality_gates.shared.data``).
+
+    Returns:
+        The frame to pass to :func:`predict`.
+    """
+    if model.feature_names:
+        drop = [c for c in (data.label, data.prediction, data.score) if c]
+        return data.frame.drop(columns=drop)
+    return data.feature_frame()
+
+
 def _select_features(model: LoadedModel, features: pd.DataFrame) -> Any:
     names = model.feature_names
     if names:

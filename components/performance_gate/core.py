@@ -616,7 +616,7 @@ def _predict_encoded(
     perf: PerformancePolicy,
     tracking_uri: str | None,
 ) -> tuple[Encoded, Any]:
-    from quality_gates.shared.models import load_model, predict
+    from quality_gates.shared.models import load_model, model_input, predict
 
     y_true = data.labels()
     if data.prediction or data.score:
@@ -643,7 +643,7 @@ def _predict_encoded(
         )
         return enc, loaded
     loaded = load_model(model_uri, tracking_uri=tracking_uri)
-    preds = predict(loaded, data.feature_frame())
+    preds = predict(loaded, model_input(loaded, data))
     enc = encode(
         policy=perf,
         positive_label=policy.data.positive_label,
@@ -761,7 +761,7 @@ def _load_champion(
     tracking_uri: str | None,
     candidate: Encoded,
 ) -> tuple[Encoded | None, dict[str, Any]]:
-    from quality_gates.shared.models import load_model, predict, resolve_alias
+    from quality_gates.shared.models import load_model, model_input, predict, resolve_alias
 
     alias = spec.alias
     name = spec.model_name or registered_model_name
@@ -776,7 +776,7 @@ def _load_champion(
         return None, ref
     loaded = load_model(uri, tracking_uri=tracking_uri)
     ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
-    preds = predict(loaded, data.feature_frame())
+    preds = predict(loaded, model_input(loaded, data))
     enc = encode(
         policy=perf,
         positive_label=policy.data.positive_label,
