@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
-.PHONY: install demo demo-fail test test-fast lint format compile bench clean
+.PHONY: install demo demo-fail demo-biased test test-fast lint format compile bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: install
 ## The failing path: a weak candidate is evaluated and not promoted; the scorecard says why.
 demo-fail: install
 	$(BIN)/quality-gates demo --fail --home $(DEMO_HOME)
+
+## A model trained on biased labels that uses `sex`: the fairness gate names the disparity.
+demo-biased: install
+	$(BIN)/quality-gates demo --scenario biased --home $(DEMO_HOME)
 
 ## Every test: unit, components (kfp.local), pipelines (compile + local runs), integration (mlflow server).
 test: install

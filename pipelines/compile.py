@@ -16,10 +16,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def all_components() -> dict[str, object]:
     """Return every component by its folder name."""
     from quality_gates.components.aggregator.component import aggregator
+    from quality_gates.components.fairness_gate.component import fairness_gate
     from quality_gates.components.performance_gate.component import performance_gate
     from quality_gates.components.promote.component import promote
 
-    return {"performance_gate": performance_gate, "aggregator": aggregator, "promote": promote}
+    return {
+        "performance_gate": performance_gate,
+        "fairness_gate": fairness_gate,
+        "aggregator": aggregator,
+        "promote": promote,
+    }
 
 
 def all_pipelines() -> dict[str, object]:

@@ -4,6 +4,7 @@ from kfp import dsl
 from kfp.dsl import Artifact
 
 from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.promote.component import promote
 
@@ -24,6 +25,7 @@ def gated_promotion(
     staging_alias: str = "staging",
     experiment_name: str = "quality-gates",
     mlflow_tracking_uri: str = "",
+    sensitive_data_uri: str = "",
 ) -> Artifact:
     """Gate a candidate model and promote it to ``staging_alias`` when every gate passes.
 
@@ -36,6 +38,8 @@ def gated_promotion(
         staging_alias: Alias set on the candidate when every gate passes.
         experiment_name: MLflow experiment for the evaluation run.
         mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
+        sensitive_data_uri: Sensitive attributes kept apart from the evaluation data, joined on
+            the fairness policy's ``join_key``; empty when they are columns of the data.
 
     Returns:
         The scorecard artifact.
@@ -48,8 +52,16 @@ def gated_promotion(
         champion_alias=champion_alias,
         mlflow_tracking_uri=mlflow_tracking_uri,
     ).set_display_name("performance gate")
+    fair = fairness_gate(
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy=policy,
+        sensitive_data_uri=sensitive_data_uri,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("fairness gate")
     agg = aggregator(
         performance=perf.outputs["verdict"],
+        fairness=fair.outputs["verdict"],
         policy=policy,
         model_uri=model_uri,
         registered_model_name=registered_model_name,

@@ -18,7 +18,7 @@ from quality_gates.shared.errors import GateInputError, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 # Gates the CLI can run on their own (the pipeline runs the same functions).
-CHECKABLE = ("performance",)
+CHECKABLE = ("performance", "fairness")
 
 
 def _exit_code(status_value: str) -> int:
@@ -112,6 +112,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         staging_alias=args.staging_alias,
         experiment_name=args.experiment,
         tracking_uri=args.tracking_uri,
+        sensitive_data_uri=args.sensitive_data or "",
     )
     _print_run(run, args.registered_model_name, args.staging_alias, as_json=args.json)
     if run.scorecard.all_passed and run.promoted_version:
@@ -151,7 +152,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from quality_gates.shared.demo import run_demo
 
-    return run_demo(home=args.home, fail=args.fail, rows=args.rows)
+    scenario = "weak" if args.fail else args.scenario
+    return run_demo(home=args.home, scenario=scenario, rows=args.rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", required=True, help="evaluation data")
     run.add_argument("--policy", required=True, help="policy.yaml")
     run.add_argument("--registered-model-name", required=True, help="registered model name")
+    run.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     run.add_argument("--champion-alias", default="production")
     run.add_argument("--staging-alias", default="staging")
     run.add_argument("--experiment", default="quality-gates", help="MLflow experiment name")
@@ -208,8 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="demo folder: data, models, sqlite MLflow registry, outputs",
     )
     demo.add_argument(
-        "--fail", action="store_true", help="evaluate a weak candidate that must not be promoted"
+        "--scenario",
+        choices=["candidate", "weak", "biased"],
+        default="candidate",
+        help="which model to gate: the good candidate (promoted), a weak or a biased one (refused)",
     )
+    demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
     demo.set_defaults(func=_cmd_demo)
     return p

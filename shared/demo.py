@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
+from quality_gates.shared.errors import GateInputError
+
 REGISTERED_MODEL = "credit-risk"
 EXPERIMENT = "quality-gates-demo"
 
@@ -64,16 +66,24 @@ def prepare_models(home: Path, train_path: Path) -> dict[str, Path]:
     import joblib
     import pandas as pd
 
-    from quality_gates.shared.demo_data import train_models
+    from quality_gates.shared.demo_data import FEATURES, make_credit_data, train_models
 
     model_dir = home / "models"
-    paths = {role: model_dir / f"{role}.joblib" for role in ("champion", "candidate", "weak")}
+    roles = ("champion", "candidate", "weak", "biased")
+    paths = {role: model_dir / f"{role}.joblib" for role in roles}
     if not all(p.exists() for p in paths.values()):
         model_dir.mkdir(parents=True, exist_ok=True)
-        models = train_models(pd.read_parquet(train_path), seed=0)
+        train = pd.read_parquet(train_path)
+        models = train_models(train, seed=0)
+        # The biased variant learns from labels that penalise women and is given `sex` as an
+        # input: the failure the fairness gate exists to catch.
+        biased_train = make_credit_data(n_rows=len(train), seed=0, bias=1.0)
+        models["biased"] = train_models(biased_train, seed=0, features=[*FEATURES, "sex"])[
+            "candidate"
+        ]
         for role, path in paths.items():
             joblib.dump(models[role], path)
-        _say(f"trained champion, candidate and weak models into {model_dir}")
+        _say(f"trained {', '.join(roles)} models into {model_dir}")
     return paths
 
 
@@ -147,12 +157,20 @@ def _experiment(client, home: Path) -> str:
     return client.create_experiment(EXPERIMENT, artifact_location=(home / "artifacts").as_uri())
 
 
-def run_demo(*, home: str | Path, fail: bool = False, rows: int = 20000) -> int:
+SCENARIOS = {
+    "candidate": "the good candidate: every gate passes, promoted to staging",
+    "weak": "a weak model: fails performance thresholds and non-inferiority, not promoted",
+    "biased": "a model trained on biased labels that uses `sex`: fails fairness, not promoted",
+}
+
+
+def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000) -> int:
     """Run the whole gated-promotion flow locally and report where the evidence is.
 
     Args:
         home: Demo folder.
-        fail: Evaluate the weak candidate, which must not be promoted.
+        scenario: Which model to gate (see :data:`SCENARIOS`); every one but ``candidate`` must
+            be refused.
         rows: Rows of synthetic data (first run only).
 
     Returns:
@@ -171,7 +189,9 @@ def run_demo(*, home: str | Path, fail: bool = False, rows: int = 20000) -> int:
     models = prepare_models(home, train_path)
     champion_uri = ensure_champion(home, models["champion"], tracking_uri)
     _experiment(MlflowClient(tracking_uri=tracking_uri), home)
-    role = "weak" if fail else "candidate"
+    if scenario not in SCENARIOS:
+        raise GateInputError(f"unknown demo scenario '{scenario}'; choose {', '.join(SCENARIOS)}")
+    role = scenario
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = home / "runs" / f"{stamp}-{role}"
     _say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
@@ -205,7 +225,8 @@ def run_demo(*, home: str | Path, fail: bool = False, rows: int = 20000) -> int:
             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
         )
     _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
-    ok = (run.promoted_version is None) if fail else (run.promoted_version is not None)
+    expect_promotion = scenario == "candidate"
+    ok = (run.promoted_version is not None) == expect_promotion
     if not ok:
         print(
             f"[demo] unexpected outcome for the {role} model; see {run.log_path}", file=sys.stderr

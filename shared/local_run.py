@@ -68,6 +68,7 @@ def run_pipeline(
     staging_alias: str = "staging",
     experiment_name: str = "quality-gates",
     tracking_uri: str | None = None,
+    sensitive_data_uri: str = "",
 ) -> LocalRun:
     """Run the gated-promotion pipeline through kfp.local and collect its evidence.
 
@@ -81,6 +82,7 @@ def run_pipeline(
         staging_alias: Alias set when every gate passes.
         experiment_name: MLflow experiment of the evaluation run.
         tracking_uri: MLflow tracking URI; default ``MLFLOW_TRACKING_URI``.
+        sensitive_data_uri: Separate file of sensitive attributes for the fairness gate.
 
     Returns:
         The run's outcome.
@@ -130,6 +132,7 @@ def run_pipeline(
                 staging_alias=staging_alias,
                 experiment_name=experiment_name,
                 mlflow_tracking_uri=uri,
+                sensitive_data_uri=sensitive_data_uri,
             )
         except Exception as exc:  # noqa: BLE001 - reported below as one line
             error = exc

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.policy_base import Severity, StrictModel
+from quality_gates.shared.policy_fairness import FairnessPolicy
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -151,6 +152,7 @@ class GatesPolicy(StrictModel):
     """One section per gate; a gate whose section is absent is not configured."""
 
     performance: PerformancePolicy | None = None
+    fairness: FairnessPolicy | None = None
 
 
 class RegistryPolicy(StrictModel):

@@ -9,6 +9,7 @@ from quality_gates.shared.versions import image_for
 @dsl.component(base_image=image_for("aggregator"), install_kfp_package=False)
 def aggregator(
     performance: Input[Artifact],
+    fairness: Input[Artifact],
     scorecard: Output[Artifact],
     scorecard_html: Output[HTML],
     scorecard_md: Output[Markdown],
@@ -23,6 +24,7 @@ def aggregator(
 
     Args:
         performance: GateResult of the performance gate.
+        fairness: GateResult of the fairness gate.
         scorecard: Scorecard JSON (decision, every check, digests, lineage).
         scorecard_html: Static HTML scorecard for the KFP UI.
         scorecard_md: Markdown scorecard.
@@ -39,7 +41,7 @@ def aggregator(
     from quality_gates.components.aggregator.component_io import run_aggregator
 
     return run_aggregator(
-        verdicts={"performance": performance.path},
+        verdicts={"performance": performance.path, "fairness": fairness.path},
         policy=policy,
         scorecard=scorecard,
         scorecard_html=scorecard_html,

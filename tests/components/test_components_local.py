@@ -7,6 +7,7 @@ import pytest
 from kfp import local
 
 from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.shared.results import GateResult, Status
 from quality_gates.shared.scorecard import Scorecard
@@ -78,8 +79,14 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     @dsl.pipeline
     def gate_then_aggregate(model_uri: str, data_uri: str, policy: str) -> dsl.Artifact:
         gate = performance_gate(model_uri=model_uri, data_uri=data_uri, policy=policy)
+        # Not configured in the policy: the fairness gate reports `skipped`, which is shown
+        # on the scorecard but does not decide.
+        fair = fairness_gate(model_uri=model_uri, data_uri=data_uri, policy=policy)
         return aggregator(
-            performance=gate.outputs["verdict"], policy=policy, model_uri=model_uri
+            performance=gate.outputs["verdict"],
+            fairness=fair.outputs["verdict"],
+            policy=policy,
+            model_uri=model_uri,
         ).outputs["scorecard"]
 
     out = gate_then_aggregate(
@@ -89,6 +96,7 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     )
     card = Scorecard.from_json(Path(out.outputs["Output"].path).read_text())
     assert card.all_passed and card.model_digest == card.results[0].inputs["model"]
+    assert [r.status for r in card.results] == [Status.PASSED, Status.SKIPPED]
     html = (Path(out.outputs["Output"].path).parent.parent / "aggregator").glob("scorecard_html")
     assert "performance" in next(iter(html)).read_text()
 
@@ -99,7 +107,9 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     @dsl.pipeline
     def wiring() -> dsl.Artifact:
         imp = dsl.importer(artifact_uri=str(bogus), artifact_class=dsl.Artifact)
-        return aggregator(performance=imp.output, policy=POLICY % "0.6").outputs["scorecard"]
+        return aggregator(
+            performance=imp.output, fairness=imp.output, policy=POLICY % "0.6"
+        ).outputs["scorecard"]
 
     bad = wiring()
     card = Scorecard.from_json(Path(bad.outputs["Output"].path).read_text())

@@ -1,0 +1,1 @@
+"""Fairness gate: group and intersectional disparities (fairlearn-compatible, vectorised)."""

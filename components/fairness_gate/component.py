@@ -1,0 +1,53 @@
+"""KFP component wrapper of the fairness gate: read inputs, call core, write outputs."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Markdown, Metrics, Output
+
+from quality_gates.shared.versions import image_for
+
+
+@dsl.component(base_image=image_for("fairness_gate"), install_kfp_package=False)
+def fairness_gate(
+    model_uri: str,
+    data_uri: str,
+    policy: str,
+    verdict: Output[Artifact],
+    metrics: Output[Metrics],
+    report: Output[HTML],
+    report_md: Output[Markdown],
+    sensitive_data_uri: str = "",
+    mlflow_tracking_uri: str = "",
+) -> bool:
+    """Check a model's group and intersectional disparities against the fairness policy.
+
+    Args:
+        model_uri: Model URI (``models:/``, ``runs:/``, local file or folder).
+        data_uri: Evaluation data (CSV or Parquet) with labels and, usually, the sensitive
+            columns.
+        policy: The policy YAML text; its ``gates.fairness`` section is evaluated.
+        verdict: GateResult JSON (also copied into the artifact's metadata).
+        metrics: Every disparity per sensitive feature and intersection, for the KFP UI.
+        report: Static HTML report (per-group tables, rate charts with CIs).
+        report_md: Markdown report.
+        sensitive_data_uri: A separate sensitive-attribute table joined on
+            ``gates.fairness.join_key``; empty means the columns of ``data_uri``.
+        mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        True when the gate passed or warned.
+    """
+    from quality_gates.components.fairness_gate.core import run_fairness_gate
+    from quality_gates.shared import kfp_io, reports
+
+    result = run_fairness_gate(
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy_text=policy,
+        sensitive_data_uri=sensitive_data_uri or None,
+        tracking_uri=mlflow_tracking_uri or None,
+    )
+    kfp_io.write_verdict(result, verdict)
+    kfp_io.write_metrics(result, metrics)
+    kfp_io.write_text(reports.gate_report_html(result), report)
+    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
+    return result.passed

@@ -1,0 +1,859 @@
+"""Fairness gate: group and intersectional disparities with bootstrap intervals, fail closed.
+
+Pure functions over numpy/pandas; no kfp import. The component wrapper, the CLI and the Python API
+all call :func:`run_fairness_gate`, so the three give the same GateResult.
+
+Per group of each sensitive feature and each declared intersection the gate reports the row
+count and, for binary classification, selection rate, TPR, FPR, FNR, precision and accuracy (for
+regression: mean prediction, mean error, MAE, RMSE). Rules bound disparities between groups
+(:mod:`~quality_gates.components.fairness_gate.disparities`); every disparity gets a bootstrap
+interval and a rule may judge on a bound of it. Groups below ``min_group_size`` are reported as
+"insufficient data" and left out of the disparities, never silently passed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quality_gates.components.fairness_gate import disparities as dp
+from quality_gates.components.fairness_gate.groups import (
+    Grouping,
+    build_grouping,
+    sensitive_frame,
+)
+from quality_gates.shared.data import EvalData, load_eval_data, read_table
+from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.execution import guarded
+from quality_gates.shared.policy import DataSpec, parse_policy, policy_digest
+from quality_gates.shared.policy_fairness import (
+    BINARY_GROUP_METRICS,
+    NAMED_DISPARITIES,
+    REGRESSION_GROUP_METRICS,
+    FairnessPolicy,
+    FairnessRule,
+)
+from quality_gates.shared.results import (
+    CheckResult,
+    GateResult,
+    Status,
+    finalize,
+    not_configured_result,
+    utc_now,
+)
+from quality_gates.shared.versions import package_versions
+
+GATE = "fairness"
+_SHORT = {
+    "selection_rate": "selection rate",
+    "true_positive_rate": "TPR",
+    "false_positive_rate": "FPR",
+    "false_negative_rate": "FNR",
+    "precision": "precision",
+    "accuracy": "accuracy",
+    "mean_prediction": "mean prediction",
+    "mean_error": "mean error",
+    "mean_absolute_error": "MAE",
+    "root_mean_squared_error": "RMSE",
+}
+_REGRESSION_DISPARITIES = tuple(
+    f"{m}_{how}" for m in REGRESSION_GROUP_METRICS for how in ("difference", "ratio")
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Policy
+
+
+def parse_section(policy_text: str, source: str = "<policy>") -> FairnessPolicy | None:
+    """Read and validate ``gates.fairness`` of a policy (None when the section is absent).
+
+    Raises:
+        GateInputError: On invalid YAML or an invalid policy, naming the key path.
+    """
+    return parse_policy(policy_text, source=source).gates.fairness
+
+
+def parse_data_spec(policy_text: str, source: str = "<policy>") -> DataSpec:
+    """Read and validate the ``data`` section of a policy (empty when absent).
+
+    Raises:
+        GateInputError: On an invalid policy, naming the key path.
+    """
+    return parse_policy(policy_text, source=source).data
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions
+
+
+def _eq(values: np.ndarray, target: Any) -> np.ndarray:
+    """Elementwise ``values == target``, comparing as text when the types differ."""
+    values = np.asarray(values)
+    numeric = values.dtype.kind in "biuf" and isinstance(target, (int, float, np.number))
+    if numeric or (values.dtype.kind == "b" and isinstance(target, (bool, np.bool_))):
+        return values == target
+    return values.astype(str) == str(target)
+
+
+def _infer_task(
+    fp: FairnessPolicy, y_true: np.ndarray, y_pred: np.ndarray | None, classes: list | None
+) -> str:
+    if fp.task != "auto":
+        return fp.task
+    if classes is not None:
+        if len(classes) > 2:
+            raise GateInputError(
+                f"the model has {len(classes)} classes; the fairness gate supports binary "
+                "classification and regression (evaluate one class vs the rest as a binary model)"
+            )
+        return "binary"
+    if y_pred is None:
+        return "binary"  # a score column: positive-class probabilities
+    numeric = y_true.dtype.kind in "iuf"
+    if numeric and (
+        len(np.unique(y_true)) > 2
+        or (np.asarray(y_pred).dtype.kind == "f" and not np.all(np.mod(y_pred, 1) == 0))
+    ):
+        return "regression"
+    return "binary"
+
+
+def encode_binary(
+    *,
+    y_true: np.ndarray,
+    y_pred: np.ndarray | None,
+    proba: np.ndarray | None,
+    classes: list | None,
+    positive_label: Any,
+    threshold: float,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Turn labels, predictions and scores into 0/1 labels, 0/1 decisions and scores.
+
+    Args:
+        y_true: Labels as in the data.
+        y_pred: Predicted labels, or None when only scores exist.
+        proba: ``(n, K)`` class probabilities in ``classes`` order, a 1-d positive-class score,
+            or None.
+        classes: The model's classes, or None (then taken from the labels and predictions).
+        positive_label: The positive class; default the last class in sort order.
+        threshold: Scores at or above it are positive decisions.
+        source: Name of the data, for messages.
+
+    Returns:
+        ``(y_true01, decisions01, positive-class score or None)``.
+
+    Raises:
+        GateInputError: When the labels do not fit the classes or the positive label is unknown.
+    """
+    if classes is None:
+        pool = [y_true] if y_pred is None else [y_true, np.asarray(y_pred)]
+        classes = sorted(pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in pool])))
+        if len(classes) < 2 and proba is not None and positive_label is None:
+            classes = [0, 1]
+    pos = positive_label if positive_label is not None else classes[-1]
+    cls = np.asarray(classes, dtype=object)
+    matches = np.flatnonzero(_eq(cls.astype(str), str(pos)))
+    if matches.size == 0:
+        raise GateInputError(
+            f"positive_label {pos!r} is not among the classes {[str(c) for c in classes]}; "
+            "fix data.positive_label in the policy"
+        )
+    known = np.isin(np.asarray(y_true).astype(str), cls.astype(str))
+    if not known.all():
+        bad = pd.unique(np.asarray(y_true)[~known])[:5]
+        raise GateInputError(
+            f"label values {[str(b) for b in bad]} in {source} are not among the classes "
+            f"{[str(c) for c in classes]}; check data.label and data.positive_label"
+        )
+    yt = _eq(y_true, pos).astype(np.int64)
+    score = None
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        score = proba[:, int(matches[0])] if proba.ndim == 2 else proba.ravel()
+        decisions = (score >= threshold).astype(np.int64)
+    else:
+        decisions = _eq(y_pred, pos).astype(np.int64)
+    return yt, decisions, score
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def _status_for(ok: bool, severity: str) -> Status:
+    if ok:
+        return Status.PASSED
+    return Status.FAILED if severity == "block" else Status.WARNED
+
+
+def _small_status(fp: FairnessPolicy) -> Status:
+    return Status.FAILED if fp.on_small == "block" else Status.WARNED
+
+
+def _rule_name(rule: FairnessRule, grouping: str) -> str:
+    on = "" if rule.judge_on == "estimate" else f" (on {rule.judge_on})"
+    return f"{rule.metric} [{grouping}] {rule.operator} {rule.threshold:g}{on}"
+
+
+def _applies(rule: FairnessRule, columns: tuple[str, ...]) -> bool:
+    if rule.over is None:
+        return True
+    return any(((o,) if isinstance(o, str) else tuple(o)) == columns for o in rule.over)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.4g}"
+
+
+def _explain(
+    metric: str, values: np.ndarray, eligible: np.ndarray, g: Grouping, how: str
+) -> tuple[str, dict[str, Any]]:
+    """One clause naming the groups behind a disparity: highest and lowest value."""
+    v = np.where(eligible & np.isfinite(values), values, np.nan)
+    if not np.isfinite(v).any():
+        return f"{_SHORT.get(metric, metric)} is undefined for every group", {}
+    hi, lo = int(np.nanargmax(v)), int(np.nanargmin(v))
+    text = (
+        f"{_SHORT.get(metric, metric)} is {v[hi]:.3g} for {g.labels[hi]} (n={int(g.counts[hi])}) "
+        f"vs {v[lo]:.3g} for {g.labels[lo]} (n={int(g.counts[lo])})"
+    )
+    return text, {
+        "metric": metric,
+        "highest": {"group": g.labels[hi], "value": float(v[hi]), "n": int(g.counts[hi])},
+        "lowest": {"group": g.labels[lo], "value": float(v[lo]), "n": int(g.counts[lo])},
+        "aggregate": how,
+    }
+
+
+def _judge(
+    rule: FairnessRule,
+    *,
+    name: str,
+    grouping: Grouping,
+    value: float,
+    ci: tuple[float, float] | None,
+    why: str,
+    why_details: dict[str, Any],
+) -> CheckResult:
+    base = dict(
+        name=name,
+        value=value,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        severity=rule.severity,
+        rationale=rule.rationale,
+        ci_low=ci[0] if ci else None,
+        ci_high=ci[1] if ci else None,
+        details={"grouping": grouping.name, "judge_on": rule.judge_on, **why_details},
+    )
+    judged = value
+    if rule.judge_on != "estimate":
+        if ci is None:
+            return CheckResult(
+                **base,
+                status=Status.ERROR,
+                message=f"{name}: no bootstrap interval for {rule.metric} (n_resamples is 0 or "
+                "the metric is computed by fairlearn without one); set judge_on: estimate",
+            )
+        judged = ci[0] if rule.judge_on == "ci_low" else ci[1]
+    if judged is None or not math.isfinite(judged):
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"{rule.metric} over {grouping.name} is undefined on this data ({why}); "
+            "evaluate on data where every compared group has the rows the metric needs",
+        )
+    ok = judged >= rule.threshold if rule.operator == ">=" else judged <= rule.threshold
+    on = "" if rule.judge_on == "estimate" else f" ({rule.judge_on} {judged:.4g})"
+    ci_text = f", {ci[0]:.3g}–{ci[1]:.3g} CI" if ci and all(map(math.isfinite, ci)) else ""
+    bound = "min" if rule.operator == ">=" else "max"
+    if ok:
+        message = (
+            f"{rule.metric} over {grouping.name} = {value:.4g}{ci_text}{on} meets {bound} "
+            f"{rule.threshold:g}: {why}"
+        )
+    else:
+        by = abs(judged - rule.threshold)
+        message = (
+            f"{rule.metric} over {grouping.name} = {value:.4g}{ci_text}{on} violates {bound} "
+            f"{rule.threshold:g} by {by:.3g}: {why}"
+        )
+    return CheckResult(**base, status=_status_for(ok, rule.severity), message=message)
+
+
+def _group_table(
+    g: Grouping,
+    task: str,
+    rates: dict[str, np.ndarray],
+    cis: dict[str, tuple[np.ndarray, np.ndarray]],
+    eligible: np.ndarray,
+) -> dict[str, Any]:
+    names = BINARY_GROUP_METRICS if task == "binary" else REGRESSION_GROUP_METRICS
+    rows = []
+    for k, label in enumerate(g.labels):
+        row: list[Any] = [label, int(g.counts[k]), "ok" if eligible[k] else "insufficient data"]
+        for m in names:
+            v = float(rates[m][k])
+            if m in cis and math.isfinite(v):
+                lo, hi = cis[m][0][k], cis[m][1][k]
+                row.append(f"{v:.4f} [{_fmt(lo)}, {_fmt(hi)}]")
+            else:
+                row.append(_fmt(v))
+        rows.append(row)
+    return {
+        "title": f"Per-group metrics: {g.name}",
+        "note": "value [bootstrap CI]; groups marked insufficient are left out of disparities",
+        "columns": ["group", "n", "status", *[_SHORT[m] for m in names]],
+        "rows": rows,
+    }
+
+
+def evaluate(
+    *,
+    policy: FairnessPolicy,
+    task: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    groupings: list[Grouping],
+) -> tuple[list[CheckResult], dict[str, float], dict[str, Any]]:
+    """Evaluate every rule of the fairness policy on encoded predictions.
+
+    Args:
+        policy: The ``gates.fairness`` section.
+        task: ``binary`` (0/1 labels and decisions) or ``regression`` (floats).
+        y_true: Encoded labels.
+        y_pred: Encoded decisions or predictions.
+        y_score: Positive-class scores (binary) or None; used by fairlearn-engine score metrics.
+        groupings: The coded groups of each sensitive feature and intersection.
+
+    Returns:
+        ``(checks, metrics, details)``.
+    """
+    rng = np.random.default_rng(policy.seed)
+    checks: list[CheckResult] = []
+    metrics: dict[str, float] = {}
+    tables: list[dict[str, Any]] = []
+    images: list[dict[str, str]] = []
+    disparity_rows: list[list[Any]] = []
+    detail_groupings: list[dict[str, Any]] = []
+    named = tuple(NAMED_DISPARITIES) if task == "binary" else _REGRESSION_DISPARITIES
+    method = "exact multinomial bootstrap over (group, label, decision) cells"
+
+    for g in groupings:
+        n_groups = len(g.labels)
+        rules = [r for r in policy.rules if _applies(r, g.columns)]
+        if n_groups < 2:
+            checks.append(
+                CheckResult(
+                    name=f"groups of {g.name}",
+                    value=n_groups,
+                    threshold=2,
+                    operator=">=",
+                    status=Status.ERROR,
+                    message=f"{g.name} has a single group ({g.labels[0]!r}) in the data; "
+                    "fairness between groups cannot be assessed, evaluate on data that holds "
+                    "every group",
+                )
+            )
+            continue
+        eligible = g.counts >= policy.min_group_size
+        for k in np.flatnonzero(~eligible):
+            checks.append(
+                CheckResult(
+                    name=f"group size {g.name}={g.labels[k]}",
+                    value=int(g.counts[k]),
+                    threshold=policy.min_group_size,
+                    operator=">=",
+                    severity=policy.on_small,
+                    status=_small_status(policy),
+                    message=f"insufficient data: group {g.name}={g.labels[k]} has "
+                    f"{int(g.counts[k])} rows, fewer than min_group_size "
+                    f"{policy.min_group_size}; it is left out of every disparity over {g.name}",
+                    details={"grouping": g.name, "group": g.labels[k], "n": int(g.counts[k])},
+                )
+            )
+
+        if task == "binary":
+            counts = dp.confusion_by_group(
+                codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred
+            )
+            rates = dp.binary_rates(counts)
+            res = (
+                dp.bootstrap_binary(counts, n_resamples=policy.n_resamples, rng=rng)
+                if policy.n_resamples
+                else None
+            )
+        else:
+            rates = dp.regression_stats(
+                dp.regression_sums(codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred)
+            )
+            res = None
+            if policy.n_resamples:
+                res, method = dp.bootstrap_regression(
+                    codes=g.codes,
+                    n_groups=n_groups,
+                    y_true=y_true,
+                    y_pred=y_pred,
+                    n_resamples=policy.n_resamples,
+                    rng=rng,
+                )
+        group_cis = (
+            {m: dp.group_cis(res.rates[m], policy.confidence) for m in rates if m != "count"}
+            if res is not None
+            else {}
+        )
+
+        # Every named disparity is computed and kept, judged or not: the evidence is the table.
+        values: dict[str, tuple[float, tuple[float, float] | None]] = {}
+        for name in named:
+            v, _ = dp.disparity(name, rates, eligible)
+            ci = None
+            if res is not None:
+                ci = dp.percentile_ci(dp.disparity(name, res.rates, eligible)[0], policy.confidence)
+            values[name] = (float(v), ci)
+            if math.isfinite(float(v)):
+                metrics[f"{name}__{g.slug}"] = float(v)
+            disparity_rows.append(
+                [
+                    g.name,
+                    name,
+                    _fmt(float(v)),
+                    f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "—",
+                ]
+            )
+
+        enough = int(eligible.sum()) >= 2
+        for rule in rules:
+            name = _rule_name(rule, g.name)
+            if not enough:
+                checks.append(
+                    CheckResult(
+                        name=name,
+                        threshold=rule.threshold,
+                        operator=rule.operator,
+                        severity=rule.severity,
+                        rationale=rule.rationale,
+                        status=_small_status(policy),
+                        message=f"insufficient data: fewer than two groups of {g.name} have "
+                        f"min_group_size {policy.min_group_size} rows; {rule.metric} was not "
+                        "assessed",
+                        details={"grouping": g.name},
+                    )
+                )
+                continue
+            checks.append(
+                _rule_check(
+                    rule,
+                    name=name,
+                    g=g,
+                    task=task,
+                    rates=rates,
+                    res=res,
+                    eligible=eligible,
+                    values=values,
+                    confidence=policy.confidence,
+                    y_true=y_true,
+                    y_pred=y_pred,
+                    y_score=y_score,
+                    metrics=metrics,
+                )
+            )
+
+        tables.append(_group_table(g, task, rates, group_cis, eligible))
+        detail_groupings.append(
+            {
+                "name": g.name,
+                "columns": list(g.columns),
+                "groups": [
+                    {
+                        "group": label,
+                        "n": int(g.counts[k]),
+                        "eligible": bool(eligible[k]),
+                        **{
+                            m: (float(rates[m][k]) if math.isfinite(rates[m][k]) else None)
+                            for m in rates
+                            if m != "count"
+                        },
+                        "ci": {
+                            m: [_none(group_cis[m][0][k]), _none(group_cis[m][1][k])]
+                            for m in group_cis
+                        },
+                    }
+                    for k, label in enumerate(g.labels)
+                ],
+                "disparities": {
+                    k: {"value": _none(v), "ci": [_none(c[0]), _none(c[1])] if c else None}
+                    for k, (v, c) in values.items()
+                },
+            }
+        )
+        if task == "binary":
+            images.append(_chart(g, rates, group_cis, eligible))
+
+    for i, rule in enumerate(policy.rules):
+        if not (rule.rationale or "").strip():
+            checks.append(
+                CheckResult(
+                    name=f"rationale of rule {rule.metric}",
+                    status=Status.WARNED,
+                    severity="warn",
+                    message=f"fairness rule gates.fairness.rules[{i}] ({rule.metric}) has no "
+                    "rationale; say why the bound exists so reviewers can judge it",
+                )
+            )
+
+    details: dict[str, Any] = {
+        "task": task,
+        "n_rows": int(np.asarray(y_true).shape[0]),
+        "decision_threshold": policy.decision_threshold if task == "binary" else None,
+        "min_group_size": policy.min_group_size,
+        "bootstrap": {
+            "n_resamples": policy.n_resamples,
+            "confidence": policy.confidence,
+            "seed": policy.seed,
+            "method": method if policy.n_resamples else None,
+        },
+        "groupings": detail_groupings,
+        "tables": [
+            *tables,
+            {
+                "title": "Disparities between groups",
+                "note": "difference = max - min over groups with enough rows; ratio = min / max",
+                "columns": ["grouping", "disparity", "value", f"{policy.confidence:.0%} CI"],
+                "rows": disparity_rows,
+            },
+        ],
+        "images": images,
+    }
+    return checks, metrics, details
+
+
+def _none(x: float | None) -> float | None:
+    return float(x) if x is not None and math.isfinite(float(x)) else None
+
+
+def _rule_check(
+    rule: FairnessRule,
+    *,
+    name: str,
+    g: Grouping,
+    task: str,
+    rates: dict[str, np.ndarray],
+    res: dp.Resampled | None,
+    eligible: np.ndarray,
+    values: dict[str, tuple[float, tuple[float, float] | None]],
+    confidence: float,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    metrics: dict[str, float],
+) -> CheckResult:
+    base = dict(
+        name=name,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        severity=rule.severity,
+        rationale=rule.rationale,
+    )
+    if dp.is_fast(rule.metric, task):
+        comps, how = dp.fast_components(rule.metric)
+        if rule.metric in values:
+            value, ci = values[rule.metric]
+        else:
+            value = float(dp.disparity(rule.metric, rates, eligible)[0])
+            ci = None
+            if res is not None:
+                ci = dp.percentile_ci(dp.disparity(rule.metric, res.rates, eligible)[0], confidence)
+            if math.isfinite(value):
+                metrics[f"{rule.metric}__{g.slug}"] = value
+        # The component that decides the disparity (for equalized odds: the worse one).
+        parts = {m: float(dp.aggregate(rates[m], eligible, how)) for m in comps}
+        finite = {m: v for m, v in parts.items() if math.isfinite(v)}
+        if finite:
+            key = max if how == "difference" else min
+            worst = key(finite, key=finite.__getitem__)
+        else:
+            worst = comps[0]
+        why, why_details = _explain(worst, rates[worst], eligible, g, how)
+        return _judge(
+            rule, name=name, grouping=g, value=value, ci=ci, why=why, why_details=why_details
+        )
+    try:
+        fast_metrics, _ = dp.fast_components(rule.metric)
+    except KeyError:
+        fast_metrics = ()
+    if fast_metrics:
+        need = "a binary classifier" if task == "regression" else "a regression model"
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"{rule.metric} needs {need} but the task is {task}; fix the rule",
+        )
+    try:
+        fn_name, fn, how = dp.resolve_engine_metric(rule.metric)
+    except LookupError:
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"unknown metric in '{rule.metric}': no function "
+            f"'{rule.metric.rpartition('_')[0]}' in fairlearn.metrics or sklearn.metrics; fix "
+            "the rule's metric",
+        )
+    try:
+        by_group = dp.engine_by_group(
+            fn=fn,
+            fn_name=fn_name,
+            group_labels=g.labels,
+            codes=g.codes,
+            y_true=y_true,
+            y_pred=y_pred,
+            y_score=y_score,
+        )
+    except Exception as exc:  # noqa: BLE001 - a user-named function may fail in any way
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"fairlearn could not compute {fn_name} per group of {g.name}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}; "
+            "choose a metric that fits the task",
+        )
+    value = float(dp.aggregate(by_group, eligible, how))
+    if math.isfinite(value):
+        metrics[f"{rule.metric}__{g.slug}"] = value
+    why, why_details = _explain(fn_name, by_group, eligible, g, how)
+    why_details["engine"] = "fairlearn.MetricFrame"
+    return _judge(
+        rule, name=name, grouping=g, value=value, ci=None, why=why, why_details=why_details
+    )
+
+
+def _chart(
+    g: Grouping,
+    rates: dict[str, np.ndarray],
+    cis: dict[str, tuple[np.ndarray, np.ndarray]],
+    eligible: np.ndarray,
+) -> dict[str, str]:
+    from quality_gates.components.fairness_gate.plots import group_rates_png
+
+    series = {}
+    for m in ("selection_rate", "true_positive_rate", "false_positive_rate"):
+        nan = np.full(len(g.labels), np.nan)
+        lo, hi = cis.get(m, (nan, nan))
+        series[_SHORT[m]] = (rates[m], lo, hi)
+    png = group_rates_png(
+        title=f"{g.name}: selection rate, TPR and FPR per group (bars: bootstrap CI)",
+        groups=g.labels,
+        series=series,
+        small=list(~eligible),
+    )
+    return {"title": f"Rates per group: {g.name}", "png_base64": png}
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _predictions(
+    *,
+    model_uri: str,
+    data: EvalData,
+    spec: DataSpec,
+    fp: FairnessPolicy,
+    sens: pd.DataFrame,
+    tracking_uri: str | None,
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, Any, list[str] | None]:
+    """Predict once and encode; returns task, labels, decisions, scores, model, model inputs."""
+    from quality_gates.shared.models import load_model, predict
+
+    y_true = data.labels()
+    if data.prediction or data.score:
+        # Precomputed predictions: the model is still loaded for its digest when given.
+        loaded = load_model(model_uri, tracking_uri=tracking_uri) if model_uri else None
+        proba = data.frame[data.score].to_numpy(dtype=float) if data.score else None
+        raw = data.frame[data.prediction].to_numpy() if data.prediction else None
+        classes, inputs = None, None
+    else:
+        if not model_uri:
+            raise GateInputError(
+                "no model given and the policy names no data.prediction or data.score column; "
+                "pass the model or precomputed predictions"
+            )
+        loaded = load_model(model_uri, tracking_uri=tracking_uri)
+        features = data.feature_frame()
+        inputs = list(loaded.feature_names or data.features)
+        # A model that takes a sensitive column as input gets it (and is reported for it),
+        # even though data.exclude keeps sensitive columns out of the feature set.
+        for col in loaded.feature_names or []:
+            if col not in features.columns:
+                if col in data.frame.columns:
+                    features = features.assign(**{col: data.frame[col].to_numpy()})
+                elif col in sens.columns:
+                    features = features.assign(**{col: sens[col].to_numpy()})
+        preds = predict(loaded, features)
+        raw, proba, classes = preds.y_pred, preds.y_score, preds.classes
+    task = _infer_task(fp, y_true, raw, classes)
+    if task == "regression":
+        if y_true.dtype.kind not in "iuf" or raw is None:
+            raise GateInputError(
+                f"regression needs a numeric label and numeric predictions in {data.source}; "
+                "convert the label or set gates.fairness.task: binary"
+            )
+        return (
+            task,
+            y_true.astype(float),
+            np.asarray(raw, dtype=float).ravel(),
+            None,
+            loaded,
+            inputs,
+        )
+    yt, decisions, score = encode_binary(
+        y_true=y_true,
+        y_pred=raw,
+        proba=proba,
+        classes=classes,
+        positive_label=spec.positive_label,
+        threshold=fp.decision_threshold,
+        source=data.source,
+    )
+    return task, yt, decisions, score, loaded, inputs
+
+
+def _sensitive_input_check(fp: FairnessPolicy, inputs: list[str] | None) -> list[CheckResult]:
+    if inputs is None:
+        return []
+    used = [c for c in fp.sensitive_columns() if c in set(inputs)]
+    if not used:
+        return [
+            CheckResult(
+                name="sensitive inputs",
+                value="none",
+                status=Status.PASSED,
+                severity=fp.sensitive_inputs,
+                message="the model takes none of the sensitive columns as input",
+            )
+        ]
+    status = {"allow": Status.PASSED, "warn": Status.WARNED, "block": Status.FAILED}[
+        fp.sensitive_inputs
+    ]
+    return [
+        CheckResult(
+            name="sensitive inputs",
+            value=", ".join(used),
+            status=status,
+            severity="block" if fp.sensitive_inputs == "block" else "warn",
+            message=f"the model takes sensitive column(s) {', '.join(used)} as input "
+            f"(gates.fairness.sensitive_inputs: {fp.sensitive_inputs})",
+        )
+    ]
+
+
+def run_fairness_gate(
+    *,
+    model_uri: str,
+    data_uri: str,
+    policy_text: str,
+    sensitive_data_uri: str | None = None,
+    tracking_uri: str | None = None,
+    label: str | None = None,
+    policy_source: str = "<policy>",
+) -> GateResult:
+    """Evaluate a model's group and intersectional disparities against ``gates.fairness``.
+
+    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
+
+    Args:
+        model_uri: Model (``models:/name/N``, ``models:/name@alias``, ``runs:/...``, a local
+            MLflow model folder, or a ``.joblib``/``.skops`` file); may be empty when the policy
+            names ``data.prediction`` or ``data.score``.
+        data_uri: Evaluation data (CSV or Parquet; local path, ``file://`` or fsspec URI).
+        policy_text: The policy YAML text.
+        sensitive_data_uri: A separate table of sensitive attributes, joined on
+            ``gates.fairness.join_key``; default: the sensitive columns of the evaluation data.
+        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
+        label: Label column; overrides ``data.label`` of the policy.
+        policy_source: Where the policy came from, for messages.
+
+    Returns:
+        The gate's result.
+    """
+    started = utc_now()
+    versions = package_versions(extra=("fairlearn",))
+    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
+
+    def _run() -> GateResult:
+        fp = parse_section(policy_text, policy_source)
+        if fp is None:
+            return not_configured_result(gate=GATE, inputs=inputs)
+        if not fp.rules:
+            raise GateInputError(
+                f"gates.fairness in {policy_source} has no rules; add at least one (e.g. "
+                "{metric: demographic_parity_difference, max: 0.1}) — a gate with nothing to "
+                "check never passes"
+            )
+        spec = parse_data_spec(policy_text, policy_source)
+        data = load_eval_data(data_uri, spec, label=label)
+        inputs["data"] = data.digest
+        extra, extra_source = None, ""
+        if sensitive_data_uri:
+            extra, digest = read_table(sensitive_data_uri)
+            inputs["sensitive_data"] = digest
+            extra_source = str(sensitive_data_uri)
+        sens, sens_source = sensitive_frame(
+            data.frame,
+            fp.sensitive_columns(),
+            data_source=data.source,
+            extra=extra,
+            extra_source=extra_source,
+            join_key=fp.join_key,
+        )
+        unmatched = int(sens.attrs.get("unmatched", 0))
+        if unmatched and fp.missing == "error":
+            raise GateInputError(
+                f"{unmatched} of {len(sens)} rows of {data.source} have no match in "
+                f"{extra_source} on '{fp.join_key}'; add their attributes, or set "
+                "gates.fairness.missing: group to compare them as a group of their own"
+            )
+        groupings = [
+            build_grouping(sens, cols, missing=fp.missing, source=sens_source)
+            for cols in fp.groupings()
+        ]
+        task, y_true, y_pred, y_score, loaded, model_inputs = _predictions(
+            model_uri=model_uri, data=data, spec=spec, fp=fp, sens=sens, tracking_uri=tracking_uri
+        )
+        if loaded is not None:
+            inputs["model"] = loaded.digest
+        checks = _sensitive_input_check(fp, model_inputs)
+        more, metrics, details = evaluate(
+            policy=fp,
+            task=task,
+            y_true=y_true,
+            y_pred=y_pred,
+            y_score=y_score,
+            groupings=groupings,
+        )
+        details.update(
+            model_uri=model_uri,
+            data_uri=data_uri,
+            sensitive_source=sens_source,
+            unmatched_rows=unmatched,
+        )
+        return finalize(
+            gate=GATE,
+            checks=checks + more,
+            metrics=metrics,
+            inputs=inputs,
+            started_at=started,
+            versions=versions,
+            details=details,
+        )
+
+    result = guarded(GATE, _run)
+    if result.status == Status.ERROR and not result.inputs:
+        result.inputs = inputs
+    return result
