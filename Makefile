@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
-.PHONY: install demo demo-fail demo-biased test test-fast lint format compile bench clean
+.PHONY: install demo demo-fail demo-biased demo-leaky test test-fast lint format compile bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo-fail: install
 ## A model trained on biased labels that uses `sex`: the fairness gate names the disparity.
 demo-biased: install
 	$(BIN)/quality-gates demo --scenario biased --home $(DEMO_HOME)
+
+## The good candidate on evaluation data whose free-text notes hold e-mails and phone numbers.
+demo-leaky: install
+	$(BIN)/quality-gates demo --scenario leaky --home $(DEMO_HOME)
 
 ## Every test: unit, components (kfp.local), pipelines (compile + local runs), integration (mlflow server).
 test: install

@@ -18,11 +18,13 @@ def all_components() -> dict[str, object]:
     from quality_gates.components.aggregator.component import aggregator
     from quality_gates.components.fairness_gate.component import fairness_gate
     from quality_gates.components.performance_gate.component import performance_gate
+    from quality_gates.components.pii_scan_gate.component import pii_scan_gate
     from quality_gates.components.promote.component import promote
 
     return {
         "performance_gate": performance_gate,
         "fairness_gate": fairness_gate,
+        "pii_scan_gate": pii_scan_gate,
         "aggregator": aggregator,
         "promote": promote,
     }

@@ -6,6 +6,7 @@ from kfp.dsl import Artifact
 from quality_gates.components.aggregator.component import aggregator
 from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.performance_gate.component import performance_gate
+from quality_gates.components.pii_scan_gate.component import pii_scan_gate
 from quality_gates.components.promote.component import promote
 
 PIPELINE_NAME = "quality-gates-gated-promotion"
@@ -26,6 +27,7 @@ def gated_promotion(
     experiment_name: str = "quality-gates",
     mlflow_tracking_uri: str = "",
     sensitive_data_uri: str = "",
+    train_data_uri: str = "",
 ) -> Artifact:
     """Gate a candidate model and promote it to ``staging_alias`` when every gate passes.
 
@@ -40,6 +42,7 @@ def gated_promotion(
         mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
         sensitive_data_uri: Sensitive attributes kept apart from the evaluation data, joined on
             the fairness policy's ``join_key``; empty when they are columns of the data.
+        train_data_uri: Training data, scanned for personal data with the evaluation data.
 
     Returns:
         The scorecard artifact.
@@ -59,9 +62,19 @@ def gated_promotion(
         sensitive_data_uri=sensitive_data_uri,
         mlflow_tracking_uri=mlflow_tracking_uri,
     ).set_display_name("fairness gate")
+    # The PII gate also scans the performance report, so nothing we publish quotes personal data.
+    pii = pii_scan_gate(
+        data_uri=data_uri,
+        policy=policy,
+        train_data_uri=train_data_uri,
+        model_uri=model_uri,
+        performance_report=perf.outputs["report"],
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("PII scan gate")
     agg = aggregator(
         performance=perf.outputs["verdict"],
         fairness=fair.outputs["verdict"],
+        pii=pii.outputs["verdict"],
         policy=policy,
         model_uri=model_uri,
         registered_model_name=registered_model_name,

@@ -18,7 +18,7 @@ from quality_gates.shared.errors import GateInputError, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 # Gates the CLI can run on their own (the pipeline runs the same functions).
-CHECKABLE = ("performance", "fairness")
+CHECKABLE = ("performance", "fairness", "pii")
 
 
 def _exit_code(status_value: str) -> int:
@@ -113,6 +113,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         experiment_name=args.experiment,
         tracking_uri=args.tracking_uri,
         sensitive_data_uri=args.sensitive_data or "",
+        train_data_uri=args.train_data or "",
     )
     _print_run(run, args.registered_model_name, args.staging_alias, as_json=args.json)
     if run.scorecard.all_passed and run.promoted_version:
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", required=True, help="policy.yaml")
     run.add_argument("--registered-model-name", required=True, help="registered model name")
     run.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
+    run.add_argument("--train-data", help="training data (scanned by the pii gate)")
     run.add_argument("--champion-alias", default="production")
     run.add_argument("--staging-alias", default="staging")
     run.add_argument("--experiment", default="quality-gates", help="MLflow experiment name")
@@ -212,9 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--scenario",
-        choices=["candidate", "weak", "biased"],
+        choices=["candidate", "weak", "biased", "leaky"],
         default="candidate",
-        help="which model to gate: the good candidate (promoted), a weak or a biased one (refused)",
+        help="what to gate: the good candidate (promoted); a weak or biased model, or leaky "
+        "data (refused)",
     )
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")

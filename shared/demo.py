@@ -29,7 +29,7 @@ def _say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
 
-def prepare_data(home: Path, *, rows: int) -> tuple[Path, Path]:
+def prepare_data(home: Path, *, rows: int) -> tuple[Path, Path, Path]:
     """Generate the training and evaluation sets once.
 
     Args:
@@ -37,20 +37,24 @@ def prepare_data(home: Path, *, rows: int) -> tuple[Path, Path]:
         rows: Total rows; 60 % train, 40 % evaluation.
 
     Returns:
-        Paths of the training and evaluation Parquet files.
+        Paths of the training, evaluation and "leaky" evaluation Parquet files; the leaky set
+        is the same rows with e-mail addresses and phone numbers typed into ``notes``.
     """
     from quality_gates.shared.demo_data import make_credit_data
 
     data_dir = home / "data"
     train_path, eval_path = data_dir / "train.parquet", data_dir / "eval.parquet"
-    if not (train_path.exists() and eval_path.exists()):
+    leaky_path = data_dir / "eval_leaky.parquet"
+    if not (train_path.exists() and eval_path.exists() and leaky_path.exists()):
         data_dir.mkdir(parents=True, exist_ok=True)
         df = make_credit_data(n_rows=rows, seed=0)
         cut = int(len(df) * 0.6)
         df.iloc[:cut].reset_index(drop=True).to_parquet(train_path, index=False)
         df.iloc[cut:].reset_index(drop=True).to_parquet(eval_path, index=False)
+        leaky = make_credit_data(n_rows=rows, seed=0, pii_rate=0.05)
+        leaky.iloc[cut:].reset_index(drop=True).to_parquet(leaky_path, index=False)
         _say(f"generated {len(df)} rows of synthetic credit-risk data in {data_dir}")
-    return train_path, eval_path
+    return train_path, eval_path, leaky_path
 
 
 def prepare_models(home: Path, train_path: Path) -> dict[str, Path]:
@@ -161,6 +165,7 @@ SCENARIOS = {
     "candidate": "the good candidate: every gate passes, promoted to staging",
     "weak": "a weak model: fails performance thresholds and non-inferiority, not promoted",
     "biased": "a model trained on biased labels that uses `sex`: fails fairness, not promoted",
+    "leaky": "the good candidate on data whose notes hold e-mails and phones: fails the PII scan",
 }
 
 
@@ -185,19 +190,22 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     _say(f"demo folder: {home} (MLflow registry: {tracking_uri})")
-    train_path, eval_path = prepare_data(home, rows=rows)
+    train_path, eval_path, leaky_path = prepare_data(home, rows=rows)
     models = prepare_models(home, train_path)
     champion_uri = ensure_champion(home, models["champion"], tracking_uri)
     _experiment(MlflowClient(tracking_uri=tracking_uri), home)
     if scenario not in SCENARIOS:
         raise GateInputError(f"unknown demo scenario '{scenario}'; choose {', '.join(SCENARIOS)}")
-    role = scenario
+    role = "candidate" if scenario == "leaky" else scenario
+    data_path = leaky_path if scenario == "leaky" else eval_path
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = home / "runs" / f"{stamp}-{role}"
+    out = home / "runs" / f"{stamp}-{scenario}"
     _say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
+    _say(f"scenario '{scenario}': {SCENARIOS[scenario]}")
     run = run_pipeline(
         model_uri=str(models[role]),
-        data_uri=str(eval_path),
+        data_uri=str(data_path),
+        train_data_uri=str(train_path),
         policy_text=demo_policy_text(),
         registered_model_name=REGISTERED_MODEL,
         output_dir=out,

@@ -69,6 +69,7 @@ def run_pipeline(
     experiment_name: str = "quality-gates",
     tracking_uri: str | None = None,
     sensitive_data_uri: str = "",
+    train_data_uri: str = "",
 ) -> LocalRun:
     """Run the gated-promotion pipeline through kfp.local and collect its evidence.
 
@@ -83,6 +84,7 @@ def run_pipeline(
         experiment_name: MLflow experiment of the evaluation run.
         tracking_uri: MLflow tracking URI; default ``MLFLOW_TRACKING_URI``.
         sensitive_data_uri: Separate file of sensitive attributes for the fairness gate.
+        train_data_uri: Training data, scanned by the PII gate.
 
     Returns:
         The run's outcome.
@@ -133,6 +135,7 @@ def run_pipeline(
                 experiment_name=experiment_name,
                 mlflow_tracking_uri=uri,
                 sensitive_data_uri=sensitive_data_uri,
+                train_data_uri=train_data_uri,
             )
         except Exception as exc:  # noqa: BLE001 - reported below as one line
             error = exc

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.policy_base import Severity, StrictModel
 from quality_gates.shared.policy_fairness import FairnessPolicy
+from quality_gates.shared.policy_pii import PiiPolicy
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -153,6 +154,7 @@ class GatesPolicy(StrictModel):
 
     performance: PerformancePolicy | None = None
     fairness: FairnessPolicy | None = None
+    pii: PiiPolicy | None = None
 
 
 class RegistryPolicy(StrictModel):

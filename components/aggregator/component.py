@@ -10,6 +10,7 @@ from quality_gates.shared.versions import image_for
 def aggregator(
     performance: Input[Artifact],
     fairness: Input[Artifact],
+    pii: Input[Artifact],
     scorecard: Output[Artifact],
     scorecard_html: Output[HTML],
     scorecard_md: Output[Markdown],
@@ -25,6 +26,7 @@ def aggregator(
     Args:
         performance: GateResult of the performance gate.
         fairness: GateResult of the fairness gate.
+        pii: GateResult of the PII scan gate.
         scorecard: Scorecard JSON (decision, every check, digests, lineage).
         scorecard_html: Static HTML scorecard for the KFP UI.
         scorecard_md: Markdown scorecard.
@@ -41,7 +43,11 @@ def aggregator(
     from quality_gates.components.aggregator.component_io import run_aggregator
 
     return run_aggregator(
-        verdicts={"performance": performance.path, "fairness": fairness.path},
+        verdicts={
+            "performance": performance.path,
+            "fairness": fairness.path,
+            "pii": pii.path,
+        },
         policy=policy,
         scorecard=scorecard,
         scorecard_html=scorecard_html,

@@ -1,0 +1,54 @@
+"""KFP component wrapper of the PII scan gate: read inputs, call core, write outputs."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
+
+from quality_gates.shared.versions import image_for
+
+
+@dsl.component(base_image=image_for("pii_scan_gate"), install_kfp_package=False)
+def pii_scan_gate(
+    data_uri: str,
+    policy: str,
+    verdict: Output[Artifact],
+    metrics: Output[Metrics],
+    report: Output[HTML],
+    report_md: Output[Markdown],
+    train_data_uri: str = "",
+    model_uri: str = "",
+    performance_report: Input[HTML] = None,
+    mlflow_tracking_uri: str = "",
+) -> bool:
+    """Block a model whose data, feature names or pipeline reports hold personal data.
+
+    Args:
+        data_uri: Evaluation data (CSV or Parquet).
+        policy: The policy YAML text; its ``gates.pii`` section is evaluated.
+        verdict: GateResult JSON (also copied into the artifact's metadata); examples masked.
+        metrics: Counts of findings per entity type, for the KFP UI.
+        report: Static HTML report (masked examples only).
+        report_md: Markdown report (masked examples only).
+        train_data_uri: Training data; empty skips it.
+        model_uri: The model, whose feature names (signature) are scanned; empty skips it.
+        performance_report: Another gate's HTML report, scanned so that no PII leaks through the
+            pipeline's own artifacts; optional.
+        mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        True when the gate passed or warned.
+    """
+    from quality_gates.components.pii_scan_gate.core import run_pii_gate
+    from quality_gates.shared import kfp_io, reports
+
+    result = run_pii_gate(
+        data_uris=[train_data_uri, data_uri],
+        policy_text=policy,
+        artifact_paths=[performance_report.path] if performance_report is not None else None,
+        model_uri=model_uri or None,
+        tracking_uri=mlflow_tracking_uri or None,
+    )
+    kfp_io.write_verdict(result, verdict)
+    kfp_io.write_metrics(result, metrics)
+    kfp_io.write_text(reports.gate_report_html(result), report)
+    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
+    return result.passed

@@ -1,0 +1,378 @@
+"""Precision-oriented validators, vectorised over arrays of candidate matches.
+
+A regex only says "looks like"; these say "is": Luhn and issuer ranges for payment cards, country
+length and ISO 7064 mod-97 for IBANs, the SSA rules for US social security numbers, octet ranges
+for IPv4, and the ITU numbering plans of ``phonenumbers`` (national number length and pattern per
+country calling code) for phone numbers. Every function takes a pyarrow string array of candidates
+and returns a numpy boolean array; no function loops over candidates in Python, except IPv6
+(``ipaddress`` per candidate: few candidates and about 2 µs each, see ``bench/bench_pii.py``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cache
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# ISO 13616 IBAN lengths per country (SWIFT IBAN registry).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28,
+    "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22,
+    "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24,
+    "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+IBAN_MAX = 34
+# SSNs the SSA voided after they were printed in advertising (e.g. the Woolworth wallet card).
+_VOID_SSNS = np.array([78051120, 219099999, 123456789, 111111111, 333333333], dtype=np.int64)
+# "Addresses" that are not anyone's: loopback, unspecified, broadcast.
+_NOT_PERSONAL_V4_FIRST = (0, 127)
+
+
+def as_string_array(values: pa.Array | pa.ChunkedArray) -> pa.StringArray:
+    """Return one contiguous ``pa.string()`` array (chunks combined, large strings cast down)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    return values
+
+
+def char_matrix(
+    values: pa.Array, width: int, *, right: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lay the bytes of each string into a fixed-width ``uint8`` matrix (zero padded).
+
+    Args:
+        values: A string array without nulls (ASCII content expected).
+        width: Number of columns; longer strings are cut (left-aligned: their tail; right-aligned:
+            their head).
+        right: Right-align the strings (digit arithmetic from the last digit, e.g. Luhn).
+
+    Returns:
+        ``(matrix (n, width), lengths (n,))``.
+    """
+    arr = as_string_array(values)
+    n = len(arr)
+    if n == 0:
+        return np.zeros((0, width), dtype=np.uint8), np.zeros(0, dtype=np.int64)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    offsets = offsets.astype(np.int64)
+    data_buf = arr.buffers()[2]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    )
+    if data.size == 0:
+        data = np.zeros(1, np.uint8)
+    lengths = np.diff(offsets)
+    cols = np.arange(width)
+    if right:
+        idx = offsets[1:, None] - width + cols
+        valid = cols >= width - lengths[:, None]
+    else:
+        idx = offsets[:-1, None] + cols
+        valid = cols < lengths[:, None]
+    mat = np.where(valid, data[np.clip(idx, 0, data.size - 1)], 0).astype(np.uint8)
+    return mat, lengths
+
+
+def digits_only(values: pa.Array) -> pa.Array:
+    """Remove every character that is not an ASCII digit."""
+    return pc.replace_substring_regex(values, pattern=r"[^0-9]", replacement="")
+
+
+def _prefix_int(values: pa.Array, k: int) -> np.ndarray:
+    head = pc.utf8_slice_codeunits(values, start=0, stop=k)
+    return np.asarray(pc.cast(head, pa.int64(), safe=False).to_numpy(zero_copy_only=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Payment cards
+
+
+def luhn_valid(digits: pa.Array) -> np.ndarray:
+    """Luhn (mod 10) check of digit strings, all at once.
+
+    Args:
+        digits: Strings of ASCII digits only (at most 19).
+
+    Returns:
+        True where the check digit is right.
+    """
+    mat, _ = char_matrix(digits, 19, right=True)
+    d = np.where(mat > 0, mat.astype(np.int64) - 48, 0)
+    # Right-aligned: the check digit is the last column; every second digit left of it doubles.
+    double = (np.arange(19)[::-1] % 2) == 1
+    doubled = np.where(double, d * 2, d)
+    doubled = np.where(doubled > 9, doubled - 9, doubled)
+    return (doubled.sum(axis=1) % 10) == 0
+
+
+def card_issuer_valid(digits: pa.Array) -> np.ndarray:
+    """Whether a digit string's prefix (IIN) and length belong to a card scheme.
+
+    Schemes: Visa, Mastercard, American Express, Discover, JCB, Diners Club, UnionPay, Maestro.
+
+    Args:
+        digits: Strings of ASCII digits only.
+
+    Returns:
+        True where an issuer range accepts the prefix and the length.
+    """
+    if len(digits) == 0:
+        return np.zeros(0, dtype=bool)
+    n = np.asarray(pc.utf8_length(digits).to_numpy(zero_copy_only=False), dtype=np.int64)
+    p1, p2, p3, p4, p6 = (_prefix_int(digits, k) for k in (1, 2, 3, 4, 6))
+    visa = (p1 == 4) & np.isin(n, (13, 16, 19))
+    master = (((p2 >= 51) & (p2 <= 55)) | ((p4 >= 2221) & (p4 <= 2720))) & (n == 16)
+    amex = np.isin(p2, (34, 37)) & (n == 15)
+    discover = (
+        (p4 == 6011) | ((p3 >= 644) & (p3 <= 649)) | (p2 == 65) | ((p6 >= 622126) & (p6 <= 622925))
+    ) & (n >= 16)
+    jcb = (p4 >= 3528) & (p4 <= 3589) & (n >= 16)
+    diners = (((p3 >= 300) & (p3 <= 305)) | (p4 == 3095) | np.isin(p2, (36, 38, 39))) & (n >= 14)
+    unionpay = (p2 == 62) & (n >= 16)
+    maestro = (np.isin(p2, (50, 56, 57, 58)) | np.isin(p4, (6304, 6759))) & (n >= 13)
+    return (visa | master | amex | discover | jcb | diners | unionpay | maestro) & (n <= 19)
+
+
+def card_valid(candidates: pa.Array) -> np.ndarray:
+    """Payment card numbers: 13-19 digits, Luhn, and an issuer range (separators allowed)."""
+    digits = digits_only(candidates)
+    n = np.asarray(pc.utf8_length(digits).to_numpy(zero_copy_only=False))
+    ok = (n >= 13) & (n <= 19)
+    return ok & luhn_valid(digits) & card_issuer_valid(digits)
+
+
+# --------------------------------------------------------------------------------------------
+# IBAN
+
+
+def iban_valid(candidates: pa.Array) -> np.ndarray:
+    """IBANs: known country, the country's length, and ISO 7064 mod 97 == 1.
+
+    A candidate longer than its country's length (a regex that ran on into the next word, e.g.
+    ``DE89 ... 00 EUR``) is cut to that length before the check.
+
+    Args:
+        candidates: Upper-case candidate strings, spaces allowed.
+
+    Returns:
+        True where the IBAN is valid.
+    """
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=bool)
+    compact = pc.replace_substring(candidates, pattern=" ", replacement="")
+    country = pc.utf8_slice_codeunits(compact, start=0, stop=2).to_numpy(zero_copy_only=False)
+    # One dictionary look-up per distinct country, not per candidate.
+    uniq, inverse = np.unique(country.astype(str), return_inverse=True)
+    want = np.array([IBAN_LENGTHS.get(c, 0) for c in uniq], dtype=np.int64)[inverse]
+    mat, lengths = char_matrix(compact, IBAN_MAX + 16)
+    ok = (want > 0) & (lengths >= want)
+    # Rearranged: chars 4..want-1, then the first 4 chars (country + check digits).
+    rem = np.zeros(len(mat), dtype=np.int64)
+    for j in range(4, IBAN_MAX + 4):
+        pos = np.where(j < want, j, j - want)  # after the body come the 4 leading chars
+        active = j < want + 4
+        c = mat[np.arange(len(mat)), np.clip(pos, 0, mat.shape[1] - 1)].astype(np.int64)
+        is_digit = (c >= 48) & (c <= 57)
+        is_upper = (c >= 65) & (c <= 90)
+        ok &= ~active | is_digit | is_upper
+        value = np.where(is_digit, c - 48, c - 55)
+        rem = np.where(
+            active, np.where(is_digit, (rem * 10 + value) % 97, (rem * 100 + value) % 97), rem
+        )
+    return ok & (rem == 1)
+
+
+# --------------------------------------------------------------------------------------------
+# US SSN
+
+
+def ssn_valid(candidates: pa.Array) -> np.ndarray:
+    """US social security numbers by the SSA's rules.
+
+    Invalid: area 000, 666 or 900-999 (the latter are ITINs), group 00, serial 0000, and numbers
+    voided after being published (078-05-1120 and others).
+
+    Args:
+        candidates: ``ddd-dd-dddd``, ``ddd dd dddd`` or 9 digits.
+
+    Returns:
+        True where the number can be an SSN.
+    """
+    digits = digits_only(candidates)
+    n = np.asarray(pc.utf8_length(digits).to_numpy(zero_copy_only=False))
+    value = np.asarray(pc.cast(digits, pa.int64(), safe=False).to_numpy(zero_copy_only=False))
+    value = np.where(n == 9, value, -1)
+    area, group, serial = value // 1_000_000, (value // 10_000) % 100, value % 10_000
+    return (
+        (n == 9)
+        & (area > 0)
+        & (area != 666)
+        & (area < 900)
+        & (group > 0)
+        & (serial > 0)
+        & ~np.isin(value, _VOID_SSNS)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# IP addresses
+
+
+def ipv4_valid(candidates: pa.Array) -> np.ndarray:
+    """Dotted-quad IPv4 with octets 0-255, no leading zeros, not loopback or unspecified."""
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=bool)
+    parts = pc.extract_regex(
+        candidates, r"^(?P<a>\d{1,3})\.(?P<b>\d{1,3})\.(?P<c>\d{1,3})\.(?P<d>\d{1,3})$"
+    )
+    ok = np.asarray(parts.is_valid().to_numpy(zero_copy_only=False))
+    octets = []
+    for name in ("a", "b", "c", "d"):
+        field = pc.struct_field(parts, name)
+        field = pc.if_else(parts.is_valid(), field, "0")
+        lead0 = np.asarray(
+            pc.match_substring_regex(field, r"^0\d").to_numpy(zero_copy_only=False), dtype=bool
+        )
+        v = np.asarray(pc.cast(field, pa.int64(), safe=False).to_numpy(zero_copy_only=False))
+        ok &= ~lead0 & (v <= 255)
+        octets.append(v)
+    ok &= ~np.isin(octets[0], _NOT_PERSONAL_V4_FIRST)
+    ok &= ~((octets[0] == 255) & (octets[1] == 255) & (octets[2] == 255) & (octets[3] == 255))
+    return ok
+
+
+def ipv6_valid(candidates: pa.Array) -> np.ndarray:
+    """IPv6 per RFC 4291 (``ipaddress``), not loopback, unspecified or link-local."""
+    out = np.zeros(len(candidates), dtype=bool)
+    for i, text in enumerate(candidates.to_pylist()):
+        try:
+            addr = ipaddress.IPv6Address(text)
+        except ValueError:
+            continue
+        out[i] = not (addr.is_loopback or addr.is_unspecified or addr.is_link_local)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Phone numbers
+
+
+@cache
+def _country_codes() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@cache
+def _plan_for_code(cc: int) -> tuple[str, tuple[int, ...]] | None:
+    """Union of the general national-number patterns and lengths of one calling code."""
+    import phonenumbers
+    from phonenumbers.phonenumberutil import PhoneMetadata
+
+    patterns: list[str] = []
+    lengths: set[int] = set()
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
+        md = (
+            PhoneMetadata.metadata_for_nongeo_region(cc)
+            if region == "001"
+            else PhoneMetadata.metadata_for_region(region)
+        )
+        if md is None or md.general_desc is None or not md.general_desc.national_number_pattern:
+            continue
+        patterns.append(md.general_desc.national_number_pattern)
+        lengths.update(md.general_desc.possible_length or ())
+    if not patterns:
+        return None
+    return "^(?:" + "|".join(f"(?:{p})" for p in patterns) + ")$", tuple(sorted(lengths))
+
+
+@cache
+def region_code(region: str) -> int | None:
+    """Calling code of a region (``GB`` → 44), or None for an unknown region."""
+    import phonenumbers
+
+    cc = phonenumbers.country_code_for_region(region.upper())
+    return cc or None
+
+
+def national_number_valid(national: pa.Array, cc: int) -> np.ndarray:
+    """Whether national numbers fit the numbering plan of one calling code (length and pattern)."""
+    plan = _plan_for_code(cc)
+    if plan is None or len(national) == 0:
+        return np.zeros(len(national), dtype=bool)
+    pattern, lengths = plan
+    n = np.asarray(pc.utf8_length(national).to_numpy(zero_copy_only=False))
+    match = pc.match_substring_regex(national, pattern).to_numpy(zero_copy_only=False)
+    return np.isin(n, lengths) & np.asarray(match, dtype=bool)
+
+
+def international_phone_valid(candidates: pa.Array) -> np.ndarray:
+    """``+<calling code> <national number>``: the code exists and the number fits its plan.
+
+    Calling codes form a prefix code (ITU E.164), so at most one of the 1-3 digit prefixes is a
+    code; numbers are grouped by code and each group is checked with one regex call.
+    """
+    digits = digits_only(candidates)
+    out = np.zeros(len(digits), dtype=bool)
+    if len(digits) == 0:
+        return out
+    codes = pa.array(sorted(_country_codes()))
+    cc = np.full(len(digits), -1, dtype=np.int64)
+    k_of = np.zeros(len(digits), dtype=np.int64)
+    for k in (1, 2, 3):
+        head = pc.utf8_slice_codeunits(digits, start=0, stop=k)
+        hit = np.asarray(pc.is_in(head, value_set=codes).to_numpy(zero_copy_only=False), bool)
+        hit &= cc < 0
+        if hit.any():
+            cc[hit] = np.asarray(head.to_numpy(zero_copy_only=False)[hit]).astype(np.int64)
+            k_of[hit] = k
+    for code in np.unique(cc[cc > 0]):
+        idx = np.flatnonzero(cc == code)
+        k = int(k_of[idx[0]])
+        national = pc.utf8_slice_codeunits(digits.take(pa.array(idx)), start=k)
+        out[idx] = national_number_valid(national, int(code))
+    return out
+
+
+def national_phone_valid(candidates: pa.Array, regions: tuple[str, ...]) -> np.ndarray:
+    """Numbers with a trunk prefix ``0`` (``020 7946 0958``): valid in any of ``regions``."""
+    digits = digits_only(candidates)
+    out = np.zeros(len(digits), dtype=bool)
+    if len(digits) == 0:
+        return out
+    national = pc.utf8_slice_codeunits(digits, start=1)
+    starts0 = np.asarray(
+        pc.starts_with(digits, pattern="0").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    # An SSN (078-05-1120) or a date (01-02-2023) written with a leading zero is not a phone.
+    other = pc.match_substring_regex(
+        candidates, r"^\d{3}-\d{2}-\d{4}$|^\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4}$"
+    )
+    starts0 &= ~np.asarray(other.to_numpy(zero_copy_only=False), dtype=bool)
+    for region in regions:
+        cc = region_code(region)
+        if cc is None or cc == 1:
+            continue
+        out |= starts0 & national_number_valid(national, cc)
+    return out
+
+
+def nanp_phone_valid(candidates: pa.Array) -> np.ndarray:
+    """North American numbers (``(212) 555-0123``): 10 digits that fit the NANP plan (+1)."""
+    digits = digits_only(candidates)
+    digits = pc.if_else(
+        pc.starts_with(digits, pattern="1"), pc.utf8_slice_codeunits(digits, 1), digits
+    )
+    return national_number_valid(digits, 1)

@@ -1,0 +1,161 @@
+"""Known-answer tests of the PII validators and detectors, from public test vectors."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from quality_gates.components.pii_scan_gate import validators as v
+from quality_gates.components.pii_scan_gate.corpus import iban_check, luhn_digit
+from quality_gates.components.pii_scan_gate.masking import mask
+
+
+def _ok(fn, values):
+    return fn(pa.array(values, pa.string())).tolist()
+
+
+# Test card numbers published by the card schemes / payment processors.
+VALID_CARDS = [
+    "4111111111111111",  # Visa
+    "4012888888881881",  # Visa
+    "4222222222222",  # Visa, 13 digits
+    "5555555555554444",  # Mastercard
+    "5105105105105100",  # Mastercard
+    "2223003122003222",  # Mastercard 2-series
+    "378282246310005",  # American Express
+    "371449635398431",  # American Express
+    "6011111111111117",  # Discover
+    "6011000990139424",  # Discover
+    "3530111333300000",  # JCB
+    "3566002020360505",  # JCB
+    "30569309025904",  # Diners Club
+    "6200000000000005",  # UnionPay
+    "4111 1111 1111 1111",
+    "3782-822463-10005",
+]
+INVALID_CARDS = [
+    "4111111111111112",  # Luhn
+    "5555555555554443",  # Luhn
+    "1234567812345670",  # Luhn-valid, no issuer starts with 1
+    "9999999999999995",  # Luhn-valid, no issuer
+    "37828224631000",  # Amex prefix, wrong length
+    "411111111111",  # too short
+]
+
+
+def test_luhn_and_issuer_known_answers():
+    assert _ok(v.card_valid, VALID_CARDS) == [True] * len(VALID_CARDS)
+    assert _ok(v.card_valid, INVALID_CARDS) == [False] * len(INVALID_CARDS)
+
+
+def test_luhn_digit_matches_vectorised_luhn():
+    rng = np.random.default_rng(0)
+    bodies = ["4" + "".join(map(str, rng.integers(0, 10, 14))) for _ in range(200)]
+    numbers = [b + luhn_digit(b) for b in bodies]
+    assert all(v.luhn_valid(pa.array(numbers)))
+    off = [n[:-1] + str((int(n[-1]) + 1) % 10) for n in numbers]
+    assert not any(v.luhn_valid(pa.array(off)))
+
+
+# IBAN examples of the SWIFT IBAN registry and of national banks.
+VALID_IBANS = [
+    "GB82 WEST 1234 5698 7654 32",
+    "GB33BUKB20201555555555",
+    "DE89 3704 0044 0532 0130 00",
+    "FR14 2004 1010 0505 0001 3M02 606",
+    "NL91 ABNA 0417 1643 00",
+    "CH93 0076 2011 6238 5295 7",
+    "BE68 5390 0754 7034",
+    "ES91 2100 0418 4502 0005 1332",
+    "IT60 X054 2811 1010 0000 0123 456",
+    "NO93 8601 1117 947",
+    "MT84 MALT 0110 0001 2345 MTLC AST0 01S",
+]
+INVALID_IBANS = [
+    "GB82 WEST 1234 5698 7654 33",  # check digits
+    "DE89 3704 0044 0532 0130 01",  # check digits
+    "GB82 WEST 1234 5698 7654",  # too short for GB
+    "XX82 WEST 1234 5698 7654 32",  # no such country
+    "DE00 3704 0044 0532 0130 00",
+]
+
+
+def test_iban_known_answers():
+    assert _ok(v.iban_valid, VALID_IBANS) == [True] * len(VALID_IBANS)
+    assert _ok(v.iban_valid, INVALID_IBANS) == [False] * len(INVALID_IBANS)
+
+
+def test_iban_check_digits_generator_agrees():
+    assert iban_check("GB", "WEST12345698765432") == "82"
+    assert iban_check("DE", "370400440532013000") == "89"
+
+
+def test_iban_trailing_word_is_cut_to_country_length():
+    assert _ok(v.iban_valid, ["DE89 3704 0044 0532 0130 00 EUR"]) == [True]
+
+
+def test_ssn_rules():
+    valid = ["123-45-6788", "001-01-0001", "899-99-9999", "665-12-3456", "234567890"]
+    invalid = [
+        "000-12-3456",  # area 000
+        "666-12-3456",  # area 666
+        "900-12-3456",  # ITIN range
+        "123-00-4567",  # group 00
+        "123-45-0000",  # serial 0000
+        "078-05-1120",  # voided (Woolworth wallet card)
+        "219-09-9999",  # voided (advertising)
+    ]
+    assert _ok(v.ssn_valid, valid) == [True] * len(valid)
+    assert _ok(v.ssn_valid, invalid) == [False] * len(invalid)
+
+
+def test_ipv4_and_ipv6():
+    assert _ok(v.ipv4_valid, ["81.2.69.160", "192.168.1.20", "8.8.8.8"]) == [True] * 3
+    bad = ["256.1.1.1", "1.2.3.300", "127.0.0.1", "0.0.0.0", "01.2.3.4", "255.255.255.255"]
+    assert _ok(v.ipv4_valid, bad) == [False] * len(bad)
+    good6 = ["2001:db8::8a2e:370:7334", "2a00:1450:4001:81b::200e", "::ffff:81.2.69.160"]
+    assert _ok(v.ipv6_valid, good6) == [True] * 3
+    bad6 = ["12:30:45", "00:1A:2B:3C:4D:5E", "::1", "::", "fe80::1", "1:2:3:4:5:6:7:8:9"]
+    assert _ok(v.ipv6_valid, bad6) == [False] * len(bad6)
+
+
+def test_phone_numbering_plans():
+    assert (
+        _ok(
+            v.international_phone_valid,
+            ["+44 20 7946 0958", "+1 212 555 0123", "+49 30 901820", "+33 1 42 68 53 00"],
+        )
+        == [True] * 4
+    )
+    # +1 123 ...: no NANP area code starts with 1; +999 is not a calling code; too short.
+    assert (
+        _ok(v.international_phone_valid, ["+1 123 456 7890", "+999 1234 5678", "+44 20"])
+        == [False] * 3
+    )
+    assert _ok(v.nanp_phone_valid, ["(212) 555-0123", "415-555-2671", "123-456-7890"]) == [
+        True,
+        True,
+        False,
+    ]
+    regions = ("GB", "DE", "FR")
+    assert v.national_phone_valid(
+        pa.array(["020 7946 0958", "030 901820", "01 42 68 53 00", "078-05-1120", "01-02-2023"]),
+        regions,
+    ).tolist() == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize(
+    "entity, raw, masked",
+    [
+        ("email", "john.smith@example.com", "j***@e***.com"),
+        ("credit_card", "4111 1111 1111 1234", "**** **** **** 1234"),
+        ("ssn", "123-45-6788", "***-**-****"),
+        ("phone", "+44 20 7946 0958", "+** ** **** **58"),
+        ("iban", "DE89 3704 0044 0532 0130 00 EUR", "DE** **** 3000"),
+        ("ipv4", "81.2.69.160", "81.***.***.***"),
+        ("person_name", "John Smith", "J*** S***"),
+        ("date_of_birth", "1984-03-12", "****-**-**"),
+    ],
+)
+def test_masking_keeps_shape_not_identity(entity, raw, masked):
+    assert mask(entity, raw) == masked
+    assert raw not in mask(entity, raw)
