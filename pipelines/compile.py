@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def all_components() -> dict[str, object]:
     """Return every component by its folder name."""
     from quality_gates.components.aggregator.component import aggregator
+    from quality_gates.components.explainability_gate.component import explainability_gate
     from quality_gates.components.fairness_gate.component import fairness_gate
     from quality_gates.components.performance_gate.component import performance_gate
     from quality_gates.components.pii_scan_gate.component import pii_scan_gate
@@ -24,6 +25,7 @@ def all_components() -> dict[str, object]:
     return {
         "performance_gate": performance_gate,
         "fairness_gate": fairness_gate,
+        "explainability_gate": explainability_gate,
         "pii_scan_gate": pii_scan_gate,
         "aggregator": aggregator,
         "promote": promote,

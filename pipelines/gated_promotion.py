@@ -4,6 +4,7 @@ from kfp import dsl
 from kfp.dsl import Artifact
 
 from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
@@ -62,6 +63,14 @@ def gated_promotion(
         sensitive_data_uri=sensitive_data_uri,
         mlflow_tracking_uri=mlflow_tracking_uri,
     ).set_display_name("fairness gate")
+    expl = explainability_gate(
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy=policy,
+        registered_model_name=registered_model_name,
+        champion_alias=champion_alias,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("explainability gate")
     # The PII gate also scans the performance report, so nothing we publish quotes personal data.
     pii = pii_scan_gate(
         data_uri=data_uri,
@@ -74,6 +83,7 @@ def gated_promotion(
     agg = aggregator(
         performance=perf.outputs["verdict"],
         fairness=fair.outputs["verdict"],
+        explainability=expl.outputs["verdict"],
         pii=pii.outputs["verdict"],
         policy=policy,
         model_uri=model_uri,

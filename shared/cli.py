@@ -18,7 +18,7 @@ from quality_gates.shared.errors import GateInputError, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 # Gates the CLI can run on their own (the pipeline runs the same functions).
-CHECKABLE = ("performance", "fairness", "pii")
+CHECKABLE = ("performance", "fairness", "explainability", "pii")
 
 
 def _exit_code(status_value: str) -> int:

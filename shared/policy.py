@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.policy_base import Severity, StrictModel
+from quality_gates.shared.policy_explainability import ExplainabilityPolicy
 from quality_gates.shared.policy_fairness import FairnessPolicy
 from quality_gates.shared.policy_pii import PiiPolicy
 
@@ -154,6 +155,7 @@ class GatesPolicy(StrictModel):
 
     performance: PerformancePolicy | None = None
     fairness: FairnessPolicy | None = None
+    explainability: ExplainabilityPolicy | None = None
     pii: PiiPolicy | None = None
 
 

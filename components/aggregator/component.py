@@ -10,6 +10,7 @@ from quality_gates.shared.versions import image_for
 def aggregator(
     performance: Input[Artifact],
     fairness: Input[Artifact],
+    explainability: Input[Artifact],
     pii: Input[Artifact],
     scorecard: Output[Artifact],
     scorecard_html: Output[HTML],
@@ -26,6 +27,7 @@ def aggregator(
     Args:
         performance: GateResult of the performance gate.
         fairness: GateResult of the fairness gate.
+        explainability: GateResult of the explainability gate.
         pii: GateResult of the PII scan gate.
         scorecard: Scorecard JSON (decision, every check, digests, lineage).
         scorecard_html: Static HTML scorecard for the KFP UI.
@@ -46,6 +48,7 @@ def aggregator(
         verdicts={
             "performance": performance.path,
             "fairness": fairness.path,
+            "explainability": explainability.path,
             "pii": pii.path,
         },
         policy=policy,

@@ -7,6 +7,7 @@ import pytest
 from kfp import local
 
 from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
@@ -84,9 +85,11 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
         # on the scorecard but does not decide.
         fair = fairness_gate(model_uri=model_uri, data_uri=data_uri, policy=policy)
         pii = pii_scan_gate(data_uri=data_uri, policy=policy)
+        expl = explainability_gate(model_uri=model_uri, data_uri=data_uri, policy=policy)
         return aggregator(
             performance=gate.outputs["verdict"],
             fairness=fair.outputs["verdict"],
+            explainability=expl.outputs["verdict"],
             pii=pii.outputs["verdict"],
             policy=policy,
             model_uri=model_uri,
@@ -99,7 +102,7 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     )
     card = Scorecard.from_json(Path(out.outputs["Output"].path).read_text())
     assert card.all_passed and card.model_digest == card.results[0].inputs["model"]
-    assert [r.status for r in card.results] == [Status.PASSED, Status.SKIPPED, Status.SKIPPED]
+    assert [r.status for r in card.results] == [Status.PASSED] + [Status.SKIPPED] * 3
     html = (Path(out.outputs["Output"].path).parent.parent / "aggregator").glob("scorecard_html")
     assert "performance" in next(iter(html)).read_text()
 
@@ -111,7 +114,11 @@ def test_aggregator_component_passes_and_fails_closed(binary_case, kfp_local, tm
     def wiring() -> dsl.Artifact:
         imp = dsl.importer(artifact_uri=str(bogus), artifact_class=dsl.Artifact)
         return aggregator(
-            performance=imp.output, fairness=imp.output, pii=imp.output, policy=POLICY % "0.6"
+            performance=imp.output,
+            fairness=imp.output,
+            explainability=imp.output,
+            pii=imp.output,
+            policy=POLICY % "0.6",
         ).outputs["scorecard"]
 
     bad = wiring()

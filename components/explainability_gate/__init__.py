@@ -1,0 +1,1 @@
+"""Explainability gate: SHAP attributions judged against the policy (its image carries shap)."""

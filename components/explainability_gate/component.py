@@ -1,0 +1,54 @@
+"""KFP component wrapper of the explainability gate: read inputs, call core, write outputs."""
+
+from kfp import dsl
+from kfp.dsl import HTML, Artifact, Markdown, Metrics, Output
+
+from quality_gates.shared.versions import image_for
+
+
+@dsl.component(base_image=image_for("explainability_gate"), install_kfp_package=False)
+def explainability_gate(
+    model_uri: str,
+    data_uri: str,
+    policy: str,
+    verdict: Output[Artifact],
+    metrics: Output[Metrics],
+    report: Output[HTML],
+    report_md: Output[Markdown],
+    registered_model_name: str = "",
+    champion_alias: str = "",
+    mlflow_tracking_uri: str = "",
+) -> bool:
+    """Explain a candidate model with SHAP and block leakage, bias or a silent change of drivers.
+
+    Args:
+        model_uri: Candidate model URI (``models:/``, ``runs:/``, local file or folder).
+        data_uri: Evaluation data (CSV or Parquet).
+        policy: The policy YAML text; its ``gates.explainability`` section is evaluated.
+        verdict: GateResult JSON (also copied into the artifact's metadata).
+        metrics: Sampling figures, stability and the top features' attribution shares.
+        report: Static HTML report with the attribution plots inline.
+        report_md: Markdown report.
+        registered_model_name: Registered model whose alias holds the champion.
+        champion_alias: Overrides the policy's champion alias when not empty.
+        mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
+
+    Returns:
+        True when the gate passed or warned.
+    """
+    from quality_gates.components.explainability_gate.core import run_explainability_gate
+    from quality_gates.shared import kfp_io, reports
+
+    result = run_explainability_gate(
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy_text=policy,
+        registered_model_name=registered_model_name or None,
+        champion_alias=champion_alias or None,
+        tracking_uri=mlflow_tracking_uri or None,
+    )
+    kfp_io.write_verdict(result, verdict)
+    kfp_io.write_metrics(result, metrics)
+    kfp_io.write_text(reports.gate_report_html(result), report)
+    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
+    return result.passed

@@ -1,0 +1,883 @@
+"""Explainability gate: SHAP attributions as a gate, not a plot nobody reads.
+
+The candidate is explained on a stratified sample of the evaluation data, sized to the policy's
+time budget; attributions are mapped back to the model's input columns. The checks: forbidden
+(sensitive) features must not be top drivers, no single feature may carry most of the
+attribution (target leakage, an ID column), enough features must share it, chosen features must
+push the output in the expected direction, the drivers must not have moved far from the
+champion's, and the ranking must be stable between two disjoint halves of the sample.
+
+No kfp import. The component wrapper, the CLI and the Python API all call
+:func:`run_explainability_gate`, so the three give the same GateResult.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quality_gates.components.explainability_gate import attribution as attr
+from quality_gates.components.explainability_gate import plots
+from quality_gates.components.explainability_gate.explainers import ModelExplainer, build_explainer
+from quality_gates.components.explainability_gate.sampling import (
+    RunStats,
+    explain_within_budget,
+    halves,
+    stratified_order,
+)
+from quality_gates.shared.data import EvalData, load_eval_data
+from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.execution import guarded
+from quality_gates.shared.policy import DataSpec, parse_policy, policy_digest
+from quality_gates.shared.policy_explainability import AttributionDriftSpec, ExplainabilityPolicy
+from quality_gates.shared.results import (
+    CheckResult,
+    GateResult,
+    Status,
+    finalize,
+    not_configured_result,
+    utc_now,
+)
+from quality_gates.shared.versions import package_versions
+
+GATE = "explainability"
+SECTION = f"gates.{GATE}"
+_BEESWARM_FEATURES = 12
+_COMPARE_FEATURES = 15
+_METRIC_FEATURES = 10
+_PROBE_ROWS = 50
+
+log = logging.getLogger("quality_gates")
+
+
+# --------------------------------------------------------------------------------------------
+# Policy
+
+
+def parse_section(policy_text: str, source: str = "<policy>") -> ExplainabilityPolicy | None:
+    """Read and validate ``gates.explainability`` (None when the policy has none).
+
+    Raises:
+        GateInputError: On invalid YAML or an invalid policy, naming the key path.
+    """
+    return parse_policy(policy_text, source=source).gates.explainability
+
+
+def parse_data_spec(policy_text: str, source: str = "<policy>") -> DataSpec:
+    """Read and validate the ``data`` section of a policy (empty when absent).
+
+    Raises:
+        GateInputError: On an invalid policy, naming the key path.
+    """
+    return parse_policy(policy_text, source=source).data
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+
+
+def _status(ok: bool, severity: str) -> Status:
+    if ok:
+        return Status.PASSED
+    return Status.FAILED if severity == "block" else Status.WARNED
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:.1f}%"
+
+
+def explainer_check(explainer: ModelExplainer) -> CheckResult:
+    """Report the explainer used; the model-agnostic fallback is a warning (estimated values)."""
+    if explainer.fallback_reason is None:
+        return CheckResult(
+            name="explainer",
+            value=explainer.kind,
+            status=Status.PASSED,
+            severity="warn",
+            message=f"exact attributions: {explainer.description}",
+        )
+    return CheckResult(
+        name="explainer",
+        value=explainer.kind,
+        status=Status.WARNED,
+        severity="warn",
+        message=f"fell back to the model-agnostic {explainer.description}: "
+        f"{explainer.fallback_reason}; attributions are estimates",
+    )
+
+
+def forbidden_check(
+    policy: ExplainabilityPolicy,
+    *,
+    names: list[str],
+    imp: np.ndarray,
+    share: np.ndarray,
+    data_columns: list[str],
+) -> CheckResult:
+    """Forbidden features must not be among the top-k drivers."""
+    rule = policy.forbidden
+    assert rule is not None
+    k = min(rule.top_k, len(names))
+    top = attr.top_k(imp, names, k)
+    rank = attr.ranks(imp)
+    name = f"forbidden features not in top {rule.top_k}"
+    unknown = [f for f in rule.features if f not in names and f not in data_columns]
+    base = dict(
+        name=name,
+        threshold=float(rule.top_k),
+        operator=">",
+        severity=rule.severity,
+        rationale=rule.rationale,
+    )
+    if unknown:
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"forbidden feature(s) {unknown} are neither model inputs nor columns of the "
+            f"data; fix {SECTION}.forbidden.features (a misspelt name would check nothing)",
+        )
+    hits = [f for f in rule.features if f in top]
+    used = {f: int(rank[names.index(f)]) for f in rule.features if f in names}
+    absent = [f for f in rule.features if f not in names]
+    best = min(used.values()) if used else None
+    details = {"ranks": used, "not_model_inputs": absent, "top": top}
+    if hits:
+        shown = ", ".join(f"{f} (rank {used[f]}, {_pct(share[names.index(f)])})" for f in hits)
+        return CheckResult(
+            **base,
+            value=float(best),
+            status=_status(False, rule.severity),
+            details=details,
+            message=f"forbidden feature(s) among the top {k} drivers: {shown}",
+        )
+    parts = []
+    if used:
+        parts.append(", ".join(f"{f} at rank {r}" for f, r in used.items()))
+    if absent:
+        parts.append(f"{', '.join(absent)} not a model input")
+    return CheckResult(
+        **base,
+        value=float(best) if best is not None else None,
+        status=Status.PASSED,
+        details=details,
+        message=f"no forbidden feature in the top {k}: " + "; ".join(parts),
+    )
+
+
+def max_share_check(
+    policy: ExplainabilityPolicy, *, names: list[str], share: np.ndarray
+) -> CheckResult:
+    """No single feature may carry more than the allowed share of attribution."""
+    rule = policy.max_share
+    assert rule is not None
+    i = int(np.argmax(share))
+    ok = bool(share[i] <= rule.max + 1e-12)
+    verb = "within" if ok else "above"
+    hint = "" if ok else " (a sign of target leakage or an ID column among the inputs)"
+    return CheckResult(
+        name=f"max attribution share <= {rule.max:g}",
+        value=float(share[i]),
+        threshold=rule.max,
+        operator="<=",
+        status=_status(ok, rule.severity),
+        severity=rule.severity,
+        rationale=rule.rationale,
+        details={"feature": names[i]},
+        message=f"{names[i]} carries {_pct(share[i])} of the total attribution, {verb} the "
+        f"{_pct(rule.max)} limit{hint}",
+    )
+
+
+def coverage_check(policy: ExplainabilityPolicy, *, share: np.ndarray) -> CheckResult:
+    """At least N features must be needed to reach X% of the attribution."""
+    rule = policy.min_features
+    assert rule is not None
+    n = attr.features_to_reach(share, rule.share)
+    ok = n >= rule.min_features
+    return CheckResult(
+        name=f"features to reach {_pct(rule.share)} >= {rule.min_features}",
+        value=float(n),
+        threshold=float(rule.min_features),
+        operator=">=",
+        status=_status(ok, rule.severity),
+        severity=rule.severity,
+        rationale=rule.rationale,
+        message=f"{n} feature(s) carry {_pct(rule.share)} of the attribution "
+        f"({'at least' if ok else 'fewer than'} {rule.min_features})",
+    )
+
+
+def stability_check(
+    policy: ExplainabilityPolicy, *, imp_a: np.ndarray, imp_b: np.ndarray, n_a: int, n_b: int
+) -> tuple[CheckResult, float, float]:
+    """Top-k agreement of the rankings of two disjoint halves of the explained rows."""
+    spec = policy.stability
+    k = min(spec.top_k, len(imp_a))
+    agreement = attr.topk_agreement(imp_a, imp_b, k)
+    rho = attr.spearman(imp_a, imp_b)
+    ok = agreement >= spec.min_agreement - 1e-12
+    note = "" if ok else "; explain more rows (raise explain_rows or time_budget_s)"
+    check = CheckResult(
+        name=f"stability: top-{spec.top_k} agreement >= {spec.min_agreement:g}",
+        value=agreement,
+        threshold=spec.min_agreement,
+        operator=">=",
+        status=_status(ok, spec.severity),
+        severity=spec.severity,
+        rationale=spec.rationale,
+        details={"rows_a": n_a, "rows_b": n_b, "rank_correlation": rho},
+        message=f"two disjoint samples ({n_a} and {n_b} rows) share {round(agreement * k)} of "
+        f"their top {k} features (rank correlation {rho:.3f}){note}",
+    )
+    return check, agreement, rho
+
+
+def direction_checks(
+    policy: ExplainabilityPolicy,
+    *,
+    explainer: ModelExplainer,
+    phi: np.ndarray,
+    rows: pd.DataFrame,
+) -> tuple[list[CheckResult], list[list[Any]]]:
+    """Each direction rule: Spearman(feature value, its SHAP) has the expected sign."""
+    checks: list[CheckResult] = []
+    table: list[list[Any]] = []
+    names = explainer.features
+    for rule in policy.directions:
+        name = f"direction {rule.feature}: {rule.effect}"
+        base = dict(name=name, severity=rule.severity, rationale=rule.rationale)
+        problem = None
+        if rule.feature not in names:
+            problem = (
+                f"direction rule on '{rule.feature}': not an input of the model; fix "
+                f"{SECTION}.directions"
+            )
+        elif phi.shape[2] != 1:
+            problem = (
+                f"direction rule on '{rule.feature}': the model is multiclass, directions need "
+                "a binary classifier or a regressor; remove the rule"
+            )
+        elif not pd.api.types.is_numeric_dtype(rows[rule.feature].dtype):
+            problem = (
+                f"direction rule on '{rule.feature}': the column is not numeric; directions "
+                "apply to numeric features only"
+            )
+        if problem:
+            checks.append(CheckResult(**base, status=Status.ERROR, message=problem))
+            continue
+        x = rows[rule.feature].to_numpy(dtype=float, na_value=np.nan)
+        contribution = phi[:, names.index(rule.feature), 0]
+        rho = attr.spearman(x, contribution)
+        increasing = rule.effect == "increasing"
+        threshold = rule.min_rank_correlation if increasing else -rule.min_rank_correlation
+        operator = ">=" if increasing else "<="
+        if not np.any(contribution):
+            # A feature the model ignores pushes in no direction: that meets "must not raise"
+            # (min_rank_correlation 0) but not a required effect (> 0).
+            ok = rule.min_rank_correlation == 0.0
+            status = _status(ok, rule.severity)
+            checks.append(
+                CheckResult(
+                    **base,
+                    value=0.0,
+                    threshold=threshold,
+                    operator=operator,
+                    status=status,
+                    message=f"{rule.feature} has no effect on the output (all attributions 0); "
+                    f"expected {rule.effect}",
+                )
+            )
+            table.append([rule.feature, rule.effect, 0.0, status.value])
+            continue
+        if not np.isfinite(rho):
+            checks.append(
+                CheckResult(
+                    **base,
+                    threshold=threshold,
+                    operator=operator,
+                    status=Status.ERROR,
+                    message=f"direction of '{rule.feature}' is undefined: the feature or its "
+                    "attribution is constant on the explained rows",
+                )
+            )
+            table.append([rule.feature, rule.effect, None, "error"])
+            continue
+        ok = rho >= threshold if increasing else rho <= threshold
+        status = _status(ok, rule.severity)
+        checks.append(
+            CheckResult(
+                **base,
+                value=rho,
+                threshold=threshold,
+                operator=operator,
+                status=status,
+                message=f"rank correlation of {rule.feature} with its attribution = {rho:.3f}: "
+                f"higher {rule.feature} {'raises' if rho > 0 else 'lowers'} the output, expected "
+                f"{rule.effect}",
+            )
+        )
+        table.append([rule.feature, rule.effect, round(rho, 4), status.value])
+    return checks, table
+
+
+def drift_check(spec: AttributionDriftSpec, drift: attr.Drift) -> CheckResult:
+    """Rank correlation of candidate and champion importances, naming the features that moved."""
+    moved = [drift.features[i] for i in drift.moved[: spec.top_moved]]
+    shown = ", ".join(
+        f"{drift.features[i]} {_pct(drift.champion_share[i])}→{_pct(drift.candidate_share[i])}"
+        for i in drift.moved[: min(3, spec.top_moved)]
+    )
+    base = dict(
+        name=f"attribution rank correlation vs champion >= {spec.min_rank_correlation:g}",
+        threshold=spec.min_rank_correlation,
+        operator=">=",
+        severity=spec.severity,
+        rationale=spec.rationale,
+        details={"moved_most": moved},
+    )
+    if not np.isfinite(drift.rank_correlation):
+        return CheckResult(
+            **base,
+            status=Status.ERROR,
+            message="rank correlation with the champion is undefined (constant importances); "
+            "check both models",
+        )
+    ok = drift.rank_correlation >= spec.min_rank_correlation - 1e-12
+    return CheckResult(
+        **base,
+        value=drift.rank_correlation,
+        status=_status(ok, spec.severity),
+        message=f"rank correlation of mean |SHAP| with the champion = "
+        f"{drift.rank_correlation:.3f}; moved most: {shown}",
+    )
+
+
+def missing_champion_check(spec: AttributionDriftSpec, ref: dict[str, Any]) -> CheckResult:
+    """The check recorded when no model holds the champion alias yet."""
+    status = {"skip": Status.SKIPPED, "warn": Status.WARNED, "block": Status.FAILED}[
+        spec.if_missing
+    ]
+    return CheckResult(
+        name=f"attribution rank correlation vs champion >= {spec.min_rank_correlation:g}",
+        threshold=spec.min_rank_correlation,
+        operator=">=",
+        status=status,
+        severity=spec.severity,
+        rationale=spec.rationale,
+        message=f"no champion: no model '{ref.get('model_name')}' holds alias "
+        f"'{ref.get('alias')}' (if_missing: {spec.if_missing})",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence for the report
+
+
+def _percentiles(rows: pd.DataFrame, names: list[str]) -> np.ndarray:
+    out = np.full((len(rows), len(names)), np.nan)
+    for j, name in enumerate(names):
+        col = rows[name]
+        if pd.api.types.is_numeric_dtype(col.dtype) and col.nunique(dropna=True) > 1:
+            out[:, j] = col.rank(pct=True).to_numpy(dtype=float, na_value=np.nan)
+    return out
+
+
+def _images(
+    *,
+    policy: ExplainabilityPolicy,
+    explainer: ModelExplainer,
+    phi: np.ndarray,
+    rows: pd.DataFrame,
+    share: np.ndarray,
+    drift: attr.Drift | None,
+) -> tuple[list[dict[str, str]], list[str]]:
+    names = explainer.features
+    ordered = attr.order(share)
+    top = [names[i] for i in ordered]
+    forbidden = policy.forbidden.features if policy.forbidden else []
+    # One signed attribution per row and feature for the summary: the explained output.
+    signed = phi.sum(axis=2) if phi.shape[2] > 1 else phi[:, :, 0]
+    images: list[dict[str, str]] = []
+    problems: list[str] = []
+
+    def add(title: str, draw: Any) -> None:
+        try:
+            images.append({"title": title, "png_base64": draw()})
+        except Exception as exc:  # noqa: BLE001 - a plot must not sink the verdict
+            log.debug("plot %s failed", title, exc_info=True)
+            problems.append(f"{title}: {type(exc).__name__}")
+
+    shown = top[:40]
+    add(
+        "Global importance (share of mean |SHAP|)",
+        lambda: plots.importance_bar(
+            names=shown, shares=[share[names.index(n)] for n in shown], highlight=forbidden
+        ),
+    )
+    bee = top[:_BEESWARM_FEATURES]
+    idx = [names.index(n) for n in bee]
+    add(
+        "Summary: SHAP value per explained row, coloured by feature percentile",
+        lambda: plots.beeswarm(
+            names=bee,
+            phi=signed[:, idx],
+            percentiles=_percentiles(rows, bee),
+            seed=policy.sampling.seed,
+        ),
+    )
+    for n in top[: policy.dependence_plots]:
+        j = names.index(n)
+        add(
+            f"Dependence: {n}",
+            lambda n=n, j=j: plots.dependence(name=n, x=rows[n], phi=signed[:, j]),
+        )
+    if drift is not None:
+        pick = list(
+            dict.fromkeys(
+                [
+                    *[drift.features[i] for i in attr.order(drift.candidate_share)[:10]],
+                    *[drift.features[i] for i in attr.order(drift.champion_share)[:10]],
+                ]
+            )
+        )[:_COMPARE_FEATURES]
+        pos = [drift.features.index(n) for n in pick]
+        add(
+            "Candidate vs champion attribution shares",
+            lambda: plots.champion_comparison(
+                names=pick,
+                candidate=drift.candidate_share[pos],
+                champion=drift.champion_share[pos],
+            ),
+        )
+    return images, problems
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return "-"
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return v
+
+
+def _importance_table(
+    names: list[str], imp: np.ndarray, share: np.ndarray, imp_a: np.ndarray, imp_b: np.ndarray
+) -> dict[str, Any]:
+    rank = attr.ranks(imp)
+    ra, rb = attr.ranks(imp_a), attr.ranks(imp_b)
+    cum = 0.0
+    rows = []
+    for i in attr.order(imp):
+        cum += float(share[i])
+        rows.append(
+            [
+                int(rank[i]),
+                names[i],
+                float(imp[i]),
+                round(float(share[i]), 4),
+                round(cum, 4),
+                int(ra[i]),
+                int(rb[i]),
+            ]
+        )
+    return {
+        "title": "Global importance (candidate)",
+        "note": "mean |SHAP| per input column (one-hot parts summed); ranks in the two disjoint "
+        "halves used for the stability figure",
+        "columns": [
+            "rank",
+            "feature",
+            "mean |SHAP|",
+            "share",
+            "cumulative share",
+            "rank A",
+            "rank B",
+        ],
+        "rows": rows,
+    }
+
+
+def _drift_table(drift: attr.Drift, cand_names: list[str], champ_names: list[str]) -> dict:
+    rc = attr.ranks(drift.candidate_share)
+    rh = attr.ranks(drift.champion_share)
+    rows = []
+    for i in drift.moved:
+        f = drift.features[i]
+        rows.append(
+            [
+                f,
+                round(float(drift.candidate_share[i]), 4),
+                round(float(drift.champion_share[i]), 4),
+                round(float(drift.candidate_share[i] - drift.champion_share[i]), 4),
+                int(rc[i]) if f in cand_names else "not an input",
+                int(rh[i]) if f in champ_names else "not an input",
+            ]
+        )
+    return {
+        "title": "Champion comparison (features that moved most first)",
+        "note": "shares of mean |SHAP| of each model on the same explained rows",
+        "columns": [
+            "feature",
+            "candidate share",
+            "champion share",
+            "change",
+            "candidate rank",
+            "champion rank",
+        ],
+        "rows": rows,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+def _model_features(loaded: Any, data: EvalData, *, what: str) -> list[str]:
+    names = loaded.feature_names
+    if names:
+        missing = [n for n in names if n not in data.frame.columns]
+        if missing:
+            shown = ", ".join(missing[:10]) + (
+                f" (+{len(missing) - 10} more)" if len(missing) > 10 else ""
+            )
+            raise GateInputError(
+                f"evaluation data lacks {len(missing)} of the {len(names)} feature columns the "
+                f"{what} {loaded.uri} was trained on: {shown}; add them to the data"
+            )
+        return list(names)
+    return list(data.features)
+
+
+def _load_champion(
+    *,
+    spec: AttributionDriftSpec,
+    registered_model_name: str | None,
+    tracking_uri: str | None,
+) -> tuple[Any | None, dict[str, Any]]:
+    from quality_gates.shared.models import load_model, resolve_alias
+
+    name = spec.model_name or registered_model_name
+    ref: dict[str, Any] = {"model_name": name, "alias": spec.alias}
+    if not name:
+        raise GateInputError(
+            "champion comparison needs a registered model name; pass --registered-model-name "
+            f"or set {SECTION}.champion.model_name"
+        )
+    uri = resolve_alias(name=name, alias=spec.alias, tracking_uri=tracking_uri)
+    if uri is None:
+        return None, ref
+    loaded = load_model(uri, tracking_uri=tracking_uri)
+    ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
+    return loaded, ref
+
+
+def _plan_rows(n: int, policy: ExplainabilityPolicy, source: str) -> tuple[int, int]:
+    s = policy.sampling
+    n_bg = min(s.background_rows, max(1, n // 4))
+    pool = min(s.explain_rows, n - n_bg)
+    if pool < s.min_explain_rows:
+        raise GateInputError(
+            f"{source} has {n} rows: too few to explain min_explain_rows={s.min_explain_rows} "
+            f"rows beside {n_bg} background rows; evaluate on more data or lower "
+            f"{SECTION}.sampling.min_explain_rows"
+        )
+    return pool, n_bg
+
+
+def run_explainability_gate(
+    *,
+    model_uri: str,
+    data_uri: str,
+    policy_text: str,
+    registered_model_name: str | None = None,
+    champion_alias: str | None = None,
+    tracking_uri: str | None = None,
+    label: str | None = None,
+    policy_source: str = "<policy>",
+) -> GateResult:
+    """Explain a candidate model with SHAP and judge its attributions against the policy.
+
+    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
+
+    Args:
+        model_uri: Candidate model (``models:/name/N``, ``models:/name@alias``, ``runs:/...``,
+            a local MLflow model folder, or a ``.joblib``/``.skops`` file).
+        data_uri: Evaluation data (CSV or Parquet; local path, ``file://`` or fsspec URI).
+        policy_text: The policy YAML text; its ``gates.explainability`` section is evaluated.
+        registered_model_name: Name under which the champion alias is looked up when the policy
+            does not name one.
+        champion_alias: Overrides ``gates.explainability.champion.alias``.
+        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
+        label: Label column (stratifies the sample); overrides ``data.label`` of the policy.
+        policy_source: Where the policy came from, for messages.
+
+    Returns:
+        The gate's result.
+    """
+    clock = time.monotonic()
+    started = utc_now()
+    versions = package_versions(extra=("shap",))
+    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
+
+    def _run() -> GateResult:
+        from quality_gates.shared.models import load_model, predict
+
+        policy = parse_section(policy_text, policy_source)
+        if policy is None:
+            return not_configured_result(gate=GATE, inputs=inputs)
+        if not policy.has_rules:
+            raise GateInputError(
+                f"{SECTION} in {policy_source} has no rules; set at least one of forbidden, "
+                "max_share, min_features, directions or champion — a gate with nothing to check "
+                "never passes"
+            )
+        if champion_alias and policy.champion is not None:
+            # The pipeline parameter wins over the policy, so one policy serves several aliases.
+            policy = policy.model_copy(
+                update={"champion": policy.champion.model_copy(update={"alias": champion_alias})}
+            )
+        spec = parse_data_spec(policy_text, policy_source)
+        data = load_eval_data(data_uri, spec, label=label, require_label=False)
+        inputs["data"] = data.digest
+        loaded = load_model(model_uri, tracking_uri=tracking_uri)
+        inputs["model"] = loaded.digest
+        features = _model_features(loaded, data, what="model")
+
+        champion, champion_ref = None, {}
+        if policy.champion is not None:
+            champion, champion_ref = _load_champion(
+                spec=policy.champion,
+                registered_model_name=registered_model_name,
+                tracking_uri=tracking_uri,
+            )
+            if champion_ref.get("digest"):
+                inputs["champion_model"] = champion_ref["digest"]
+
+        s = policy.sampling
+        frame = data.frame
+        n_pool, n_bg = _plan_rows(len(frame), policy, data.source)
+        labels = frame[data.label].to_numpy() if data.label else None
+        order = stratified_order(labels, n_rows=len(frame), seed=s.seed, stratify=s.stratify)
+        rows = frame.iloc[order[:n_pool]].reset_index(drop=True)
+        background = frame.iloc[order[n_pool : n_pool + n_bg]].reset_index(drop=True)
+        # The shared predict gives the same one-line errors as every other gate.
+        predict(loaded, rows.iloc[:_PROBE_ROWS].loc[:, features])
+
+        common = dict(
+            sample=rows,
+            background=background,
+            positive_label=spec.positive_label,
+            permutations=s.permutations,
+            seed=s.seed,
+        )
+        explainer = build_explainer(
+            model=loaded.model, flavor=loaded.flavor, features=features, uri=model_uri, **common
+        )
+        explainers = [explainer]
+        champ_explainer = None
+        if champion is not None:
+            champ_features = _model_features(champion, data, what="champion")
+            predict(champion, rows.iloc[:_PROBE_ROWS].loc[:, champ_features])
+            champ_explainer = build_explainer(
+                model=champion.model,
+                flavor=champion.flavor,
+                features=champ_features,
+                uri=champion.uri,
+                **common,
+            )
+            explainers.append(champ_explainer)
+
+        # Plots and the report need a moment after explaining: keep it out of the budget.
+        reserve = min(max(1.5, 0.1 * s.time_budget_s), 10.0)
+        phis, stats = explain_within_budget(
+            explainers,
+            rows,
+            deadline=clock + s.time_budget_s - reserve,
+            min_rows=s.min_explain_rows,
+            n_jobs=s.n_jobs,
+            budget_s=s.time_budget_s,
+        )
+        explained = rows.iloc[: stats.rows]
+        return _evaluate(
+            policy=policy,
+            explainer=explainer,
+            phi=phis[0],
+            rows=explained,
+            data=data,
+            champ_explainer=champ_explainer,
+            champ_phi=phis[1] if champ_explainer is not None else None,
+            champion_ref=champion_ref,
+            stats=stats,
+            n_bg=len(background),
+            n_pool=n_pool,
+            clock=clock,
+            started=started,
+            versions=versions,
+            inputs=inputs,
+            model_uri=model_uri,
+            data_uri=data_uri,
+        )
+
+    result = guarded(GATE, _run)
+    if result.status == Status.ERROR and not result.inputs:
+        result.inputs = inputs
+    if result.status == Status.ERROR and not result.versions.get("shap"):
+        result.versions = versions
+    return result
+
+
+def _evaluate(
+    *,
+    policy: ExplainabilityPolicy,
+    explainer: ModelExplainer,
+    phi: np.ndarray,
+    rows: pd.DataFrame,
+    data: EvalData,
+    champ_explainer: ModelExplainer | None,
+    champ_phi: np.ndarray | None,
+    champion_ref: dict[str, Any],
+    stats: RunStats,
+    n_bg: int,
+    n_pool: int,
+    clock: float,
+    started: str,
+    versions: dict[str, str],
+    inputs: dict[str, str],
+    model_uri: str,
+    data_uri: str,
+) -> GateResult:
+    names = explainer.features
+    imp = attr.importance(phi)
+    share = attr.shares(imp)
+    labels = rows[data.label].to_numpy() if data.label and policy.sampling.stratify else None
+    pos_a, pos_b = halves(labels, len(rows))
+    imp_a, imp_b = attr.importance(phi[pos_a]), attr.importance(phi[pos_b])
+
+    checks = [explainer_check(explainer)]
+    stab, agreement, stab_rho = stability_check(
+        policy, imp_a=imp_a, imp_b=imp_b, n_a=len(pos_a), n_b=len(pos_b)
+    )
+    checks.append(stab)
+    if policy.forbidden is not None:
+        checks.append(
+            forbidden_check(
+                policy,
+                names=names,
+                imp=imp,
+                share=share,
+                data_columns=[str(c) for c in data.frame.columns],
+            )
+        )
+    if policy.max_share is not None:
+        checks.append(max_share_check(policy, names=names, share=share))
+    if policy.min_features is not None:
+        checks.append(coverage_check(policy, share=share))
+    dir_checks, dir_table = direction_checks(policy, explainer=explainer, phi=phi, rows=rows)
+    checks += dir_checks
+
+    metrics: dict[str, float] = {
+        "explained_rows": float(stats.rows),
+        "background_rows": float(n_bg),
+        "explain_seconds": stats.seconds,
+        "explain_rows_per_second": stats.rows / stats.seconds if stats.seconds > 0 else 0.0,
+        "stability_topk_agreement": agreement,
+        "stability_rank_correlation": stab_rho,
+        "max_attribution_share": float(share.max()),
+    }
+    if policy.min_features is not None:
+        metrics["features_to_reach_share"] = float(
+            attr.features_to_reach(share, policy.min_features.share)
+        )
+    for i in attr.order(imp)[:_METRIC_FEATURES]:
+        metrics[f"attribution_share.{names[i]}"] = float(share[i])
+
+    tables = [_importance_table(names, imp, share, imp_a, imp_b)]
+    drift = None
+    champion_details: dict[str, Any] | None = None
+    if policy.champion is not None:
+        if champ_explainer is None or champ_phi is None:
+            checks.append(missing_champion_check(policy.champion, champion_ref))
+        else:
+            drift = attr.drift(
+                candidate_features=names,
+                candidate_imp=imp,
+                champion_features=champ_explainer.features,
+                champion_imp=attr.importance(champ_phi),
+            )
+            checks.append(drift_check(policy.champion, drift))
+            if np.isfinite(drift.rank_correlation):
+                metrics["champion_rank_correlation"] = drift.rank_correlation
+            tables.append(_drift_table(drift, names, champ_explainer.features))
+        champion_details = {
+            **{k: v for k, v in champion_ref.items() if k != "digest"},
+            "explainer": champ_explainer.description if champ_explainer else None,
+        }
+    if dir_table:
+        tables.append(
+            {
+                "title": "Expected directions",
+                "note": "Spearman correlation of the feature's value with its SHAP value",
+                "columns": ["feature", "expected", "rank correlation", "status"],
+                "rows": dir_table,
+            }
+        )
+    images, plot_problems = _images(
+        policy=policy, explainer=explainer, phi=phi, rows=rows, share=share, drift=drift
+    )
+    sampling = {
+        "explained_rows": stats.rows,
+        "candidate_rows": n_pool,
+        "background_rows": n_bg,
+        "stratified_by": data.label if (data.label and policy.sampling.stratify) else None,
+        "halves": [int(len(pos_a)), int(len(pos_b))],
+        "time_budget_s": policy.sampling.time_budget_s,
+        "explain_seconds": round(stats.seconds, 3),
+        "pilot_rows_per_second": round(stats.pilot_rows_per_second, 3),
+        "workers": stats.workers,
+        "rounds": stats.rounds,
+        "stopped_by": stats.stopped_by,
+        "gate_seconds": round(time.monotonic() - clock, 3),
+    }
+    tables.insert(
+        0,
+        {
+            "title": "Sampling plan",
+            "note": f"explainer: {explainer.description}; attributions in {explainer.units}"
+            + (f"; {explainer.mapping_note}" if explainer.mapping_note else ""),
+            "columns": ["item", "value"],
+            "rows": [[k, _cell(v)] for k, v in sampling.items()],
+        },
+    )
+    details: dict[str, Any] = {
+        "explainer": {
+            "kind": explainer.kind,
+            "description": explainer.description,
+            "units": explainer.units,
+            "explained_output": explainer.target.outputs,
+            "fallback_reason": explainer.fallback_reason,
+            "mapping_note": explainer.mapping_note,
+        },
+        "sampling": sampling,
+        "importance": {names[i]: float(share[i]) for i in attr.order(imp)},
+        "tables": tables,
+        "images": images,
+        "model_uri": model_uri,
+        "data_uri": data_uri,
+    }
+    if champion_details is not None:
+        details["champion_comparison"] = champion_details
+    if plot_problems:
+        details["plot_problems"] = plot_problems
+    return finalize(
+        gate=GATE,
+        checks=checks,
+        metrics=metrics,
+        inputs=inputs,
+        started_at=started,
+        versions=versions,
+        details=details,
+    )
