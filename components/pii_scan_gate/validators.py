@@ -255,7 +255,18 @@ def ipv4_valid(candidates: pa.Array) -> np.ndarray:
 def ipv6_valid(candidates: pa.Array) -> np.ndarray:
     """IPv6 per RFC 4291 (``ipaddress``), not loopback, unspecified or link-local."""
     out = np.zeros(len(candidates), dtype=bool)
-    for i, text in enumerate(candidates.to_pylist()):
+    if len(candidates) == 0:
+        return out
+    # Vectorised pre-check of the group count, so ``ipaddress`` only sees plausible candidates:
+    # without "::" an address has 8 groups (7 colons), or 6 and a dotted quad (6 colons); MAC
+    # addresses (5 colons) and clock times (2) never reach the per-candidate parse.
+    colons = np.asarray(pc.count_substring(candidates, ":").to_numpy(zero_copy_only=False))
+    dotted = np.asarray(pc.match_substring(candidates, ".").to_numpy(zero_copy_only=False), bool)
+    double = np.asarray(pc.match_substring(candidates, "::").to_numpy(zero_copy_only=False), bool)
+    plausible = double | (colons == 7) | ((colons == 6) & dotted)
+    idx = np.flatnonzero(plausible)
+    texts = candidates.take(pa.array(idx, pa.int64())).to_pylist()
+    for i, text in zip(idx.tolist(), texts, strict=True):
         try:
             addr = ipaddress.IPv6Address(text)
         except ValueError:

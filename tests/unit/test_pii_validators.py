@@ -118,6 +118,20 @@ def test_ipv4_and_ipv6():
     assert _ok(v.ipv6_valid, bad6) == [False] * len(bad6)
 
 
+def test_ipv6_group_count_precheck_keeps_every_valid_form():
+    """The vectorised pre-check before ``ipaddress`` must not drop a valid address."""
+    good = [
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",  # 8 groups, 7 colons
+        "2001:db8:0:0:1:0:81.2.69.160",  # 6 groups and a dotted quad
+        "2001:db8::81.2.69.160",
+        "2001:db8:85a3::",
+    ]
+    assert _ok(v.ipv6_valid, good) == [True] * len(good)
+    bad = ["2001:db8:85a3:0:0:8a2e:7334", "1:2:3:4:5:81.2.69.160", "2001::db8::1", ""]
+    assert _ok(v.ipv6_valid, bad) == [False] * len(bad)
+    assert _ok(v.ipv6_valid, []) == []
+
+
 def test_phone_numbering_plans():
     assert (
         _ok(
