@@ -82,6 +82,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     card = aggregate(
         results,
         expected=gates,
+        waivers=parse_policy(policy_text, source=args.policy).waivers,
         require_model_digest=False,
         model_uri=args.model,
         registered_model_name=args.registered_model_name,

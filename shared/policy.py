@@ -21,6 +21,7 @@ from quality_gates.shared.policy_base import Severity, StrictModel
 from quality_gates.shared.policy_explainability import ExplainabilityPolicy
 from quality_gates.shared.policy_fairness import FairnessPolicy
 from quality_gates.shared.policy_pii import PiiPolicy
+from quality_gates.shared.policy_waivers import Waiver
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -174,6 +175,7 @@ class Policy(StrictModel):
     data: DataSpec = Field(default_factory=DataSpec)
     gates: GatesPolicy = Field(default_factory=GatesPolicy)
     registry: RegistryPolicy = Field(default_factory=RegistryPolicy)
+    waivers: list[Waiver] = Field(default_factory=list)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

@@ -634,6 +634,7 @@ def _scorecard_view(scorecard: Scorecard, *, with_plots: bool) -> dict[str, Any]
         "missing_gates": missing,
         "provenance": provenance,
         "lineage": _lineage_rows(scorecard),
+        "waivers": [w for w in scorecard.waivers if isinstance(w, dict)],
         "package_versions": _package_versions(scorecard),
         "gates": gates,
         "generator": "kfp-quality-gates",

@@ -29,6 +29,7 @@ class Scorecard(BaseModel):
         policy_digest: sha256 of the policy text.
         lineage: Git commit, package versions, pipeline run id and other provenance.
         evaluation_run_id: MLflow run holding this evidence, when one was logged.
+        waivers: Every waiver of the policy with its state (used, unused, expired).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -46,6 +47,7 @@ class Scorecard(BaseModel):
     registered_model_name: str | None = None
     lineage: dict[str, Any] = Field(default_factory=dict)
     evaluation_run_id: str | None = None
+    waivers: list[dict[str, Any]] = Field(default_factory=list)
     created_at: str = Field(default_factory=utc_now)
 
     def to_json(self, *, indent: int | None = 2) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from quality_gates.components.aggregator.core import (
     aggregate,
     expected_gates,
+    policy_waivers,
     read_result,
     record_evidence,
 )
@@ -63,6 +64,7 @@ def run_aggregator(
         results,
         expected=expected,
         not_configured=not_configured,
+        waivers=policy_waivers(policy),
         model_uri=model_uri or None,
         registered_model_name=registered_model_name or None,
         lineage=lineage,

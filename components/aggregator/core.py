@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from quality_gates.components.aggregator.waivers import apply_waivers
 from quality_gates.shared.errors import one_line
 from quality_gates.shared.results import GateResult, Status, error_result
 from quality_gates.shared.scorecard import Scorecard, decide
@@ -61,6 +62,7 @@ def aggregate(
     expected: list[str],
     not_configured: list[str] | None = None,
     require_model_digest: bool = True,
+    waivers: list | None = None,
     model_uri: str | None = None,
     registered_model_name: str | None = None,
     lineage: dict | None = None,
@@ -74,6 +76,8 @@ def aggregate(
             results are shown on the scorecard but do not take part in the decision.
         require_model_digest: Block when no gate recorded the model digest (promotion needs it;
             a stand-alone ``check`` does not).
+        waivers: The policy's waivers; a waived failing check counts as a warning until the
+            waiver expires.
         model_uri: The candidate's URI, for the record.
         registered_model_name: Registered model the decision is about.
         lineage: Provenance (git commit, versions, run ids).
@@ -82,6 +86,7 @@ def aggregate(
         The scorecard; ``all_passed`` only when every expected gate passed or warned and the
         gates agree on the model and data digests.
     """
+    results, waiver_records = apply_waivers(results, list(waivers or []))
     ordered = []
     for gate in expected:
         r = results.get(gate)
@@ -158,6 +163,7 @@ def aggregate(
         policy_digest=policy_digest,
         registered_model_name=registered_model_name,
         lineage=lineage or {},
+        waivers=waiver_records,
     )
 
 
@@ -213,6 +219,17 @@ def record_evidence(
     scorecard.evaluation_run_id = run_id
     write_reports(scorecard, out_dir)
     return scorecard
+
+
+def policy_waivers(policy_text: str) -> list:
+    """Return the waivers of a policy (none when the policy is invalid: nothing is waived)."""
+    from quality_gates.shared.errors import GateInputError
+    from quality_gates.shared.policy import parse_policy
+
+    try:
+        return list(parse_policy(policy_text, source="<pipeline policy>").waivers)
+    except GateInputError:
+        return []
 
 
 def expected_gates(policy_text: str, wired: list[str]) -> tuple[list[str], list[str], str | None]:
