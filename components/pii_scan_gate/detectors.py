@@ -1,13 +1,15 @@
 """Detectors: pyarrow regex over whole columns, then vectorised validation of the candidates.
 
-For each entity variant a cheap filter (a literal with ``pc.match_substring``, then the variant's
-regex with ``pc.match_substring_regex``) keeps the cells that hold a candidate; on those cells
-``pc.extract_regex`` takes the first match with the text before it (its context window) and the
-text after it, and is applied again to the text after it until no cell has a further match. The
-candidates are then checked by the validators of :mod:`validators` (Luhn, mod 97, numbering
-plans ...) in one call per variant, and context words and column names lift or lower their
-confidence. No Python loop runs over cells; loops run over variants and over "n-th match in a
-cell" (a handful of iterations).
+The cells are cut into clauses at ", " and "; " (zero-copy, see :func:`segments`; no match runs
+across such a cut) and one union regex drops the clauses without any candidate. For each entity
+variant a filter (a literal, then the variant's regex, the numeric family first probed as groups,
+see :func:`candidate_masks`) keeps the clauses that hold a candidate; on those
+``pc.extract_regex`` takes the first match and the text after it, and is applied again to the
+text after it until no clause has a further match; offsets and the context window before each
+match are mapped back to the whole cell. The candidates are then checked by the validators of
+:mod:`validators` (Luhn, mod 97, numbering plans ...) in one call per variant, and context words
+and column names lift or lower their confidence. No Python loop runs over cells; loops run over
+variants and over "n-th match in a clause" (a handful of iterations).
 
 Raw matched values stay in memory (in :class:`Findings`) and leave this module only through
 :mod:`masking`.
@@ -307,7 +309,8 @@ def _windows(cells: pa.StringArray, rows: np.ndarray, starts: np.ndarray) -> pa.
     """The ``WINDOW`` bytes before each match, gathered from the cells' buffer in one step.
 
     A binary array: a window may begin inside a multi-byte character, which the ASCII context
-    words do not care about.
+    words do not care about. A match nearer than ``WINDOW`` bytes to its cell's start gets NUL
+    bytes in place of the text before the cell.
     """
     n = len(cells)
     offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset : cells.offset + n + 1]
@@ -315,6 +318,22 @@ def _windows(cells: pa.StringArray, rows: np.ndarray, starts: np.ndarray) -> pa.
     data = (
         np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     )
+    if data.size >= 4 * WINDOW and rows.size:
+        # One fixed-width row of WINDOW bytes per match (a strided gather); the bytes before the
+        # cell's start are zeroed: a NUL is a non-word character, so the context patterns (word
+        # boundaries, \W, anchored at the end) read it as they read the start of the text.
+        end = offsets[rows].astype(np.int64) + starts
+        from_ = end - WINDOW
+        clipped = from_ < 0
+        mat = np.lib.stride_tricks.sliding_window_view(data, WINDOW)[np.maximum(from_, 0)]
+        for i in np.flatnonzero(clipped):  # at most WINDOW matches at the very start of the data
+            mat[i] = np.concatenate([np.zeros(WINDOW - end[i], np.uint8), data[: end[i]]])
+        before = WINDOW - np.minimum(starts, WINDOW)
+        mat[np.arange(WINDOW)[None, :] < before[:, None]] = 0
+        out_offsets = np.arange(0, WINDOW * (rows.size + 1), WINDOW, dtype=np.int32)
+        return pa.Array.from_buffers(
+            pa.binary(), rows.size, [None, pa.py_buffer(out_offsets), pa.py_buffer(mat.tobytes())]
+        )
     lo = np.maximum(starts - WINDOW, 0)
     lengths = starts - lo
     out_offsets = np.zeros(rows.size + 1, dtype=np.int32)
@@ -328,31 +347,141 @@ def _windows(cells: pa.StringArray, rows: np.ndarray, starts: np.ndarray) -> pa.
     )
 
 
+@dataclass(frozen=True)
+class Segments:
+    """Clauses of cells: ``values[i]`` is the text of ``cells[row[i]]`` from byte ``base[i]``."""
+
+    values: pa.StringArray
+    row: np.ndarray
+    base: np.ndarray
+    cells: pa.StringArray
+
+
+def segments(cells: pa.StringArray) -> Segments:
+    """Cut every cell before the space of ", " and "; " that is not followed by a digit.
+
+    No match of any variant runs across such a cut, and the scan finds the same matches in the
+    clauses as in the whole cell: no pattern holds ", " or "; " before a non-digit (a date's
+    "May 5, 1990" has a digit after it); a match ending before the comma takes the comma (one
+    character) as its right boundary, so the next search starts at the cut in both cases; a match
+    just after the cut sees ", " (whole cell) or the start of the clause and a space (clause) on
+    its left, and every left boundary accepts both. The clauses share the cells' data buffer (no
+    copy); context windows are still taken from the whole cells.
+    """
+    n = len(cells)
+    if cells.null_count:
+        cells = pc.fill_null(cells, "")
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset : cells.offset + n + 1]
+    data_buf = cells.buffers()[2]
+    lo, hi = (int(offsets[0]), int(offsets[-1])) if n else (0, 0)
+    if data_buf is None or hi == lo:
+        return Segments(cells, np.arange(n, dtype=np.int64), np.zeros(n, np.int64), cells)
+    d = np.frombuffer(data_buf, dtype=np.uint8)[lo:hi]
+    # Position of each comma or semicolon followed by a space and a non-digit.
+    sep = np.concatenate([np.flatnonzero(d[:-2] == ord(",")), np.flatnonzero(d[:-2] == ord(";"))])
+    sep = sep[d[sep + 1] == ord(" ")]
+    nxt = d[sep + 2]
+    cut = sep[(nxt < ord("0")) | (nxt > ord("9"))] + 1
+    seg_off = np.concatenate([offsets.astype(np.int64) - lo, cut])
+    seg_off.sort()
+    seg_off = seg_off[np.concatenate([[True], seg_off[1:] != seg_off[:-1]])] + lo
+    row = np.searchsorted(offsets, seg_off[:-1], side="right") - 1
+    base = seg_off[:-1] - offsets[row]
+    values = pa.Array.from_buffers(
+        pa.string(), seg_off.size - 1, [None, pa.py_buffer(seg_off.astype(np.int32)), data_buf]
+    )
+    return Segments(values, row.astype(np.int64), base.astype(np.int64), cells)
+
+
+def _probe(variant: Variant) -> str:
+    return f"{variant.left}(?:{variant.pattern}){variant.right}"
+
+
+def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
+    """Whether each cell holds a match of ``variant`` (its literal first, then its regex)."""
+    keep = np.ones(len(cells), dtype=bool)
+    cur = cells
+    if len(cells) == 0:
+        return keep
+    if variant.literal is not None:
+        # A regex made of a literal runs as a memchr-like scan, several times faster than
+        # pc.match_substring; filtering only pays when it drops a good share of the cells.
+        lit = _mask(_filled(pc.match_substring_regex(cur, re.escape(variant.literal))))
+        if lit.mean() < 0.8:
+            keep, cur = lit, cur.filter(pa.array(lit))
+    hit = _mask(_filled(pc.match_substring_regex(cur, _probe(variant))))
+    if cur is cells:
+        return hit
+    keep[np.flatnonzero(keep)] = hit
+    return keep
+
+
+# Variants probed together first; each variant's own probe then only runs on the cells its group
+# matched. A regex pass costs about the same per byte whatever the pattern (RE2's DFA), so one
+# union pass that drops most of the text is cheaper than several full passes. The numeric family
+# shares most of its candidates; the phone formats with separators are rarer than bare numbers.
+PROBE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("phone/international", "phone/nanp", "phone/national", "phone/local"),
+    ("phone/bare", "ssn/ssn", "ssn/bare", "credit_card/card"),
+)
+
+
+def candidate_masks(cells: pa.Array, chosen: list[Variant]) -> list[np.ndarray]:
+    """Per variant, which cells hold a match of it (the regex probe, computed hierarchically).
+
+    Exactly the cells whose probe ``left(pattern)right`` matches: a group's union regex matches
+    a cell whenever one of its members does, so filtering by the group first changes nothing.
+    """
+    key = {id(x): f"{x.entity}/{x.name}" for x in chosen}
+    out: dict[int, np.ndarray] = {}
+
+    def run(members: list[Variant], rows: np.ndarray, sub: pa.Array) -> None:
+        for x in members:
+            m = np.zeros(len(cells), dtype=bool)
+            m[rows[_has_match(sub, x)]] = True
+            out[id(x)] = m
+
+    grouped: list[list[Variant]] = [[x for x in chosen if key[id(x)] in g] for g in PROBE_GROUPS]
+    all_rows = np.arange(len(cells), dtype=np.int64)
+    if grouped and len(cells):
+        outer = [x for g in grouped for x in g]
+        union = "|".join(f"(?:{_probe(x)})" for x in outer)
+        hit = _mask(_filled(pc.match_substring_regex(cells, union))) if outer else None
+        fam_rows = all_rows[hit] if hit is not None else all_rows
+        fam = cells.filter(pa.array(hit)) if hit is not None else cells
+        for g in grouped:
+            if len(g) < 2:
+                run(g, fam_rows, fam)
+                continue
+            gh = _mask(_filled(pc.match_substring_regex(fam, "|".join(_probe(x) for x in g))))
+            run(g, fam_rows[gh], fam.filter(pa.array(gh)))
+    run([x for x in chosen if id(x) not in out], all_rows, cells)
+    return [out[id(x)] for x in chosen]
+
+
 def extract_all(
-    values: pa.StringArray, variant: Variant
+    values: pa.StringArray,
+    variant: Variant,
+    candidates: np.ndarray | None = None,
+    origin: Segments | None = None,
 ) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array]:
     """Every non-overlapping match of a variant in every cell.
 
     Args:
         values: The cells (nulls allowed).
         variant: The variant.
+        candidates: Which cells hold a match (see :func:`candidate_masks`); computed if None.
+        origin: When ``values`` are segments of cells (see :func:`segments`): the cells they
+            come from; rows, offsets and context windows then refer to those cells.
 
     Returns:
         ``(row, start, match, window)``: the cell of each match, its byte offset in the cell,
         the matched text and the context window before it (binary, not lower-cased).
     """
     cells = v.as_string_array(values)
-    rows = np.arange(len(cells), dtype=np.int64)
-    cur: pa.Array = cells
-    if variant.literal is not None:
-        # A regex made of a literal runs as a memchr-like scan, several times faster than
-        # pc.match_substring; filtering only pays when it drops a good share of the cells.
-        keep = _mask(_filled(pc.match_substring_regex(cur, re.escape(variant.literal))))
-        if keep.mean() < 0.8:
-            rows, cur = rows[keep], cur.filter(pa.array(keep))
-    probe = f"{variant.left}(?:{variant.pattern}){variant.right}"
-    keep = _mask(_filled(pc.match_substring_regex(cur, probe)))
-    rows, cur = rows[keep], cur.filter(pa.array(keep))
+    keep = _has_match(cells, variant) if candidates is None else candidates
+    rows = np.flatnonzero(keep).astype(np.int64)
+    cur: pa.Array = cells.filter(pa.array(keep))
     base = np.zeros(len(rows), dtype=np.int64)
     # No capture of the text before the match: a lazy ".*?" prefix group makes RE2 run its slow
     # submatch engine over the whole prefix. The match's offset follows from the byte lengths of
@@ -367,25 +496,34 @@ def extract_all(
         ok = _mask(_filled(ex.is_valid()))
         if not ok.any():
             break
-        sel = pa.array(ok)
-        searched = _byte_lengths(cur.filter(sel))
-        ex = ex.filter(sel)
-        rows, base = rows[ok], base[ok]
+        if ok.all():
+            searched = _byte_lengths(cur)
+        else:
+            sel = pa.array(ok)
+            searched = _byte_lengths(cur.filter(sel))
+            ex = ex.filter(sel)
+            rows, base = rows[ok], base[ok]
         m = pc.struct_field(ex, "m")
         r, rest = pc.struct_field(ex, "r"), pc.struct_field(ex, "rest")
         m_len, r_len = _byte_lengths(m), _byte_lengths(r)
-        after = base + searched - _byte_lengths(rest)
+        rest_len = _byte_lengths(rest)
+        after = base + searched - rest_len
         start = after - r_len - m_len
         out_rows.append(rows)
         out_start.append(start)
         out_match.append(v.as_string_array(m))
-        base = after
-        cur = rest
+        # Only a non-empty rest can hold another match (a clause mostly ends with its match).
+        more = rest_len > 0
+        rows, base, cur = rows[more], after[more], rest.filter(pa.array(more))
     if not out_rows:
         empty = pa.array([], pa.string())
         return np.zeros(0, np.int64), np.zeros(0, np.int64), empty, pa.array([], pa.binary())
     all_rows = np.concatenate(out_rows)
     all_start = np.concatenate(out_start)
+    if origin is not None:
+        all_start = all_start + origin.base[all_rows]
+        all_rows = origin.row[all_rows]
+        cells = origin.cells
     return (
         all_rows,
         all_start,
@@ -410,7 +548,14 @@ def _context_adjust(
     return lift, lower
 
 
-def scan_variant(values: pa.StringArray, variant: Variant, *, hinted: bool) -> Findings:
+def scan_variant(
+    values: pa.StringArray,
+    variant: Variant,
+    *,
+    hinted: bool,
+    candidates: np.ndarray | None = None,
+    origin: Segments | None = None,
+) -> Findings:
     """Find, validate and score one variant over an array of cells.
 
     Args:
@@ -418,11 +563,13 @@ def scan_variant(values: pa.StringArray, variant: Variant, *, hinted: bool) -> F
         variant: The variant.
         hinted: Whether the column name suggests this entity (lifts confidence, and satisfies
             ``needs_context``).
+        candidates: Which cells hold a match (see :func:`candidate_masks`); computed if None.
+        origin: The cells ``values`` are segments of (see :func:`segments`), if they are.
 
     Returns:
         The validated findings (confidence already adjusted; not yet thresholded).
     """
-    rows, start, match, window = extract_all(values, variant)
+    rows, start, match, window = extract_all(values, variant, candidates, origin)
     if rows.size == 0:
         return Findings()
     ok = variant.validate(match) if variant.validate is not None else np.ones(rows.size, bool)
@@ -450,21 +597,23 @@ def resolve_overlaps(f: Findings) -> Findings:
     validated, more confident reading wins. Vectorised: adjacent overlapping pairs (sorted by
     cell and offset) drop their weaker member until none overlap.
     """
+    # On the numpy columns through an index; the values are taken once at the end.
+    idx = np.arange(len(f))
+    row, start, end, conf = f.row, f.start, f.end, f.confidence
     for _ in range(8):
-        if len(f) < 2:
-            return f
-        order = np.lexsort((-f.confidence, f.start, f.row))
-        f = f.take(order)
-        same = f.row[1:] == f.row[:-1]
-        overlap = same & (f.start[1:] < f.end[:-1])
+        if idx.size < 2:
+            break
+        idx = idx[np.lexsort((-conf[idx], start[idx], row[idx]))]
+        r, s, e, c = row[idx], start[idx], end[idx], conf[idx]
+        overlap = (r[1:] == r[:-1]) & (s[1:] < e[:-1])
         if not overlap.any():
-            return f
-        drop = np.zeros(len(f), dtype=bool)
-        weaker_second = f.confidence[1:] <= f.confidence[:-1]
+            break
+        drop = np.zeros(idx.size, dtype=bool)
+        weaker_second = c[1:] <= c[:-1]
         drop[1:] |= overlap & weaker_second
         drop[:-1] |= overlap & ~weaker_second
-        f = f.take(np.flatnonzero(~drop))
-    return f
+        idx = idx[~drop]
+    return f.take(idx)
 
 
 def cell_shape_findings(values: pa.StringArray, entity: str) -> Findings:
@@ -511,20 +660,23 @@ def scan_array(
         for x in (all_variants if all_variants is not None else variants(regions))
         if x.entity in entities
     ]
-    # One pass of one automaton over every cell: most cells of real tables hold no candidate at
-    # all and are dropped before any per-variant work.
-    rows = np.arange(len(arr), dtype=np.int64)
-    if chosen and len(arr):
-        union = "|".join(f"(?:{x.left}(?:{x.pattern}){x.right})" for x in chosen)
-        keep = _mask(_filled(pc.match_substring_regex(arr, union)))
+    # The cells are cut into clauses (see :func:`segments`) and one pass of one automaton over
+    # every clause drops those without any candidate (most of real text, and the boilerplate
+    # clauses of dense text) before any per-variant work.
+    seg = segments(arr)
+    segs = seg.values
+    if chosen and len(segs):
+        union = "|".join(f"(?:{_probe(x)})" for x in chosen)
+        keep = _mask(_filled(pc.match_substring_regex(segs, union)))
         if not keep.all():
-            rows = np.flatnonzero(keep)
-            arr = arr.filter(pa.array(keep))
+            seg = Segments(segs.filter(pa.array(keep)), seg.row[keep], seg.base[keep], seg.cells)
+            segs = seg.values
+    masks = candidate_masks(segs, chosen)
     parts = []
-    for variant in chosen:
-        parts.append(scan_variant(arr, variant, hinted=variant.entity in hints))
+    for variant, mask in zip(chosen, masks, strict=True):
+        hinted = variant.entity in hints
+        parts.append(scan_variant(segs, variant, hinted=hinted, candidates=mask, origin=seg))
     found = Findings.concat(parts)
-    found.row = rows[found.row]
     cells = v.as_string_array(values)
     shapes = [
         cell_shape_findings(cells, e) for e in sorted(hints & set(CELL_CONFIDENCE)) if e in entities

@@ -156,6 +156,15 @@ def card_valid(candidates: pa.Array) -> np.ndarray:
 # IBAN
 
 
+@cache
+def _iban_length_table() -> np.ndarray:
+    table = np.zeros(256 * 256, dtype=np.int64)
+    for country, length in IBAN_LENGTHS.items():
+        a, b = country.encode("ascii")
+        table[a * 256 + b] = length
+    return table
+
+
 def iban_valid(candidates: pa.Array) -> np.ndarray:
     """IBANs: known country, the country's length, and ISO 7064 mod 97 == 1.
 
@@ -171,11 +180,9 @@ def iban_valid(candidates: pa.Array) -> np.ndarray:
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     compact = pc.replace_substring(candidates, pattern=" ", replacement="")
-    country = pc.utf8_slice_codeunits(compact, start=0, stop=2).to_numpy(zero_copy_only=False)
-    # One dictionary look-up per distinct country, not per candidate.
-    uniq, inverse = np.unique(country.astype(str), return_inverse=True)
-    want = np.array([IBAN_LENGTHS.get(c, 0) for c in uniq], dtype=np.int64)[inverse]
     mat, lengths = char_matrix(compact, IBAN_MAX + 16)
+    # The country's length by table look-up on the first two bytes.
+    want = _iban_length_table()[mat[:, 0].astype(np.int64) * 256 + mat[:, 1]]
     ok = (want > 0) & (lengths >= want)
     # Rearranged: chars 4..want-1, then the first 4 chars (country + check digits).
     rem = np.zeros(len(mat), dtype=np.int64)
@@ -252,6 +259,17 @@ def ipv4_valid(candidates: pa.Array) -> np.ndarray:
     return ok
 
 
+_H6 = r"[0-9A-Fa-f]{1,4}"
+_IPV6_HEX = (
+    r"^(?:(?:H:){7}H|(?:H:){1,7}:|(?:H:){1,6}:H|(?:H:){1,5}(?::H){1,2}|(?:H:){1,4}(?::H){1,3}"
+    r"|(?:H:){1,3}(?::H){1,4}|(?:H:){1,2}(?::H){1,5}|H:(?::H){1,6}|:(?:(?::H){1,7}|:))$"
+).replace("H", _H6)
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def ipv6_valid(candidates: pa.Array) -> np.ndarray:
     """IPv6 per RFC 4291 (``ipaddress``), not loopback, unspecified or link-local."""
     out = np.zeros(len(candidates), dtype=bool)
@@ -264,7 +282,18 @@ def ipv6_valid(candidates: pa.Array) -> np.ndarray:
     dotted = np.asarray(pc.match_substring(candidates, ".").to_numpy(zero_copy_only=False), bool)
     double = np.asarray(pc.match_substring(candidates, "::").to_numpy(zero_copy_only=False), bool)
     plausible = double | (colons == 7) | ((colons == 6) & dotted)
-    idx = np.flatnonzero(plausible)
+    # Without a dotted quad the whole check is one regex (RFC 4291 text forms, as ``ipaddress``
+    # accepts them) plus the excluded ranges; only the rare dotted forms reach ``ipaddress``.
+    hexonly = plausible & ~dotted
+    if hexonly.any():
+        sel = pa.array(hexonly)
+        hx = candidates.filter(sel)
+        valid = _mask(pc.match_substring_regex(hx, _IPV6_HEX))
+        # Loopback (::1) and unspecified (::): every group zero but perhaps a last 1.
+        special = _mask(pc.match_substring_regex(hx, r"^[0:]*(?:[0:]0{0,3}1)?$"))
+        link_local = _mask(pc.match_substring_regex(hx, r"^[fF][eE][89abAB][0-9a-fA-F]:"))
+        out[np.flatnonzero(hexonly)] = valid & ~special & ~link_local
+    idx = np.flatnonzero(plausible & dotted)
     texts = candidates.take(pa.array(idx, pa.int64())).to_pylist()
     for i, text in zip(idx.tolist(), texts, strict=True):
         try:

@@ -107,3 +107,32 @@ def test_precision_and_recall_on_an_unseen_corpus(seed):
         assert result[entity]["tp"] > 100, entity
         assert result[entity]["precision"] >= 0.99, (entity, result[entity])
         assert result[entity]["recall"] >= 0.99, (entity, result[entity])
+
+
+def test_clauses_scan_like_whole_cells():
+    from quality_gates.components.pii_scan_gate.detectors import segments
+
+    cells = ["a, b; c, 1, x", None, "", "x, ", ", y"]
+    seg = segments(pa.array(cells, pa.string()))
+    assert seg.values.to_pylist() == ["a,", " b;", " c, 1,", " x", "x,", " ", ",", " y"]
+    assert seg.row.tolist() == [0, 0, 0, 0, 3, 3, 4, 4]
+    assert seg.base.tolist() == [0, 2, 5, 11, 0, 2, 0, 1]
+    # Matches right before and after a cut, a date holding ", " and a boundary eaten by a match.
+    found = _found(
+        [
+            "ssn 123-45-6788, call (212) 555-0123; x",
+            "a@example.com, b@example.org;c@example.net",
+            "born May 5, 1984, ok",
+            "host 81.2.69.160, 2001:db8::8a2e:370:7334, end",
+        ]
+    )
+    assert found == [
+        (0, "phone", "(212) 555-0123"),
+        (0, "ssn", "123-45-6788"),
+        (1, "email", "a@example.com"),
+        (1, "email", "b@example.org"),
+        (1, "email", "c@example.net"),
+        (2, "date_of_birth", "May 5, 1984"),
+        (3, "ipv4", "81.2.69.160"),
+        (3, "ipv6", "2001:db8::8a2e:370:7334"),
+    ]

@@ -173,3 +173,28 @@ def test_phone_numbering_plans():
 def test_masking_keeps_shape_not_identity(entity, raw, masked):
     assert mask(entity, raw) == masked
     assert raw not in mask(entity, raw)
+
+
+def test_ipv6_vectorised_check_agrees_with_ipaddress():
+    import ipaddress
+    import random
+
+    rng = random.Random(3)
+    cands = "::1 :: 0:0:0:0:0:0:0:1 0000::0001 fe80::1 FEBF::1 fec0::1 1:2:3:4:5:6:7:: "
+    cands += "::1:2:3:4:5:6:7 1::2:3:4:5:6:7 2001:db8::8a2e:370:7334 ::: 1:::2 ::10 ::01:0 "
+    cands += "12345::1 ::ffff:1.2.3.4 B3:DF:5C:1F:EF:14"
+    cands = cands.split()
+    for _ in range(5000):
+        sizes = [rng.choice([0, 1, 2, 4, 5]) for _ in range(rng.randint(1, 9))]
+        cands.append(":".join("".join(rng.choice("00011fFeE8ab") for _ in range(k)) for k in sizes))
+
+    def reference(text):
+        try:
+            a = ipaddress.IPv6Address(text)
+        except ValueError:
+            return False
+        return not (a.is_loopback or a.is_unspecified or a.is_link_local)
+
+    got = v.ipv6_valid(pa.array(cands))
+    assert got.tolist() == [reference(c) for c in cands]
+    assert got.sum() > 100
