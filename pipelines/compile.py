@@ -18,6 +18,7 @@ def all_components() -> dict[str, object]:
     from quality_gates.components.aggregator.component import aggregator
     from quality_gates.components.explainability_gate.component import explainability_gate
     from quality_gates.components.fairness_gate.component import fairness_gate
+    from quality_gates.components.manual_approval.component import manual_approval
     from quality_gates.components.performance_gate.component import performance_gate
     from quality_gates.components.pii_scan_gate.component import pii_scan_gate
     from quality_gates.components.promote.component import promote
@@ -29,6 +30,7 @@ def all_components() -> dict[str, object]:
         "pii_scan_gate": pii_scan_gate,
         "aggregator": aggregator,
         "promote": promote,
+        "manual_approval": manual_approval,
     }
 
 

@@ -6,6 +6,7 @@ from kfp.dsl import Artifact
 from quality_gates.components.aggregator.component import aggregator
 from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
+from quality_gates.components.manual_approval.component import manual_approval
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
 from quality_gates.components.promote.component import promote
@@ -29,6 +30,8 @@ def gated_promotion(
     mlflow_tracking_uri: str = "",
     sensitive_data_uri: str = "",
     train_data_uri: str = "",
+    approval_mode: str = "pending",
+    submitted_by: str = "",
 ) -> Artifact:
     """Gate a candidate model and promote it to ``staging_alias`` when every gate passes.
 
@@ -44,6 +47,11 @@ def gated_promotion(
         sensitive_data_uri: Sensitive attributes kept apart from the evaluation data, joined on
             the fairness policy's ``join_key``; empty when they are columns of the data.
         train_data_uri: Training data, scanned for personal data with the evaluation data.
+        approval_mode: ``pending`` ends the run with the staged version waiting for a later
+            ``quality-gates approve``; ``wait`` keeps a task polling until a named approver
+            decides or the policy's ``approval.timeout_s`` passes.
+        submitted_by: Who submitted the run (may not approve it); KFP has no placeholder for
+            the run's creator, so pass it explicitly.
 
     Returns:
         The scorecard artifact.
@@ -94,11 +102,20 @@ def gated_promotion(
     ).set_display_name("aggregate scorecard")
     # kfp 2.17: branch on a single `-> bool` output; a NamedTuple field is silently skipped.
     with dsl.If(agg.outputs["Output"] == True, name="all-gates-passed"):  # noqa: E712
-        promote(
+        staged = promote(
             scorecard=agg.outputs["scorecard"],
             model_uri=model_uri,
             registered_model_name=registered_model_name,
             alias=staging_alias,
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("promote to staging")
+        manual_approval(
+            scorecard=agg.outputs["scorecard"],
+            registered_model_name=registered_model_name,
+            version=staged.outputs["Output"],
+            policy=policy,
+            submitted_by=submitted_by,
+            mode=approval_mode,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ).set_display_name("manual approval")
     return agg.outputs["scorecard"]

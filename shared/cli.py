@@ -115,6 +115,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         sensitive_data_uri=args.sensitive_data or "",
         train_data_uri=args.train_data or "",
+        approval_mode=args.approval_mode,
+        submitted_by=args.submitted_by or "",
     )
     _print_run(run, args.registered_model_name, args.staging_alias, as_json=args.json)
     if run.scorecard.all_passed and run.promoted_version:
@@ -131,6 +133,8 @@ def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
     lines += [f"  blocked by {g} / {c}: {m}" for g, c, m in card.failing_checks()]
     if run.promoted_version:
         lines.append(f"promoted: {name} version {run.promoted_version} now holds alias '{alias}'")
+        if run.approval_state:
+            lines.append(f"approval: {run.approval_state}")
     else:
         lines.append(f"not promoted: {name} alias '{alias}' unchanged")
     lines += [
@@ -194,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--registered-model-name", required=True, help="registered model name")
     run.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     run.add_argument("--train-data", help="training data (scanned by the pii gate)")
+    run.add_argument(
+        "--approval-mode",
+        choices=["pending", "wait"],
+        default="pending",
+        help="pending: stop at staging awaiting `quality-gates approve`; wait: poll for a decision",
+    )
+    run.add_argument("--submitted-by", help="who submits the run (may not approve it)")
     run.add_argument("--champion-alias", default="production")
     run.add_argument("--staging-alias", default="staging")
     run.add_argument("--experiment", default="quality-gates", help="MLflow experiment name")
@@ -223,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
     demo.set_defaults(func=_cmd_demo)
+
+    from quality_gates.shared.cli_approval import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -238,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # MLflow configures its own logger at import time from this variable (INFO by default).
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if args.debug else "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     # MLflow and alembic are chatty at INFO; a gate's output is the scorecard.
     for name in ("mlflow", "alembic", "urllib3", "kfp"):

@@ -18,6 +18,9 @@ from quality_gates.shared.errors import GateInputError
 
 REGISTERED_MODEL = "credit-risk"
 EXPERIMENT = "quality-gates-demo"
+# The pipeline submits as a bot; a named person from the policy approves (never the submitter).
+SUBMITTER = "ci-bot@example.com"
+APPROVER = "risk-officer@example.com"
 
 
 def demo_policy_text() -> str:
@@ -206,6 +209,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
         model_uri=str(models[role]),
         data_uri=str(data_path),
         train_data_uri=str(train_path),
+        submitted_by=SUBMITTER,
         policy_text=demo_policy_text(),
         registered_model_name=REGISTERED_MODEL,
         output_dir=out,
@@ -231,6 +235,20 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
         _say(
             f"the {role} was NOT promoted; aliases unchanged: "
             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
+        )
+    policy_path = home / "policy.yaml"
+    policy_path.write_text(demo_policy_text(), encoding="utf-8")
+    if run.promoted_version:
+        _say(f"approval: {run.approval_state} (submitted by {SUBMITTER}); next steps:")
+        common = f"--model {REGISTERED_MODEL} --policy {policy_path} --tracking-uri {tracking_uri}"
+        _say(
+            f"  quality-gates approve {common} --version {run.promoted_version} "
+            f'--as {APPROVER} --comment "reviewed the scorecard"'
+        )
+        _say(f'  quality-gates rollback {common} --as {APPROVER} --reason "incident"')
+        _say(f"  quality-gates status --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}")
+        _say(
+            f"  quality-gates audit verify --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}"
         )
     _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
     expect_promotion = scenario == "candidate"

@@ -31,6 +31,8 @@ class LocalRun:
         promoted_version: Version set on the staging alias, or None when not promoted.
         log_path: kfp.local's log.
         tracking_uri: The MLflow tracking URI every task used.
+        approval_state: ``pending``, ``approved``, ... or ``not_configured``; None when the
+            model was not promoted.
     """
 
     scorecard: Scorecard
@@ -39,6 +41,7 @@ class LocalRun:
     promoted_version: str | None
     log_path: Path
     tracking_uri: str = ""
+    approval_state: str | None = None
 
 
 _FAILED_TASK = re.compile(r"Task '?([\w-]+)'? finished with status FAILURE")
@@ -70,6 +73,8 @@ def run_pipeline(
     tracking_uri: str | None = None,
     sensitive_data_uri: str = "",
     train_data_uri: str = "",
+    approval_mode: str = "pending",
+    submitted_by: str = "",
 ) -> LocalRun:
     """Run the gated-promotion pipeline through kfp.local and collect its evidence.
 
@@ -85,6 +90,8 @@ def run_pipeline(
         tracking_uri: MLflow tracking URI; default ``MLFLOW_TRACKING_URI``.
         sensitive_data_uri: Separate file of sensitive attributes for the fairness gate.
         train_data_uri: Training data, scanned by the PII gate.
+        approval_mode: ``pending`` (a later ``quality-gates approve`` decides) or ``wait``.
+        submitted_by: Who submits the run; may not approve it.
 
     Returns:
         The run's outcome.
@@ -136,6 +143,8 @@ def run_pipeline(
                 mlflow_tracking_uri=uri,
                 sensitive_data_uri=sensitive_data_uri,
                 train_data_uri=train_data_uri,
+                approval_mode=approval_mode,
+                submitted_by=submitted_by,
             )
         except Exception as exc:  # noqa: BLE001 - reported below as one line
             error = exc
@@ -167,6 +176,10 @@ def run_pipeline(
     version = None
     if promotion_file.is_file():
         version = json.loads(promotion_file.read_text(encoding="utf-8")).get("version")
+    approval_file = run_dir / "manual-approval" / "decision"
+    approval_state = None
+    if approval_file.is_file():
+        approval_state = json.loads(approval_file.read_text(encoding="utf-8")).get("state")
     return LocalRun(
         scorecard=card,
         scorecard_dir=card_dir,
@@ -174,4 +187,5 @@ def run_pipeline(
         promoted_version=version,
         log_path=log_path,
         tracking_uri=uri,
+        approval_state=approval_state,
     )

@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.policy_approval import ApprovalPolicy
 from quality_gates.shared.policy_base import Severity, StrictModel
 from quality_gates.shared.policy_explainability import ExplainabilityPolicy
 from quality_gates.shared.policy_fairness import FairnessPolicy
@@ -176,6 +177,7 @@ class Policy(StrictModel):
     gates: GatesPolicy = Field(default_factory=GatesPolicy)
     registry: RegistryPolicy = Field(default_factory=RegistryPolicy)
     waivers: list[Waiver] = Field(default_factory=list)
+    approval: ApprovalPolicy | None = None
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

@@ -217,8 +217,54 @@ def record_evidence(
         write_reports(scorecard, out_dir)
         return scorecard
     scorecard.evaluation_run_id = run_id
+    if scorecard.registered_model_name:
+        try:
+            _audit_aggregation(scorecard, tracking_uri=uri)
+        except Exception as exc:  # noqa: BLE001 - recorded as an error result, fail closed
+            scorecard.results.append(
+                error_result(
+                    gate="evidence",
+                    message=f"could not append to the audit log of "
+                    f"{scorecard.registered_model_name}: {one_line(exc)}",
+                )
+            )
+            scorecard.decision, scorecard.all_passed = decide(scorecard.results)
     write_reports(scorecard, out_dir)
     return scorecard
+
+
+def _audit_aggregation(scorecard: Scorecard, *, tracking_uri: str) -> None:
+    """Append the gate results, the decision and any waiver used to the model's audit log."""
+    from quality_gates.shared import audit
+
+    name = scorecard.registered_model_name
+    for w in scorecard.waivers:
+        if w.get("state") == "used":
+            audit.append(
+                model=name,
+                event="waiver_used",
+                actor=w.get("approver"),
+                details=w,
+                tracking_uri=tracking_uri,
+            )
+    audit.append(
+        model=name,
+        event="aggregation",
+        details={
+            "decision": scorecard.decision.value,
+            "all_passed": scorecard.all_passed,
+            "model_uri": scorecard.model_uri,
+            "model_digest": scorecard.model_digest,
+            "data_digest": scorecard.data_digest,
+            "policy_digest": scorecard.policy_digest,
+            "evaluation_run_id": scorecard.evaluation_run_id,
+            "gates": [
+                {"gate": r.gate, "status": r.status.value, "summary": r.summary}
+                for r in scorecard.results
+            ],
+        },
+        tracking_uri=tracking_uri,
+    )
 
 
 def policy_waivers(policy_text: str) -> list:

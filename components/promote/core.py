@@ -70,7 +70,7 @@ def promote_from_scorecard(
             f"refusing to promote {model_uri}: the scorecard is for {scorecard.model_uri}"
         )
     lineage = {k: str(v) for k, v in scorecard.lineage.items() if not isinstance(v, dict)}
-    return promote(
+    done = promote(
         scorecard=scorecard,
         model_uri=model_uri,
         registered_name=registered_model_name,
@@ -78,6 +78,31 @@ def promote_from_scorecard(
         tracking_uri=tracking_uri,
         lineage=lineage,
     )
+    from quality_gates.shared import audit
+    from quality_gates.shared.registry import scorecard_digest
+
+    try:
+        audit.append(
+            model=registered_model_name,
+            event="promotion",
+            version=done.version,
+            details={
+                "alias": done.alias,
+                "previous_version": done.previous_version,
+                "created": done.created,
+                "model_digest": scorecard.model_digest,
+                "scorecard_digest": scorecard_digest(scorecard),
+                "evaluation_run_id": scorecard.evaluation_run_id,
+                "gates": {r.gate: r.status.value for r in scorecard.results},
+                "waivers_used": [w for w in scorecard.waivers if w.get("state") == "used"],
+            },
+            tracking_uri=tracking_uri,
+        )
+    except GateInputError as exc:
+        raise GateInputError(
+            f"version {done.version} now holds '{alias}' but the audit record failed: {exc}"
+        ) from None
+    return done
 
 
 def promotion_json(p: Promotion) -> str:

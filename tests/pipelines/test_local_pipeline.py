@@ -25,6 +25,14 @@ gates:
         - {metric: roc_auc, margin: 0.01}
 """
 
+POLICY_WITH_APPROVAL = (
+    POLICY
+    + """
+approval:
+  approvers: [risk@example.com]
+"""
+)
+
 
 def _register(uri, name, model_path, alias):
     mlflow.set_tracking_uri(uri)
@@ -50,10 +58,11 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     run = run_pipeline(
         model_uri=str(good.model_path),
         data_uri=str(good.data_path),
-        policy_text=POLICY,
+        policy_text=POLICY_WITH_APPROVAL,
         registered_model_name=name,
         output_dir=tmp_path / "out",
         tracking_uri=mlflow_server,
+        submitted_by="ci-bot@example.com",
     )
     assert run.scorecard.all_passed, run.scorecard.summary
     assert run.promoted_version is not None
@@ -71,6 +80,23 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     assert "scorecard.json" in arts
     # Production is untouched by a staging promotion.
     assert client.get_model_version_by_alias(name, "production").version == champion_version
+
+    # Out-of-band approval: the run ended at `pending`; the submitter may not approve, a named
+    # approver may; rollback restores the champion; the audit chain verifies.
+    assert run.approval_state == "pending"
+    policy_path = tmp_path / "policy.yaml"
+    policy_path.write_text(POLICY_WITH_APPROVAL)
+    common = ["--model", name, "--policy", str(policy_path), "--tracking-uri", mlflow_server]
+    version = ["--version", run.promoted_version, "--comment", "reviewed"]
+    assert main(["approve", *common, *version, "--as", "ci-bot@example.com"]) == 2
+    assert client.get_model_version_by_alias(name, "production").version == champion_version
+    assert main(["approve", *common, *version, "--as", "risk@example.com"]) == 0
+    assert client.get_model_version_by_alias(name, "production").version == run.promoted_version
+    assert main(["rollback", *common, "--as", "risk@example.com", "--reason", "incident"]) == 0
+    assert client.get_model_version_by_alias(name, "production").version == champion_version
+    audit_args = ["--model", name, "--tracking-uri", mlflow_server]
+    assert main(["audit", "verify", *audit_args]) == 0
+    assert main(["status", "--model", name, "--tracking-uri", mlflow_server]) == 0
 
     again = run_pipeline(
         model_uri=str(good.model_path),
