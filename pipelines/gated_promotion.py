@@ -1,6 +1,6 @@
 """The gated-promotion pipeline: gates → aggregator → (only if all passed) promote to staging."""
 
-from kfp import dsl
+from kfp import dsl, kubernetes
 from kfp.dsl import Artifact
 
 from quality_gates.components.aggregator.component import aggregator
@@ -12,6 +12,10 @@ from quality_gates.components.pii_scan_gate.component import pii_scan_gate
 from quality_gates.components.promote.component import promote
 
 PIPELINE_NAME = "quality-gates-gated-promotion"
+# Upper bound of the manual approval task on a cluster (kfp-kubernetes `set_timeout`); the
+# policy's approval.timeout_s ends the wait earlier with a recorded `timed_out`. A compile-time
+# constant because Kubernetes needs it in the pod spec, before any parameter is resolved.
+APPROVAL_TASK_TIMEOUT_S = 8 * 24 * 3600
 
 
 @dsl.pipeline(
@@ -109,7 +113,7 @@ def gated_promotion(
             alias=staging_alias,
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("promote to staging")
-        manual_approval(
+        approval = manual_approval(
             scorecard=agg.outputs["scorecard"],
             registered_model_name=registered_model_name,
             version=staged.outputs["Output"],
@@ -118,4 +122,5 @@ def gated_promotion(
             mode=approval_mode,
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("manual approval")
+        kubernetes.set_timeout(approval, seconds=APPROVAL_TASK_TIMEOUT_S)
     return agg.outputs["scorecard"]

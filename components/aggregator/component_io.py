@@ -58,6 +58,11 @@ def run_aggregator(
         model_digest=first.inputs.get("model") if first else None,
         data_digest=first.inputs.get("data") if first else None,
         policy_digest=first.inputs.get("policy") if first else None,
+        # The DVC md5 is read from a `<data>.dvc` file beside the evaluation data, when present.
+        data_path=next(
+            (str(r.details["data_uri"]) for r in results.values() if r.details.get("data_uri")),
+            None,
+        ),
         extra={"pipeline_run_id": pipeline_run_id} if pipeline_run_id else None,
     )
     card = aggregate(

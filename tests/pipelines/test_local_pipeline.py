@@ -55,6 +55,11 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     good = make_binary()
     name = "pipe-pass"
     champion_version = _register(mlflow_server, name, weak.model_path, "production")
+    # A DVC-tracked evaluation set: its md5 must reach the version's lineage tags.
+    dvc_md5 = "0123456789abcdef0123456789abcdef"
+    good.data_path.with_name(good.data_path.name + ".dvc").write_text(
+        f"outs:\n- md5: {dvc_md5}\n  path: {good.data_path.name}\n"
+    )
     run = run_pipeline(
         model_uri=str(good.model_path),
         data_uri=str(good.data_path),
@@ -74,6 +79,7 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     assert tags["quality_gates.policy_digest"] == run.scorecard.policy_digest
     assert tags["quality_gates.data_digest"] == run.scorecard.data_digest
     assert tags["quality_gates.gate.performance"] == "passed"
+    assert tags["quality_gates.data_dvc_md5"] == dvc_md5
     assert (run.scorecard_dir / "scorecard.html").is_file()
     assert run.scorecard.evaluation_run_id
     arts = {a.path for a in client.list_artifacts(run.scorecard.evaluation_run_id)}
