@@ -133,6 +133,13 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
     client.set_model_version_tag(
         REGISTERED_MODEL, mv.version, "quality_gates.note", "demo bootstrap champion"
     )
+    # The bytes of the registered champion, so that a rollback to it is digest-checked.
+    from quality_gates.shared.models import model_digest
+
+    digest = model_digest(f"models:/{REGISTERED_MODEL}/{mv.version}", tracking_uri=tracking_uri)
+    client.set_model_version_tag(
+        REGISTERED_MODEL, mv.version, "quality_gates.artifact_digest", digest
+    )
     _say(f"registered the champion as {REGISTERED_MODEL} v{mv.version} @production")
     return f"models:/{REGISTERED_MODEL}/{mv.version}"
 

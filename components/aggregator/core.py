@@ -238,6 +238,21 @@ def _audit_aggregation(scorecard: Scorecard, *, tracking_uri: str) -> None:
     from quality_gates.shared import audit
 
     name = scorecard.registered_model_name
+    for r in scorecard.results:
+        audit.append(
+            model=name,
+            event="gate_result",
+            details={
+                "gate": r.gate,
+                "status": r.status.value,
+                "summary": r.summary,
+                "inputs": r.inputs,
+                "checks": [
+                    {"name": c.name, "status": c.status.value, "value": c.value} for c in r.checks
+                ],
+            },
+            tracking_uri=tracking_uri,
+        )
     for w in scorecard.waivers:
         if w.get("state") == "used":
             audit.append(
