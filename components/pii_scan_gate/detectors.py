@@ -57,6 +57,8 @@ _STREET = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
     r"|Terrace|Square|Sq|Parkway|Pkwy|Highway|Hwy|Close|Crescent)"
 )
+_DIGITS = "0123456789"
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _FILE_TLDS = (
     "png|jpe?g|gif|svg|webp|bmp|ico|tiff?|pdf|txt|csv|json|ya?ml|xml|html?|css|js|ts|py|"
     "md|zip|gz|tar|exe|dll|so|log|ini|cfg|lock|bin"
@@ -76,6 +78,9 @@ class Variant:
         left: Boundary before the match.
         right: Boundary after the match.
         literal: A substring every match contains (a fast pre-filter), or None.
+        prefilter: Character classes (sets of ASCII characters) of consecutive characters that
+            every match contains, e.g. ``("0123456789", ".", "0123456789")``: a byte-level
+            pre-filter used in place of ``literal``.
         needs_context: Only counts with a context word before it or a column-name hint.
         context_near: The context word must directly precede the match ("ssn: 123456789"), not
             just be in the window (a bare 9-digit id after an SSN is not another SSN).
@@ -89,6 +94,7 @@ class Variant:
     left: str = _L_NUM
     right: str = _R_NUM
     literal: str | None = None
+    prefilter: tuple[str, ...] | None = None
     needs_context: bool = False
     context_near: bool = False
 
@@ -172,6 +178,7 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}",
             v.iban_valid,
             0.95,
+            prefilter=(_UPPER, _UPPER, _DIGITS, _DIGITS),
             left=r"(?:^|[^\w])",
             right=r"(?:$|[^\w])",
         ),
@@ -184,6 +191,7 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             left=r"(?:^|[^\w.\-])",
             right=r"(?:$|[^\w.\-]|\.(?:\s|$))",
             literal=".",
+            prefilter=(_DIGITS, ".", _DIGITS),
         ),
         Variant(
             "ipv6",
@@ -397,16 +405,72 @@ def _probe(variant: Variant) -> str:
     return f"{variant.left}(?:{variant.pattern}){variant.right}"
 
 
+def _run_mask(cells: pa.StringArray, classes: tuple[str, ...]) -> np.ndarray:
+    """Whether each cell holds consecutive characters from ``classes[0]``, ``classes[1]``, ...
+
+    Each class is a set of ASCII characters (an ASCII byte is never part of a multi-byte
+    character, so the search runs on the bytes): one comparison per class over the data finds
+    the runs and a binary search their cells (the whole run inside one cell).
+    """
+    n = len(cells)
+    data_buf = cells.buffers()[2] if n else None
+    k = len(classes)
+    if data_buf is None or not all(c.isascii() for c in classes):
+        body = "".join("[" + "".join(re.escape(ch) for ch in c) + "]" for c in classes)
+        return _mask(_filled(pc.match_substring_regex(cells, body)))
+    offsets = np.frombuffer(cells.buffers()[1], dtype=np.int32)[cells.offset : cells.offset + n + 1]
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    out = np.zeros(n, dtype=bool)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[lo:hi]
+    if data.size < k:
+        return out
+    m = None
+    for j, chars in enumerate(classes):
+        seg = data[j : data.size - k + 1 + j]
+        hit = np.zeros(seg.size, dtype=bool)
+        codes = sorted({ord(ch) for ch in chars})
+        # Contiguous code ranges as one unsigned comparison each.
+        i = 0
+        while i < len(codes):
+            e = i
+            while e + 1 < len(codes) and codes[e + 1] == codes[e] + 1:
+                e += 1
+            if e == i:
+                hit |= seg == codes[i]
+            else:
+                hit |= (seg - np.uint8(codes[i])) <= codes[e] - codes[i]
+            i = e + 1
+        m = hit if m is None else m & hit
+    pos = np.flatnonzero(m)
+    ends = offsets[1:].astype(np.int64) - lo
+    cell = np.searchsorted(ends, pos, side="right")
+    cell = cell[pos + k <= ends[cell]]
+    out[cell] = True
+    if cells.null_count:
+        out &= _mask(cells.is_valid())
+    return out
+
+
+def _prefilter_mask(cells: pa.StringArray, variant: Variant) -> np.ndarray:
+    """Cells that may hold a match: those with the variant's prefilter run, or its literal."""
+    if variant.prefilter is not None:
+        return _run_mask(cells, variant.prefilter)
+    assert variant.literal is not None
+    if len(variant.literal) == 1:
+        return _run_mask(cells, (variant.literal,))
+    return _mask(_filled(pc.match_substring_regex(cells, re.escape(variant.literal))))
+
+
 def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
     """Whether each cell holds a match of ``variant`` (its literal first, then its regex)."""
     keep = np.ones(len(cells), dtype=bool)
     cur = cells
     if len(cells) == 0:
         return keep
-    if variant.literal is not None:
-        # A regex made of a literal runs as a memchr-like scan, several times faster than
-        # pc.match_substring; filtering only pays when it drops a good share of the cells.
-        lit = _mask(_filled(pc.match_substring_regex(cur, re.escape(variant.literal))))
+    if variant.literal is not None or variant.prefilter is not None:
+        # A scan of the bytes (see :func:`_run_mask`); filtering only pays when it drops a good
+        # share of the cells.
+        lit = _prefilter_mask(cur, variant)
         if lit.mean() < 0.8:
             keep, cur = lit, cur.filter(pa.array(lit))
     hit = _mask(_filled(pc.match_substring_regex(cur, _probe(variant))))
@@ -464,7 +528,9 @@ def extract_all(
     variant: Variant,
     candidates: np.ndarray | None = None,
     origin: Segments | None = None,
-) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array]:
+    *,
+    windows: bool = True,
+) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array | None]:
     """Every non-overlapping match of a variant in every cell.
 
     Args:
@@ -473,6 +539,8 @@ def extract_all(
         candidates: Which cells hold a match (see :func:`candidate_masks`); computed if None.
         origin: When ``values`` are segments of cells (see :func:`segments`): the cells they
             come from; rows, offsets and context windows then refer to those cells.
+        windows: Gather the context windows; if False the fourth item is None (see
+            :func:`_windows` to gather them later, e.g. for the validated matches only).
 
     Returns:
         ``(row, start, match, window)``: the cell of each match, its byte offset in the cell,
@@ -528,7 +596,7 @@ def extract_all(
         all_rows,
         all_start,
         pa.concat_arrays(out_match),
-        _windows(cells, all_rows, all_start),
+        _windows(cells, all_rows, all_start) if windows else None,
     )
 
 
@@ -569,24 +637,29 @@ def scan_variant(
     Returns:
         The validated findings (confidence already adjusted; not yet thresholded).
     """
-    rows, start, match, window = extract_all(values, variant, candidates, origin)
+    rows, start, match, _ = extract_all(values, variant, candidates, origin, windows=False)
     if rows.size == 0:
         return Findings()
     ok = variant.validate(match) if variant.validate is not None else np.ones(rows.size, bool)
-    lift, lower = _context_adjust(variant.entity, window, near=variant.context_near)
-    conf = np.full(rows.size, variant.confidence)
-    conf = conf + LIFT_BY * lift - LOWER_BY * lower + (HINT_BOOST if hinted else 0.0)
-    if variant.needs_context:
-        ok &= lift | hinted
-    conf = np.clip(conf, 0.0, 1.0)
+    # Context only matters for the validated matches: their windows alone are gathered.
     idx = np.flatnonzero(ok)
+    cells = origin.cells if origin is not None else v.as_string_array(values)
+    window = _windows(cells, rows[idx], start[idx])
+    lift, lower = _context_adjust(variant.entity, window, near=variant.context_near)
+    conf = np.full(idx.size, variant.confidence)
+    conf = conf + LIFT_BY * lift - LOWER_BY * lower + (HINT_BOOST if hinted else 0.0)
+    conf = np.clip(conf, 0.0, 1.0)
+    if variant.needs_context:
+        keep = lift | hinted
+        idx, conf = idx[keep], conf[keep]
+    kept = match.take(pa.array(idx, pa.int64()))
     return Findings(
         np.full(idx.size, _CODE[variant.entity], np.int8),
         rows[idx],
         start[idx],
-        start[idx] + _byte_lengths(match.take(pa.array(idx, pa.int64()))),
-        conf[idx],
-        match.take(pa.array(idx, pa.int64())),
+        start[idx] + _byte_lengths(kept),
+        conf,
+        kept,
     )
 
 
@@ -597,13 +670,19 @@ def resolve_overlaps(f: Findings) -> Findings:
     validated, more confident reading wins. Vectorised: adjacent overlapping pairs (sorted by
     cell and offset) drop their weaker member until none overlap.
     """
-    # On the numpy columns through an index; the values are taken once at the end.
-    idx = np.arange(len(f))
+    # On the numpy columns through an index; the values are taken once at the end. One sort:
+    # dropping members of a sorted sequence leaves it sorted.
     row, start, end, conf = f.row, f.start, f.end, f.confidence
+    if len(f) < 2:
+        return f.take(np.arange(len(f)))
+    span = int(start.max()) + 1
+    if int(row.max()) < (1 << 62) // span:
+        idx = np.lexsort((-conf, row * span + start))
+    else:
+        idx = np.lexsort((-conf, start, row))
     for _ in range(8):
         if idx.size < 2:
             break
-        idx = idx[np.lexsort((-conf[idx], start[idx], row[idx]))]
         r, s, e, c = row[idx], start[idx], end[idx], conf[idx]
         overlap = (r[1:] == r[:-1]) & (s[1:] < e[:-1])
         if not overlap.any():
@@ -632,6 +711,25 @@ def cell_shape_findings(values: pa.StringArray, entity: str) -> Findings:
         np.full(idx.size, CELL_CONFIDENCE[entity] + HINT_BOOST),
         cells,
     )
+
+
+def _may_lift(seg: Segments, entity: str, mask: np.ndarray) -> np.ndarray:
+    r"""Drop the candidate clauses whose cell holds none of ``entity``'s context words.
+
+    A variant that needs context and has no column hint only counts where a context word lies
+    in the window before the match, and the window's text is part of the cell: a cell without
+    the word anywhere (the pattern without its ``\b``, which only loosens it) cannot lift.
+    """
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return mask
+    cells, inverse = np.unique(seg.row[idx], return_inverse=True)
+    words = LIFT[entity].replace(r"\b", "")
+    text = seg.cells.take(pa.array(cells, pa.int64()))
+    has = _mask(_filled(pc.match_substring_regex(text, words, ignore_case=True)))
+    out = np.zeros(mask.size, dtype=bool)
+    out[idx[has[inverse]]] = True
+    return out
 
 
 def scan_array(
@@ -675,6 +773,8 @@ def scan_array(
     parts = []
     for variant, mask in zip(chosen, masks, strict=True):
         hinted = variant.entity in hints
+        if variant.needs_context and not hinted and variant.entity in LIFT:
+            mask = _may_lift(seg, variant.entity, mask)
         parts.append(scan_variant(segs, variant, hinted=hinted, candidates=mask, origin=seg))
     found = Findings.concat(parts)
     cells = v.as_string_array(values)

@@ -85,8 +85,27 @@ def char_matrix(
 
 
 def digits_only(values: pa.Array) -> pa.Array:
-    """Remove every character that is not an ASCII digit."""
-    return pc.replace_substring_regex(values, pattern=r"[^0-9]", replacement="")
+    """Remove every character that is not an ASCII digit.
+
+    On the bytes of the data buffer (a UTF-8 multi-byte character has no byte in ``0-9``): keep
+    the digit bytes and recount each string's length; arrays with nulls take the regex path.
+    """
+    arr = as_string_array(values)
+    n = len(arr)
+    data_buf = arr.buffers()[2] if n else None
+    if arr.null_count or data_buf is None:
+        return pc.replace_substring_regex(arr, pattern=r"[^0-9]", replacement="")
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(data_buf, dtype=np.uint8)[lo:hi]
+    digit = (data - np.uint8(48)) < 10
+    counts = np.zeros(hi - lo + 1, dtype=np.int64)
+    np.cumsum(digit, out=counts[1:])
+    new_off = counts[offsets.astype(np.int64) - lo].astype(np.int32)
+    kept = data[digit]
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(new_off), pa.py_buffer(kept.tobytes())]
+    )
 
 
 def _prefix_int(values: pa.Array, k: int) -> np.ndarray:

@@ -136,3 +136,46 @@ def test_clauses_scan_like_whole_cells():
         (3, "ipv4", "81.2.69.160"),
         (3, "ipv6", "2001:db8::8a2e:370:7334"),
     ]
+
+
+def test_byte_prefilters_agree_with_regex():
+    """The byte-level pre-filters (literals, character-class runs) equal a regex search."""
+    import random
+    import re
+
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from quality_gates.components.pii_scan_gate.detectors import _run_mask
+
+    rng = random.Random(3)
+    digits, upper = "0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    classes = [("@",), (".",), (digits, ".", digits), (upper, upper, digits, digits)]
+    for _ in range(200):
+        cells = [
+            None
+            if rng.random() < 0.1
+            else "".join(rng.choices("@.:1 9AGBé😀", k=rng.randint(0, 7)))
+            for _ in range(rng.randint(0, 20))
+        ]
+        arr = pa.array(cells, pa.string())
+        for part in (arr, arr.slice(min(2, len(arr)))):
+            for cls in classes:
+                body = "".join("[" + "".join(re.escape(ch) for ch in c) + "]" for c in cls)
+                want = pc.fill_null(pc.match_substring_regex(part, body), False)
+                assert np.array_equal(_run_mask(part, cls), want.to_numpy(zero_copy_only=False))
+
+
+def test_context_prefilter_keeps_needs_context_findings():
+    """Bare numbers need a context word before them; cells without one are skipped early."""
+    cells = [
+        "ssn 234567890",
+        "id 234567890",
+        "tel 2125550123, ref 2125550123",
+        "SSN: 234567890; other 234567890",
+    ]
+    found = [(r, e) for r, e, _ in _found(cells, min_conf=0.0)]
+    assert (0, "ssn") in found and (2, "phone") in found and (3, "ssn") in found
+    assert not any(r == 1 for r, _ in found)
+    hinted = [(r, e) for r, e, _ in _found(cells, min_conf=0.0, hints={"ssn"})]
+    assert (1, "ssn") in hinted

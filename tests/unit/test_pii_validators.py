@@ -198,3 +198,20 @@ def test_ipv6_vectorised_check_agrees_with_ipaddress():
     got = v.ipv6_valid(pa.array(cands))
     assert got.tolist() == [reference(c) for c in cands]
     assert got.sum() > 100
+
+
+def test_digits_only_matches_regex_removal():
+    import random
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from quality_gates.components.pii_scan_gate.validators import digits_only
+
+    rng = random.Random(4)
+    for _ in range(100):
+        cells = ["".join(rng.choices("0129 -+().aé😀", k=rng.randint(0, 15))) for _ in range(20)]
+        arr = pa.array(cells, pa.string())
+        for part in (arr, arr.slice(3), pa.array([*cells[:3], None])):
+            want = pc.replace_substring_regex(part, pattern=r"[^0-9]", replacement="")
+            assert digits_only(part).equals(want)
