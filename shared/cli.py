@@ -39,20 +39,20 @@ def _out(text: str) -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _read_policy_text(path: str) -> str:
+def _read_policy(path: str):
+    """Read and validate a policy file once; return ``(policy, text)``."""
     from quality_gates.shared.policy import load_policy
 
-    _, text = load_policy(path)
-    return text
+    return load_policy(path)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from quality_gates.components.aggregator.core import aggregate
     from quality_gates.shared.gate_runners import GATES, GateInputs, run_gate
-    from quality_gates.shared.policy import configured_gates, parse_policy
+    from quality_gates.shared.policy import configured_gates
     from quality_gates.shared.reports import scorecard_markdown, write_reports
 
-    policy_text = _read_policy_text(args.policy)
+    policy, policy_text = _read_policy(args.policy)
     inputs = GateInputs(
         model_uri=args.model,
         data_uri=args.data,
@@ -66,7 +66,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         label=args.label,
     )
     if args.gate == "all":
-        gates = configured_gates(parse_policy(policy_text, source=args.policy))
+        gates = configured_gates(policy)
         if not gates:
             raise GateInputError(f"policy {args.policy} configures no gate; add a gates section")
         gates = [g for g in GATES if g in gates]
@@ -82,7 +82,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     card = aggregate(
         results,
         expected=gates,
-        waivers=parse_policy(policy_text, source=args.policy).waivers,
+        waivers=policy.waivers,
         require_model_digest=False,
         model_uri=args.model,
         registered_model_name=args.registered_model_name,
@@ -101,7 +101,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from quality_gates.shared.local_run import run_pipeline
 
-    policy_text = _read_policy_text(args.policy)
+    _, policy_text = _read_policy(args.policy)
     out = Path(args.output_dir or tempfile.mkdtemp(prefix="quality-gates-run-"))
     run = run_pipeline(
         model_uri=args.model,

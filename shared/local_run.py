@@ -44,9 +44,6 @@ class LocalRun:
     approval_state: str | None = None
 
 
-_FAILED_TASK = re.compile(r"Task '?([\w-]+)'? finished with status FAILURE")
-
-
 def _last_error_line(log_text: str) -> str:
     # The component raised GateInputError with an actionable line; surface that, not a traceback.
     plain = re.sub(r"\x1b\[[0-9;]*m", "", log_text)

@@ -626,7 +626,9 @@ def run_explainability_gate(
     def _run() -> GateResult:
         from quality_gates.shared.models import load_model, predict
 
-        policy = parse_section(policy_text, policy_source)
+        # One parse of the policy for both the section and the column roles.
+        whole = parse_policy(policy_text, source=policy_source)
+        policy = whole.gates.explainability
         if policy is None:
             return not_configured_result(gate=GATE, inputs=inputs)
         if not policy.has_rules:
@@ -640,8 +642,7 @@ def run_explainability_gate(
             policy = policy.model_copy(
                 update={"champion": policy.champion.model_copy(update={"alias": champion_alias})}
             )
-        spec = parse_data_spec(policy_text, policy_source)
-        data = load_eval_data(data_uri, spec, label=label, require_label=False)
+        data = load_eval_data(data_uri, whole.data, label=label, require_label=False)
         inputs["data"] = data.digest
         loaded = load_model(model_uri, tracking_uri=tracking_uri)
         inputs["model"] = loaded.digest
@@ -670,7 +671,7 @@ def run_explainability_gate(
         common = dict(
             sample=rows,
             background=background,
-            positive_label=spec.positive_label,
+            positive_label=whole.data.positive_label,
             permutations=s.permutations,
             seed=s.seed,
         )

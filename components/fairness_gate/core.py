@@ -787,7 +787,9 @@ def run_fairness_gate(
     inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
 
     def _run() -> GateResult:
-        fp = parse_section(policy_text, policy_source)
+        # One parse of the policy for both the section and the column roles.
+        whole = parse_policy(policy_text, source=policy_source)
+        fp = whole.gates.fairness
         if fp is None:
             return not_configured_result(gate=GATE, inputs=inputs)
         if not fp.rules:
@@ -796,8 +798,7 @@ def run_fairness_gate(
                 "{metric: demographic_parity_difference, max: 0.1}) — a gate with nothing to "
                 "check never passes"
             )
-        spec = parse_data_spec(policy_text, policy_source)
-        data = load_eval_data(data_uri, spec, label=label)
+        data = load_eval_data(data_uri, whole.data, label=label)
         inputs["data"] = data.digest
         extra, extra_source = None, ""
         if sensitive_data_uri:
@@ -824,7 +825,12 @@ def run_fairness_gate(
             for cols in fp.groupings()
         ]
         task, y_true, y_pred, y_score, loaded, model_inputs = _predictions(
-            model_uri=model_uri, data=data, spec=spec, fp=fp, sens=sens, tracking_uri=tracking_uri
+            model_uri=model_uri,
+            data=data,
+            spec=whole.data,
+            fp=fp,
+            sens=sens,
+            tracking_uri=tracking_uri,
         )
         if loaded is not None:
             inputs["model"] = loaded.digest

@@ -389,6 +389,7 @@ def champion_checks(
     candidate: Encoded,
     champion: Encoded | None,
     champion_ref: dict[str, Any],
+    candidate_metrics: dict[str, float] | None = None,
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Compare the candidate with the champion by paired bootstrap, one check per rule.
 
@@ -400,6 +401,7 @@ def champion_checks(
         candidate: Candidate predictions on the evaluation data.
         champion: Champion predictions on the same rows, or None when no model holds the alias.
         champion_ref: Alias, URI, version and digest of the champion, for the report.
+        candidate_metrics: The candidate's point metrics when already computed (else computed).
 
     Returns:
         The checks and the report details.
@@ -443,7 +445,7 @@ def champion_checks(
         confidence=spec.confidence,
         seed=spec.seed,
     )
-    cand_m = point_metrics(
+    cand_m = candidate_metrics or point_metrics(
         task=candidate.task,
         y_true=candidate.y_true,
         y_pred=candidate.y_pred,
@@ -589,6 +591,7 @@ def evaluate(
             candidate=candidate,
             champion=champion,
             champion_ref=champion_ref or {},
+            candidate_metrics=metrics,
         )
         checks += c_checks
         details["champion"] = c_details
