@@ -16,6 +16,34 @@ PIPELINE_NAME = "quality-gates-gated-promotion"
 # policy's approval.timeout_s ends the wait earlier with a recorded `timed_out`. A compile-time
 # constant because Kubernetes needs it in the pod spec, before any parameter is resolved.
 APPROVAL_TASK_TIMEOUT_S = 8 * 24 * 3600
+# Keys of the MLflow Secret (manifests/ creates it under this name), each exposed 1:1 as the
+# environment variable MLflow and boto3 read; the compiled YAML holds only names, never values.
+MLFLOW_SECRET_KEYS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "MLFLOW_S3_ENDPOINT_URL",
+)
+DEFAULT_MLFLOW_SECRET = "quality-gates-mlflow"
+
+
+def _with_mlflow_secret(secret_name, *tasks: dsl.PipelineTask) -> None:
+    """Expose the MLflow Secret's keys as environment variables of every task that talks to MLflow.
+
+    ``optional=True`` so a cluster whose tasks reach MLflow without credentials (or with
+    ``mlflow_tracking_uri`` passed explicitly) still schedules the pods; a key absent from the
+    Secret simply leaves its variable unset. kfp.local ignores this; set the variables instead.
+    """
+    for task in tasks:
+        kubernetes.use_secret_as_env(
+            task,
+            secret_name=secret_name,
+            secret_key_to_env={key: key for key in MLFLOW_SECRET_KEYS},
+            optional=True,
+        )
 
 
 @dsl.pipeline(
@@ -36,6 +64,7 @@ def gated_promotion(
     train_data_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
+    mlflow_secret_name: str = DEFAULT_MLFLOW_SECRET,
 ) -> Artifact:
     """Gate a candidate model and promote it to ``staging_alias`` when every gate passes.
 
@@ -56,6 +85,9 @@ def gated_promotion(
             decides or the policy's ``approval.timeout_s`` passes.
         submitted_by: Who submitted the run (may not approve it); KFP has no placeholder for
             the run's creator, so pass it explicitly.
+        mlflow_secret_name: Kubernetes Secret whose keys (``MLFLOW_TRACKING_URI``, credentials,
+            S3 keys) become the environment of every task that talks to MLflow; a non-empty
+            ``mlflow_tracking_uri`` still overrides the Secret's tracking URI.
 
     Returns:
         The scorecard artifact.
@@ -123,4 +155,6 @@ def gated_promotion(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("manual approval")
         kubernetes.set_timeout(approval, seconds=APPROVAL_TASK_TIMEOUT_S)
+        _with_mlflow_secret(mlflow_secret_name, staged, approval)
+    _with_mlflow_secret(mlflow_secret_name, perf, fair, expl, pii, agg)
     return agg.outputs["scorecard"]

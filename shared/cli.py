@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quality_gates.shared.cli_approval import add_commands
 
     add_commands(sub)
+    from quality_gates.shared.cli_submit import add_commands as add_submit_command
+
+    add_submit_command(sub)
     return p
 
 
