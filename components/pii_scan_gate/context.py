@@ -26,7 +26,10 @@ ENTITIES = (
 # Words in the window before a match that make the entity likelier (lift) or unlikelier (lower).
 # Regexes over the lower-cased window; RE2 syntax (pyarrow), word-bounded.
 LIFT: dict[str, str] = {
-    "phone": r"\b(?:phone|tel|telephone|mobile|cell|call|fax|contact|reach|whatsapp|sms)\b",
+    "phone": (
+        r"\b(?:phone|tel|telephone|mobile|cell|call|fax|contact|reach|whatsapp|sms"
+        r"|telefon|telefoon|telefono|handy|gsm|mob|movil|portable)\b"
+    ),
     "ssn": r"\b(?:ssn|social security|social sec|ss#|ss no|taxpayer)\b",
     "credit_card": r"\b(?:card|visa|mastercard|amex|credit|debit|cc|pan)\b",
     "iban": r"\b(?:iban|account|bank|transfer|sepa)\b",
@@ -40,7 +43,9 @@ LOWER: dict[str, str] = {
     "phone": (
         r"\b(?:order|invoice|ref|reference|ticket|tracking|sku|isbn|part)\b\W*(?:no\.?|#)?\W*$"
     ),
-    "credit_card": r"\b(?:order|invoice|tracking|ticket|isbn|serial)\b\W*(?:no\.?|#)?\W*$",
+    "credit_card": (
+        r"\b(?:order|invoice|tracking|ticket|isbn|serial|ean|gtin|upc|barcode)\b\W*(?:no\.?|#)?\W*$"
+    ),
 }
 LIFT_BY = 0.15
 LOWER_BY = 0.5
@@ -86,6 +91,12 @@ _HINT_WORDS: dict[str, tuple[str, ...]] = {
         "residence",
     ),
 }
+# Column-name words that make number-shaped cells something else: an EAN-13 starting with 4 is
+# Luhn-valid one time in ten and then reads as a 13-digit Visa number.
+_LOWER_WORDS: dict[str, tuple[str, ...]] = {
+    "credit_card": ("ean", "gtin", "upc", "isbn", "barcode", "sku", "serial"),
+    "phone": ("ean", "gtin", "upc", "isbn", "barcode", "sku", "serial"),
+}
 # Words that make a "name" column something other than a person's name.
 _NOT_PERSON = frozenset(
     {"file", "filename", "host", "hostname", "user", "username", "model", "column", "feature",
@@ -123,3 +134,16 @@ def column_hints(column: str) -> set[str]:
     if "person_name" in found and _NOT_PERSON.intersection(words):
         found.discard("person_name")
     return found
+
+
+def column_lowers(column: str) -> set[str]:
+    """Entity types a column name argues against (``ean``: not card numbers, not phones).
+
+    Args:
+        column: The column name.
+
+    Returns:
+        Entity types whose findings in this column lose ``LOWER_BY`` confidence.
+    """
+    words = set(name_words(column))
+    return {entity for entity, lows in _LOWER_WORDS.items() if words.intersection(lows)}

@@ -19,7 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from quality_gates.components.pii_scan_gate.context import ENTITIES, column_hints
+from quality_gates.components.pii_scan_gate.context import (
+    ENTITIES,
+    column_hints,
+    column_lowers,
+)
 from quality_gates.components.pii_scan_gate.detectors import (
     HINT_ONLY_CONFIDENCE,
     Findings,
@@ -212,7 +216,13 @@ def scan_frame(
             scan.hint_only = sorted(hints)
             continue
         text_bytes += int(arr.nbytes)
-        findings = scan_array(arr, entities=entities, hints=hints, all_variants=all_variants)
+        findings = scan_array(
+            arr,
+            entities=entities,
+            hints=hints,
+            lowers=column_lowers(str(column)) - hints,
+            all_variants=all_variants,
+        )
         per_entity, counted = _summarise(
             findings,
             min_confidence=policy.min_confidence,

@@ -45,6 +45,9 @@ _CODE = {e: i for i, e in enumerate(ENTITIES)}
 # another number: "call 020 ..." yes, "GB34 NBBH 0216 ..." (an IBAN's groups) no.
 _L_NUM = r"(?:^|[^\w\-/.+\s]|(?:^|[^\w])\s|[a-z_]\s|(?:^|[^A-Za-z0-9])[A-Z]{1,3}\.?\s|[A-Z]{5}\s)"
 _R_NUM = r"(?:$|[^\w\-/\s]|\s+(?:$|[^\d\s])|[.,](?:\s|$))"
+# A phone number may carry an extension ("555-0123 x42", "ext. 7"): part of the right boundary,
+# not of the match, so the validators see the number alone.
+_R_PHONE = r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?" + _R_NUM
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE = (
     r"(?:(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
@@ -58,6 +61,7 @@ _STREET = (
     r"|Terrace|Square|Sq|Parkway|Pkwy|Highway|Hwy|Close|Crescent)"
 )
 _DIGITS = "0123456789"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _FILE_TLDS = (
     "png|jpe?g|gif|svg|webp|bmp|ico|tiff?|pdf|txt|csv|json|ya?ml|xml|html?|css|js|ts|py|"
@@ -84,6 +88,10 @@ class Variant:
         needs_context: Only counts with a context word before it or a column-name hint.
         context_near: The context word must directly precede the match ("ssn: 123456789"), not
             just be in the window (a bare 9-digit id after an SSN is not another SSN).
+        must: A regex that every clause holding a match the validator accepts also matches (a
+            necessary condition of the validator, e.g. an IPv6 address has "::" or six groups):
+            clauses without it are dropped before extraction. Findings do not change: a
+            dropped clause holds no candidate that could pass validation.
     """
 
     entity: str
@@ -97,6 +105,7 @@ class Variant:
     prefilter: tuple[str, ...] | None = None
     needs_context: bool = False
     context_near: bool = False
+    must: str | None = None
 
 
 def _email_valid(c: pa.Array) -> np.ndarray:
@@ -137,7 +146,16 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             v.international_phone_valid,
             0.85,
             left=r"(?:^|[^\w+])",
+            right=_R_PHONE,
             literal="+",
+        ),
+        Variant(
+            "phone",
+            "idd",
+            r"00[1-9]\d{0,2}[ .\-]\(?\d\)?(?:[ .\-]?\(?\d\)?){5,13}",
+            v.idd_phone_valid,
+            0.8,
+            right=_R_PHONE,
         ),
         Variant(
             "phone",
@@ -145,13 +163,26 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             r"(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .\-])[2-9]\d\d[ .\-]\d{4}",
             v.nanp_phone_valid,
             0.75,
+            right=_R_PHONE,
         ),
         Variant(
             "phone",
             "national",
-            r"0\d{1,5}(?:[ \-]\d{2,8}){1,4}",
+            (
+                r"0\d{1,5}(?:[ \-]\d{2,8}){1,4}"
+                r"|\(0\d{1,5}\)[ \-]?\d{2,8}(?:[ \-]\d{2,8}){0,3}"
+            ),
             lambda c: v.national_phone_valid(c, regions),
             0.7,
+            right=_R_PHONE,
+        ),
+        Variant(
+            "phone",
+            "national_bare",
+            r"0[1-9]\d{8,9}",
+            lambda c: v.national_phone_valid(c, regions),
+            0.6,
+            right=_R_PHONE,
         ),
         Variant("phone", "local", r"[2-9]\d\d-\d{4}", None, 0.45, needs_context=True),
         Variant(
@@ -168,7 +199,7 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
         Variant(
             "credit_card",
             "card",
-            r"\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5}|\d{13,19}",
+            r"\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5}|\d{12,19}",
             v.card_valid,
             0.9,
         ),
@@ -192,6 +223,9 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             right=r"(?:$|[^\w.\-]|\.(?:\s|$))",
             literal=".",
             prefilter=(_DIGITS, ".", _DIGITS),
+            # Four octets of 0-255 without leading zeros, between non-digits (both boundaries
+            # exclude digits): "host 300.1.2.3" and most out-of-range decoys go no further.
+            must=r"(?:^|\D)" + _OCTET + r"(?:\." + _OCTET + r"){3}(?:$|\D)",
         ),
         Variant(
             "ipv6",
@@ -202,6 +236,9 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             left=r"(?:^|[^\w:.])",
             right=r"(?:$|[^\w:.]|\.(?:\s|$))",
             literal=":",
+            # ``ipv6_valid`` wants "::", seven colons, or six and a dotted quad: clock times
+            # (12:30:45) and MAC addresses (five colons) go no further.
+            must=r"::|(?:[0-9A-Fa-f]{0,4}:){6}",
         ),
         Variant(
             "date_of_birth",
@@ -474,6 +511,10 @@ def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
         if lit.mean() < 0.8:
             keep, cur = lit, cur.filter(pa.array(lit))
     hit = _mask(_filled(pc.match_substring_regex(cur, _probe(variant))))
+    if variant.must is not None and hit.any():
+        idx = np.flatnonzero(hit)
+        sub = cur.filter(pa.array(hit))
+        hit[idx] = _mask(_filled(pc.match_substring_regex(sub, variant.must)))
     if cur is cells:
         return hit
     keep[np.flatnonzero(keep)] = hit
@@ -485,8 +526,8 @@ def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
 # union pass that drops most of the text is cheaper than several full passes. The numeric family
 # shares most of its candidates; the phone formats with separators are rarer than bare numbers.
 PROBE_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("phone/international", "phone/nanp", "phone/national", "phone/local"),
-    ("phone/bare", "ssn/ssn", "ssn/bare", "credit_card/card"),
+    ("phone/international", "phone/idd", "phone/nanp", "phone/national", "phone/local"),
+    ("phone/bare", "phone/national_bare", "ssn/ssn", "ssn/bare", "credit_card/card"),
 )
 
 
@@ -623,6 +664,7 @@ def scan_variant(
     hinted: bool,
     candidates: np.ndarray | None = None,
     origin: Segments | None = None,
+    lowered: bool = False,
 ) -> Findings:
     """Find, validate and score one variant over an array of cells.
 
@@ -633,6 +675,7 @@ def scan_variant(
             ``needs_context``).
         candidates: Which cells hold a match (see :func:`candidate_masks`); computed if None.
         origin: The cells ``values`` are segments of (see :func:`segments`), if they are.
+        lowered: Whether the column name argues against this entity (lowers confidence).
 
     Returns:
         The validated findings (confidence already adjusted; not yet thresholded).
@@ -647,7 +690,7 @@ def scan_variant(
     window = _windows(cells, rows[idx], start[idx])
     lift, lower = _context_adjust(variant.entity, window, near=variant.context_near)
     conf = np.full(idx.size, variant.confidence)
-    conf = conf + LIFT_BY * lift - LOWER_BY * lower + (HINT_BOOST if hinted else 0.0)
+    conf = conf + LIFT_BY * lift - LOWER_BY * (lower | lowered) + (HINT_BOOST if hinted else 0.0)
     conf = np.clip(conf, 0.0, 1.0)
     if variant.needs_context:
         keep = lift | hinted
@@ -739,6 +782,7 @@ def scan_array(
     hints: set[str] | frozenset[str] = frozenset(),
     regions: tuple[str, ...] = ("US", "GB", "DE", "FR"),
     all_variants: list[Variant] | None = None,
+    lowers: set[str] | frozenset[str] = frozenset(),
 ) -> Findings:
     """Scan an array of text cells for every enabled entity type.
 
@@ -746,6 +790,8 @@ def scan_array(
         values: Text (or integer, cast to text) cells; nulls are skipped.
         entities: Entity types to look for.
         hints: Entity types the column name suggests.
+        lowers: Entity types the column name argues against (see
+            :func:`~context.column_lowers`).
         regions: Regions of national phone formats.
         all_variants: Pre-built variants (see :func:`variants`), to reuse across columns.
 
@@ -775,7 +821,16 @@ def scan_array(
         hinted = variant.entity in hints
         if variant.needs_context and not hinted and variant.entity in LIFT:
             mask = _may_lift(seg, variant.entity, mask)
-        parts.append(scan_variant(segs, variant, hinted=hinted, candidates=mask, origin=seg))
+        parts.append(
+            scan_variant(
+                segs,
+                variant,
+                hinted=hinted,
+                candidates=mask,
+                origin=seg,
+                lowered=variant.entity in lowers,
+            )
+        )
     found = Findings.concat(parts)
     cells = v.as_string_array(values)
     shapes = [

@@ -215,3 +215,89 @@ def test_digits_only_matches_regex_removal():
         for part in (arr, arr.slice(3), pa.array([*cells[:3], None])):
             want = pc.replace_substring_regex(part, pattern=r"[^0-9]", replacement="")
             assert digits_only(part).equals(want)
+
+
+def test_card_ranges_seen_on_an_unseen_corpus():
+    # Maestro from 12 digits, JCB's 15-digit 1800/2131 ranges and all of 35xx (16 digits).
+    valid = ["503831131951", "630430005383", "180039382016343", "213141120803858"]
+    valid.append("3514214007496052")
+    assert _ok(v.card_valid, valid) == [True] * len(valid)
+    # Luhn-valid, but a 12-digit Visa does not exist and JCB's 1800/2131 ranges are 15 digits.
+    invalid = ["411111111117", "180039382015", "2131411208038585"]
+    assert _ok(v.luhn_valid, invalid) == [True] * 3
+    assert _ok(v.card_valid, invalid) == [False] * 3
+
+
+def test_international_numbers_with_a_trunk_prefix():
+    # "(0)" is written but not dialled; "+92 0512 ..." carries the trunk 0 after the code.
+    numbers = ["+44(0)20 7946 0958", "+33 (0)1 44 53 20 57", "+92 0512 345678"]
+    assert _ok(v.international_phone_valid, numbers) == [True] * 3
+    assert _ok(v.international_phone_valid, ["+44(0)0 7946 0958", "+49 00 1234"]) == [False] * 2
+    assert _ok(v.idd_phone_valid, ["0044 20 7946 0958", "0049 30 1234567", "0099 1234"]) == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_phone_plans_use_the_number_types():
+    """Per-type patterns (as ``phonenumbers.is_valid_number``): unassigned ranges fail."""
+    import phonenumbers
+
+    samples = ["(212) 555-0123", "(282) 394-4142", "(415) 555-2671", "(800) 555-0199"]
+    want = [phonenumbers.is_valid_number(phonenumbers.parse(s, "US")) for s in samples]
+    assert _ok(v.nanp_phone_valid, samples) == want
+    assert want[1] is False
+
+
+def test_iban_matches_a_plain_python_mod97():
+    """The vectorised check against a straightforward reading of ISO 13616, on fuzzed input."""
+    import random
+
+    def reference(text: str) -> bool:
+        s = text.replace(" ", "")
+        want = v.IBAN_LENGTHS.get(s[:2])
+        if want is None or len(s) < want:
+            return False
+        s = s[:want]
+        if not all(c.isdigit() or "A" <= c <= "Z" for c in s):
+            return False
+        moved = s[4:] + s[:4]
+        return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+    rng = random.Random(5)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ a-"
+    cases = []
+    for _ in range(4000):
+        country = rng.choice(list(v.IBAN_LENGTHS) + ["XX", "de"])
+        size = v.IBAN_LENGTHS.get(country.upper(), 20) - 4 + rng.choice([0, 0, 0, -1, 2])
+        body = "".join(rng.choices("0123456789", k=size))
+        if rng.random() < 0.5:
+            check = iban_check(country.upper(), body) if country.isupper() else "00"
+        else:
+            check = f"{rng.randint(0, 99):02d}"
+        text = country + check + body
+        if rng.random() < 0.2:
+            text = "".join(rng.choice(alphabet) if rng.random() < 0.05 else c for c in text)
+        if rng.random() < 0.3:
+            text = " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+        cases.append(text)
+    got = _ok(v.iban_valid, cases)
+    assert got == [reference(c) for c in cases]
+    assert sum(got) > 500
+
+
+def test_char_matrix_matches_python_slicing():
+    import random
+
+    rng = random.Random(9)
+    texts = ["".join(rng.choices("0123456789AB", k=rng.randint(0, 25))) for _ in range(500)]
+    arr = pa.array(texts).slice(3)
+    for width in (1, 7, 19, 40):
+        left, n = v.char_matrix(arr, width)
+        right, _ = v.char_matrix(arr, width, right=True)
+        for i, t in enumerate(texts[3:]):
+            b = t.encode()
+            assert n[i] == len(b)
+            assert bytes(left[i][: min(len(b), width)]) == b[:width]
+            assert bytes(right[i][width - min(len(b), width) :]) == (b[-width:] if b else b"")
