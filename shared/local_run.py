@@ -15,6 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.scorecard import Scorecard
@@ -72,6 +73,7 @@ def run_pipeline(
     train_data_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
+    runner: Any | None = None,
 ) -> LocalRun:
     """Run the gated-promotion pipeline through kfp.local and collect its evidence.
 
@@ -89,6 +91,8 @@ def run_pipeline(
         train_data_uri: Training data, scanned by the PII gate.
         approval_mode: ``pending`` (a later ``quality-gates approve`` decides) or ``wait``.
         submitted_by: Who submits the run; may not approve it.
+        runner: kfp.local runner; default ``SubprocessRunner(use_venv=False)`` (the images tier
+            passes a ``DockerRunner``, see ``shared/docker_run.py``).
 
     Returns:
         The run's outcome.
@@ -116,7 +120,7 @@ def run_pipeline(
     # caller's own environment is restored afterwards.
     previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    local.init(runner=runner or local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
     before = set(root.iterdir()) if root.exists() else set()
     error: Exception | None = None
     with (

