@@ -92,6 +92,11 @@ class Variant:
             necessary condition of the validator, e.g. an IPv6 address has "::" or six groups):
             clauses without it are dropped before extraction. Findings do not change: a
             dropped clause holds no candidate that could pass validation.
+        probe: Run the variant's own regex probe before extraction. False where the probe
+            keeps almost every clause that reaches it (after the literal or prefilter, or its
+            probe group): extraction's first round rejects the clauses without a match at the
+            cost of the probe, so the probe would be a second full pass over the same clauses.
+            Findings do not change: a candidate mask is only ever a superset filter.
     """
 
     entity: str
@@ -106,6 +111,7 @@ class Variant:
     needs_context: bool = False
     context_near: bool = False
     must: str | None = None
+    probe: bool = True
 
 
 def _email_valid(c: pa.Array) -> np.ndarray:
@@ -138,6 +144,12 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             left=r"(?:^|[^\w.%+\-])",
             right=r"(?:$|[^\w\-@])",
             literal="@",
+            probe=False,
+            # ``_email_valid`` rejects a domain that starts with "-", "." or digits and "x."
+            # (image names: logo@2x.png). So some "@" is followed by a letter; or by digits and
+            # then "." or a character other than a digit or "x"; or by digits, "x" and more of
+            # the label.
+            must=r"@(?:[A-Za-z]|\d+(?:[A-WYZa-wyz\-.]|[xX][A-Za-z0-9\-]))",
         ),
         Variant(
             "phone",
@@ -194,7 +206,20 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             needs_context=True,
             context_near=True,
         ),
-        Variant("ssn", "ssn", r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}", v.ssn_valid, 0.85),
+        Variant(
+            "ssn",
+            "ssn",
+            r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}",
+            v.ssn_valid,
+            0.85,
+            probe=False,
+            # ``ssn_valid``'s area (not 000, 666 or 9xx), group (not 00) and serial (not 0000)
+            # between non-digits: invalid-area numbers and the like go no further.
+            must=(
+                r"(?:^|\D)(?:00[1-9]|0[1-9]\d|[1-578]\d\d|6[0-57-9]\d|66[0-57-9])[- ]"
+                r"(?:0[1-9]|[1-9]\d)[- ](?:000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})(?:$|\D)"
+            ),
+        ),
         Variant("ssn", "bare", r"\d{9}", v.ssn_valid, 0.5, needs_context=True, context_near=True),
         Variant(
             "credit_card",
@@ -202,6 +227,7 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             r"\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5}|\d{12,19}",
             v.card_valid,
             0.9,
+            probe=False,
         ),
         Variant(
             "iban",
@@ -212,6 +238,7 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             prefilter=(_UPPER, _UPPER, _DIGITS, _DIGITS),
             left=r"(?:^|[^\w])",
             right=r"(?:$|[^\w])",
+            probe=False,
         ),
         Variant(
             "ipv4",
@@ -499,7 +526,11 @@ def _prefilter_mask(cells: pa.StringArray, variant: Variant) -> np.ndarray:
 
 
 def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
-    """Whether each cell holds a match of ``variant`` (its literal first, then its regex)."""
+    """Whether each cell may hold a match of ``variant``.
+
+    Its literal or byte pre-filter first, then its regex probe (with ``probe=False`` the cells
+    that reach it, a superset), then its ``must``.
+    """
     keep = np.ones(len(cells), dtype=bool)
     cur = cells
     if len(cells) == 0:
@@ -510,7 +541,10 @@ def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
         lit = _prefilter_mask(cur, variant)
         if lit.mean() < 0.8:
             keep, cur = lit, cur.filter(pa.array(lit))
-    hit = _mask(_filled(pc.match_substring_regex(cur, _probe(variant))))
+    if variant.probe:
+        hit = _mask(_filled(pc.match_substring_regex(cur, _probe(variant))))
+    else:
+        hit = _mask(_filled(cur.is_valid()))
     if variant.must is not None and hit.any():
         idx = np.flatnonzero(hit)
         sub = cur.filter(pa.array(hit))
@@ -527,15 +561,21 @@ def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
 # shares most of its candidates; the phone formats with separators are rarer than bare numbers.
 PROBE_GROUPS: tuple[tuple[str, ...], ...] = (
     ("phone/international", "phone/idd", "phone/nanp", "phone/national", "phone/local"),
-    ("phone/bare", "phone/national_bare", "ssn/ssn", "ssn/bare", "credit_card/card"),
+    # The bare 9-11 digit runs apart from the SSN and card shapes: on decoy-dense text the
+    # former are few (two of them count only with context), the latter many, and a union pass
+    # per set spares every member's pass over the other set's clauses.
+    ("phone/bare", "phone/national_bare", "ssn/bare"),
+    ("ssn/ssn", "credit_card/card"),
 )
 
 
 def candidate_masks(cells: pa.Array, chosen: list[Variant]) -> list[np.ndarray]:
-    """Per variant, which cells hold a match of it (the regex probe, computed hierarchically).
+    """Per variant, which cells may hold a match of it (regex probes, computed hierarchically).
 
-    Exactly the cells whose probe ``left(pattern)right`` matches: a group's union regex matches
-    a cell whenever one of its members does, so filtering by the group first changes nothing.
+    The cells whose probe ``left(pattern)right`` matches (and its ``must``), or a superset of them
+    for a variant with ``probe=False``: a group's union regex matches a cell whenever one of its
+    members does, so filtering by the group first changes nothing, and extraction finds nothing
+    in the extra cells of a superset.
     """
     key = {id(x): f"{x.entity}/{x.name}" for x in chosen}
     out: dict[int, np.ndarray] = {}
@@ -577,7 +617,8 @@ def extract_all(
     Args:
         values: The cells (nulls allowed).
         variant: The variant.
-        candidates: Which cells hold a match (see :func:`candidate_masks`); computed if None.
+        candidates: Which cells may hold a match (a superset is fine; see
+            :func:`candidate_masks`); computed if None.
         origin: When ``values`` are segments of cells (see :func:`segments`): the cells they
             come from; rows, offsets and context windows then refer to those cells.
         windows: Gather the context windows; if False the fourth item is None (see
@@ -673,7 +714,8 @@ def scan_variant(
         variant: The variant.
         hinted: Whether the column name suggests this entity (lifts confidence, and satisfies
             ``needs_context``).
-        candidates: Which cells hold a match (see :func:`candidate_masks`); computed if None.
+        candidates: Which cells may hold a match (a superset is fine; see
+            :func:`candidate_masks`); computed if None.
         origin: The cells ``values`` are segments of (see :func:`segments`), if they are.
         lowered: Whether the column name argues against this entity (lowers confidence).
 
