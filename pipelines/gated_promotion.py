@@ -28,20 +28,39 @@ MLFLOW_SECRET_KEYS = (
     "MLFLOW_S3_ENDPOINT_URL",
 )
 DEFAULT_MLFLOW_SECRET = "quality-gates-mlflow"
+# Non-secret client settings from a ConfigMap (manifests/ creates it), read by MLflow and boto3
+# from the environment: timeouts and retries of a busy tracking server, a private CA (its file
+# mounted into the pods), TLS of an in-house S3, the S3 region.
+MLFLOW_CONFIG_KEYS = (
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_S3_IGNORE_TLS",
+    "AWS_DEFAULT_REGION",
+)
+DEFAULT_MLFLOW_CONFIG = "quality-gates-config"
 
 
-def _with_mlflow_secret(secret_name, *tasks: dsl.PipelineTask) -> None:
-    """Expose the MLflow Secret's keys as environment variables of every task that talks to MLflow.
+def _with_mlflow_env(secret_name, config_name, *tasks: dsl.PipelineTask) -> None:
+    """Expose the MLflow Secret and ConfigMap as environment variables of every MLflow task.
 
     ``optional=True`` so a cluster whose tasks reach MLflow without credentials (or with
     ``mlflow_tracking_uri`` passed explicitly) still schedules the pods; a key absent from the
-    Secret simply leaves its variable unset. kfp.local ignores this; set the variables instead.
+    Secret or the ConfigMap simply leaves its variable unset. kfp.local ignores both; set the
+    variables instead.
     """
     for task in tasks:
         kubernetes.use_secret_as_env(
             task,
             secret_name=secret_name,
             secret_key_to_env={key: key for key in MLFLOW_SECRET_KEYS},
+            optional=True,
+        )
+        kubernetes.use_config_map_as_env(
+            task,
+            config_map_name=config_name,
+            config_map_key_to_env={key: key for key in MLFLOW_CONFIG_KEYS},
             optional=True,
         )
 
@@ -65,6 +84,7 @@ def gated_promotion(
     approval_mode: str = "pending",
     submitted_by: str = "",
     mlflow_secret_name: str = DEFAULT_MLFLOW_SECRET,
+    mlflow_config_name: str = DEFAULT_MLFLOW_CONFIG,
 ) -> Artifact:
     """Gate a candidate model and promote it to ``staging_alias`` when every gate passes.
 
@@ -88,6 +108,8 @@ def gated_promotion(
         mlflow_secret_name: Kubernetes Secret whose keys (``MLFLOW_TRACKING_URI``, credentials,
             S3 keys) become the environment of every task that talks to MLflow; a non-empty
             ``mlflow_tracking_uri`` still overrides the Secret's tracking URI.
+        mlflow_config_name: Kubernetes ConfigMap whose keys (MLflow HTTP timeouts and
+            retries, CA path, S3 TLS and region) become the environment of the same tasks.
 
     Returns:
         The scorecard artifact.
@@ -155,6 +177,6 @@ def gated_promotion(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("manual approval")
         kubernetes.set_timeout(approval, seconds=APPROVAL_TASK_TIMEOUT_S)
-        _with_mlflow_secret(mlflow_secret_name, staged, approval)
-    _with_mlflow_secret(mlflow_secret_name, perf, fair, expl, pii, agg)
+        _with_mlflow_env(mlflow_secret_name, mlflow_config_name, staged, approval)
+    _with_mlflow_env(mlflow_secret_name, mlflow_config_name, perf, fair, expl, pii, agg)
     return agg.outputs["scorecard"]

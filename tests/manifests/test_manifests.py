@@ -23,7 +23,12 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from quality_gates.pipelines.gated_promotion import DEFAULT_MLFLOW_SECRET, MLFLOW_SECRET_KEYS
+from quality_gates.pipelines.gated_promotion import (
+    DEFAULT_MLFLOW_CONFIG,
+    DEFAULT_MLFLOW_SECRET,
+    MLFLOW_CONFIG_KEYS,
+    MLFLOW_SECRET_KEYS,
+)
 from quality_gates.shared.versions import DEFAULT_REGISTRY, PACKAGE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
@@ -322,7 +327,10 @@ def test_pipeline_secret_config_and_rbac(rendered, overlay):
     unknown = set(secret.get("data", {})) - set(MLFLOW_SECRET_KEYS)
     assert not unknown, f"keys the pipeline never reads (typo?): {sorted(unknown)}"
     assert "MLFLOW_TRACKING_URI" in secret["data"]
-    _named(docs, "ConfigMap", "quality-gates-config")
+    config = _named(docs, "ConfigMap", DEFAULT_MLFLOW_CONFIG)  # named by the pipeline too
+    unknown = set(config.get("data", {})) - set(MLFLOW_CONFIG_KEYS)
+    assert not unknown, f"ConfigMap keys the pipeline never reads (typo?): {sorted(unknown)}"
+    assert all(value.strip() for value in config["data"].values()), "an empty setting: omit it"
 
     role = _named(docs, "Role", "quality-gates-config-reader")
     secret_rules = [r for r in role["rules"] if "secrets" in r["resources"]]

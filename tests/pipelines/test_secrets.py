@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from quality_gates.pipelines.compile import REPO_ROOT
+from quality_gates.pipelines.gated_promotion import DEFAULT_MLFLOW_CONFIG, MLFLOW_CONFIG_KEYS
 
 SECRET_ENV = {
     "MLFLOW_TRACKING_URI": "https://mlflow-user:pw-in-uri-7Qz@mlflow.internal.example",
@@ -161,6 +162,32 @@ def secret_wiring_problems(spec: dict, platform: dict) -> list[str]:
     return problems
 
 
+def config_wiring_problems(spec: dict, platform: dict) -> list[str]:
+    """Return what is wrong with the MLflow ConfigMap wiring of a compiled pipeline."""
+    problems = []
+    root_param = spec["root"]["inputDefinitions"]["parameters"].get("mlflow_config_name")
+    if not root_param or root_param.get("defaultValue") != DEFAULT_MLFLOW_CONFIG:
+        problems.append(f"pipeline parameter mlflow_config_name (default {DEFAULT_MLFLOW_CONFIG})")
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for label in sorted(_mlflow_executors(spec)):
+        wired = [
+            e
+            for e in executors.get(label, {}).get("configMapAsEnv", [])
+            if e.get("configMapNameParameter", {})
+            .get("componentInputParameter", "")
+            .endswith("mlflow_config_name")
+        ]
+        if len(wired) != 1:
+            problems.append(f"{label}: no configMapAsEnv from the mlflow_config_name parameter")
+            continue
+        mapping = {m["configMapKey"]: m["envVar"] for m in wired[0].get("keyToEnv", [])}
+        if mapping != {k: k for k in MLFLOW_CONFIG_KEYS}:
+            problems.append(f"{label}: keys mapped {mapping}, want {MLFLOW_CONFIG_KEYS} 1:1")
+        if wired[0].get("optional") is not True:
+            problems.append(f"{label}: the ConfigMap must be optional")
+    return problems
+
+
 @pytest.mark.parametrize(
     "path", sorted((REPO_ROOT / "pipelines" / "compiled").glob("*.yaml")), ids=lambda p: p.name
 )
@@ -168,6 +195,18 @@ def test_every_mlflow_task_gets_the_secret_as_env(path):
     spec, platform = _docs(path)
     assert _mlflow_executors(spec) == MLFLOW_EXECUTORS
     assert secret_wiring_problems(spec, platform) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO_ROOT / "pipelines" / "compiled").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_every_mlflow_task_gets_the_config_map_as_env(path):
+    spec, platform = _docs(path)
+    assert config_wiring_problems(spec, platform) == []
+    broken = copy.deepcopy(platform)
+    executors = broken["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    del executors["exec-aggregator"]["configMapAsEnv"]
+    assert [p for p in config_wiring_problems(spec, broken) if p.startswith("exec-aggregator:")]
 
 
 def test_a_task_missing_the_secret_is_reported():
