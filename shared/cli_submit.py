@@ -39,6 +39,7 @@ example:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    from quality_gates.shared import kfp_connection as kc
     from quality_gates.shared import kfp_submit as ks
     from quality_gates.shared.policy import load_policy
 
@@ -53,7 +54,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         raise GateInputError("--timeout applies to --wait; add --wait or drop --timeout")
     if args.timeout is not None and args.timeout <= 0:
         raise GateInputError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    auth = ks.resolve_auth(
+    auth = kc.resolve_auth(
         token=args.token,
         token_file=args.token_file,
         cookie=args.cookie,
@@ -75,21 +76,21 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         )
         pipeline_name = args.pipeline_name or package.name
         version_name = args.version or package.default_version
-        ks.preflight(host, auth, namespace=args.namespace)
-        client = ks.connect(host, auth, namespace=args.namespace)
+        kc.preflight(host, auth, namespace=args.namespace)
+        client = kc.connect(host, auth, namespace=args.namespace)
         doing = f"uploading pipeline '{pipeline_name}' version '{version_name}'"
-        with ks.api_errors(host, auth, doing):
+        with kc.api_errors(host, auth, doing):
             version = ks.ensure_pipeline_version(
                 client, package, pipeline_name=pipeline_name, version_name=version_name
             )
     how = "uploaded" if version.uploaded else "already on the server, reused"
     print(f"pipeline: {pipeline_name} version {version_name} ({how})", flush=True)
-    with ks.api_errors(host, auth, f"creating experiment '{args.experiment}'"):
+    with kc.api_errors(host, auth, f"creating experiment '{args.experiment}'"):
         experiment = client.create_experiment(args.experiment, namespace=args.namespace)
     run_name = args.run_name or (
         f"{pipeline_name}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
     )
-    with ks.api_errors(host, auth, f"starting run '{run_name}'"):
+    with kc.api_errors(host, auth, f"starting run '{run_name}'"):
         run = client.run_pipeline(
             experiment_id=experiment.experiment_id,
             job_name=run_name,
@@ -105,7 +106,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     print(f"url: {url}", flush=True)
     if not args.wait:
         return EXIT_OK
-    with ks.api_errors(host, auth, f"following run {run.run_id}"):
+    with kc.api_errors(host, auth, f"following run {run.run_id}"):
         outcome = ks.wait_for_run(
             client,
             run.run_id,
