@@ -195,6 +195,10 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             lambda c: v.national_phone_valid(c, regions),
             0.6,
             right=_R_PHONE,
+            # Ten digits after a 0 are a valid French number more often than not: a zero-padded
+            # customer or account id would read as a phone. Count it only after a phone word or
+            # in a column whose name says phone, as the bare North American form.
+            needs_context=True,
         ),
         Variant("phone", "local", r"[2-9]\d\d-\d{4}", None, 0.45, needs_context=True),
         Variant(

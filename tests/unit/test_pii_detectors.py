@@ -235,7 +235,7 @@ UNSEEN_FORMATS = [
     ("call 0044 20 7946 0958", "phone", "0044 20 7946 0958"),
     ("call 0049 30 1234567", "phone", "0049 30 1234567"),
     ("Tel. +92 0512 345678", "phone", "+92 0512 345678"),
-    ("Note: 02079460958", "phone", "02079460958"),
+    ("Tel: 02079460958", "phone", "02079460958"),
     ("Telefon: 2125550123", "phone", "2125550123"),
     ("paid with 180039382016343", "credit_card", "180039382016343"),
     ("CC: 2131 166550 18841", "credit_card", "2131 166550 18841"),
@@ -274,6 +274,14 @@ def test_decoys_from_an_unseen_corpus_stay_quiet():
     eans = ["4007832755319", "4236634420976"]
     assert len(_found(eans)) == 2
     assert _found(eans, lowers=column_lowers("ean")) == []
+
+
+def test_bare_national_numbers_need_a_phone_word_or_column():
+    """Ten digits after a 0 are usually a valid French number: zero-padded ids must stay quiet."""
+    ids = ["0612345678", "0143567890", "ref 0298765432"]  # valid FR mobile/Paris/Brest shapes
+    assert _found(ids) == []
+    assert [v for _, _, v in _found(["portable 0612345678"])] == ["0612345678"]
+    assert [v for _, _, v in _found(ids[:2], hints={"phone"})] == ids[:2]
 
 
 def test_unassigned_numbering_ranges_are_not_phones():
