@@ -900,7 +900,8 @@ def status(
         except Exception as exc:
             if _error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 raise GateInputError(
-                    f"registered model '{name}' not found at tracking URI {tracking}"
+                    f"registered model '{name}' not found at tracking URI {tracking}; check the "
+                    "name, and --tracking-uri or MLFLOW_TRACKING_URI"
                 ) from None
             raise
         aliases = {str(k): str(v) for k, v in (registered.aliases or {}).items()}

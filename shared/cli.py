@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from quality_gates.shared.cli_output import out as _out
 from quality_gates.shared.errors import GateInputError, one_line
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -27,16 +28,6 @@ def _exit_code(status_value: str) -> int:
     if status_value == "failed":
         return EXIT_FAILED
     return EXIT_ERROR
-
-
-def _out(text: str) -> None:
-    """Print to stdout; a closed pipe (``| head``) must not turn a verdict into an error."""
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        # Python's documented recipe: point stdout at devnull so the exit flush stays quiet.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _read_policy(path: str):
@@ -88,20 +79,47 @@ def _cmd_check(args: argparse.Namespace) -> int:
         registered_model_name=args.registered_model_name,
     )
     if args.report_dir:
-        paths = write_reports(card, args.report_dir)
+        try:
+            paths = write_reports(card, args.report_dir)
+        except OSError as exc:
+            is_file = isinstance(exc, (FileExistsError, NotADirectoryError))
+            reason = "a file is in the way of the folder" if is_file else exc.strerror or exc
+            raise GateInputError(
+                f"cannot write reports to --report-dir {args.report_dir}: {reason}; pass a "
+                "writable folder"
+            ) from None
         print(f"reports written: {', '.join(str(p) for p in paths.values())}", file=sys.stderr)
     if args.json:
-        only = next(iter(results.values())) if len(results) == 1 else None
+        # 'all' always prints the scorecard, even when the policy configures a single gate, so a
+        # script reading it does not depend on how many gates the policy has.
+        only = results[args.gate] if args.gate != "all" else None
         _out(only.to_json() if only else card.to_json())
     else:
         _out(scorecard_markdown(card))
+    _print_gate_errors(card.results)
     return _exit_code(card.decision.value)
+
+
+def _print_gate_errors(results) -> None:
+    """One ``error:`` line on stderr per gate that could not evaluate.
+
+    Exit code 2 promises a line on stderr: a CI log that keeps only stderr must still say why.
+    """
+    by_message: dict[str, list[str]] = {}
+    for result in results:
+        if result.status.value == "error":
+            by_message.setdefault(result.error or result.summary, []).append(result.gate)
+    # The same bad input (an empty data file) stops every gate: say it once.
+    for message, gates in by_message.items():
+        which = f"{gates[0]} gate" if len(gates) == 1 else f"{', '.join(gates)} gates"
+        print(f"error: {which}: {message}", file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from quality_gates.shared.local_run import run_pipeline
 
-    _, policy_text = _read_policy(args.policy)
+    policy, policy_text = _read_policy(args.policy)
+    _check_wait_has_approvers(policy, args.approval_mode, args.policy)
     out = Path(args.output_dir or tempfile.mkdtemp(prefix="quality-gates-run-"))
     run = run_pipeline(
         model_uri=args.model,
@@ -119,9 +137,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         submitted_by=args.submitted_by or "",
     )
     _print_run(run, args.registered_model_name, args.staging_alias, as_json=args.json)
+    _print_gate_errors(run.scorecard.results)
     if run.scorecard.all_passed and run.promoted_version:
         return EXIT_OK
     return _exit_code(run.scorecard.decision.value) or EXIT_FAILED
+
+
+def _check_wait_has_approvers(policy, approval_mode: str, source: str) -> None:
+    """Refuse ``approval_mode=wait`` without an ``approval`` section before anything runs.
+
+    The manual approval step would fail only after the candidate was promoted to staging.
+    """
+    if approval_mode == "wait" and policy.approval is None:
+        raise GateInputError(
+            f"approval mode 'wait' needs an 'approval' section in {source} naming who may "
+            "approve (approval.approvers); add it or use --approval-mode pending"
+        )
 
 
 def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:

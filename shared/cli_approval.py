@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from quality_gates.shared.cli_output import out
 from quality_gates.shared.errors import GateInputError
 
 
@@ -52,9 +53,9 @@ def _cmd_decide(args: argparse.Namespace) -> int:
     )
     if done.alias:
         before = f" (was v{done.previous_version})" if done.previous_version else ""
-        print(f"{done.state}: {done.name} v{done.version} now holds '{done.alias}'{before}")
+        out(f"{done.state}: {done.name} v{done.version} now holds '{done.alias}'{before}")
     else:
-        print(f"{done.state}: {done.name} v{done.version} by {done.actor}")
+        out(f"{done.state}: {done.name} v{done.version} by {done.actor}")
     return 0
 
 
@@ -70,7 +71,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         policy=policy,
     )
-    print(
+    out(
         f"rolled back: {done.name} '{done.alias}' moved from v{done.from_version} to "
         f"v{done.to_version}"
     )
@@ -84,9 +85,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.policy:
         policy = _approval_policy(args.policy)
     report = approval.status(name=args.model, tracking_uri=args.tracking_uri, policy=policy)
-    print(
-        json.dumps(report, indent=2, default=str) if args.json else approval.format_status(report)
-    )
+    out(json.dumps(report, indent=2, default=str) if args.json else approval.format_status(report))
     return 0
 
 
@@ -106,19 +105,28 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         records = audit.parse_jsonl(text)
     else:
         records = audit.read(model=args.model, tracking_uri=args.tracking_uri)
+        if not records:
+            from quality_gates.shared.approval import status
+
+            # A name with no log is usually a typo or the wrong registry: say so (exit 2) rather
+            # than report a broken chain (exit 1) or print nothing. Raises when the name is unknown.
+            status(name=args.model, tracking_uri=args.tracking_uri)
         problems = (
             audit.verify_model(model=args.model, tracking_uri=args.tracking_uri, mirror=args.mirror)
             if args.action == "verify"
             else []
         )
     if args.action == "show":
-        print(audit.render(records))
+        if not records:
+            print(f"audit: no records for '{args.model or args.file}' yet", file=sys.stderr)
+            return 0
+        out(audit.render(records))
         return 0
     if problems:
         for line in problems:
-            print(f"audit: {line}")
+            out(f"audit: {line}")
         return 1
-    print(f"audit log intact: {len(records)} records, hash chain verified")
+    out(f"audit log intact: {len(records)} records, hash chain verified")
     return 0
 
 

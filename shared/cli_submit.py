@@ -12,6 +12,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 
+from quality_gates.shared.cli_output import out
 from quality_gates.shared.errors import GateInputError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2, 3
@@ -38,6 +39,26 @@ example:
 """
 
 
+# Pipeline parameters that name something the cluster's pods must read.
+_URI_PARAMS = ("model_uri", "data_uri", "train_data_uri", "sensitive_data_uri")
+
+
+def _check_remote_uris(arguments: dict) -> None:
+    """Refuse a relative local path: the pods run elsewhere, with another working folder.
+
+    Absolute paths are let through (a volume the pods mount may hold them).
+    """
+    for key in _URI_PARAMS:
+        value = str(arguments.get(key) or "").strip()
+        if value and "://" not in value and not value.startswith(("/", "models:", "runs:")):
+            flag = "--" + key.replace("_", "-") if key in ("model_uri", "data_uri") else key
+            raise GateInputError(
+                f"{flag} {value} is a relative local path that the pipeline's pods cannot read; "
+                "upload it and pass models:/, runs:/, s3:// or gs:// (or an absolute path on a "
+                "volume the pods mount)"
+            )
+
+
 def _cmd_submit(args: argparse.Namespace) -> int:
     from quality_gates.shared import kfp_connection as kc
     from quality_gates.shared import kfp_submit as ks
@@ -61,7 +82,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         env_token=os.environ.get("KFP_TOKEN"),
     )
     # Everything that can be checked locally is checked before the first request.
-    _, policy_text = load_policy(args.policy)
+    policy, policy_text = load_policy(args.policy)
     with tempfile.TemporaryDirectory(prefix="quality-gates-submit-") as workdir:
         package = ks.compiled_or_given(args.package, workdir)
         arguments = ks.build_arguments(
@@ -74,6 +95,13 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             },
             args.param or [],
         )
+        _check_remote_uris(arguments)
+        if arguments.get("approval_mode") == "wait" and policy.approval is None:
+            # Otherwise the run fails at the approval step, after promoting to staging.
+            raise GateInputError(
+                f"--param approval_mode=wait needs an 'approval' section in {args.policy} "
+                "naming who may approve (approval.approvers); add it or use approval_mode=pending"
+            )
         pipeline_name = args.pipeline_name or package.name
         version_name = args.version or package.default_version
         kc.preflight(host, auth, namespace=args.namespace)
@@ -84,7 +112,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 client, package, pipeline_name=pipeline_name, version_name=version_name
             )
     how = "uploaded" if version.uploaded else "already on the server, reused"
-    print(f"pipeline: {pipeline_name} version {version_name} ({how})", flush=True)
+    out(f"pipeline: {pipeline_name} version {version_name} ({how})")
     with kc.api_errors(host, auth, f"creating experiment '{args.experiment}'"):
         experiment = client.create_experiment(args.experiment, namespace=args.namespace)
     run_name = args.run_name or (
@@ -102,8 +130,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     # KF_PIPELINES_UI_ENDPOINT is kfp's own override for when the API and the UI differ.
     ui = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or host
     url = f"{ui.rstrip('/')}/#/runs/details/{run.run_id}"
-    print(f"run: {run.run_id} ({run_name}) in experiment '{args.experiment}'", flush=True)
-    print(f"url: {url}", flush=True)
+    out(f"run: {run.run_id} ({run_name}) in experiment '{args.experiment}'")
+    out(f"url: {url}")
     if not args.wait:
         return EXIT_OK
     with kc.api_errors(host, auth, f"following run {run.run_id}"):
@@ -122,14 +150,14 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         )
         return EXIT_TIMEOUT
     if outcome.state == ks.SUCCEEDED:
-        print(f"result: run {run.run_id} SUCCEEDED")
+        out(f"result: run {run.run_id} SUCCEEDED")
         return EXIT_OK
     line = f"result: run {run.run_id} {outcome.state}"
     if outcome.failed_tasks:
         line += f"; failed tasks: {', '.join(outcome.failed_tasks)}"
     if outcome.error:
         line += f" ({outcome.error})"
-    print(line)
+    out(line)
     return EXIT_FAILED
 
 

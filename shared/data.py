@@ -302,6 +302,7 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
     # Empty strings are missing values, as pandas reads them: an empty label cell must be
     # reported as missing, not silently become a class "".
     convert = pacsv.ConvertOptions(strings_can_be_null=True)
+    _check_separator(data, fmt, uri)
     table = _read_csv(data, fmt, uri, parse, convert)
     binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
     if binary:
@@ -311,6 +312,24 @@ def _parse_csv(data: bytes, fmt: Format, uri: str) -> pa.Table:
             "UTF-8 text; re-save the file as UTF-8"
         )
     return table
+
+
+def _check_separator(data: bytes, fmt: Format, uri: str) -> None:
+    # A ';'- or '|'-separated file (European Excel exports) has a header without the expected
+    # separator; parsed anyway it is one column named after the whole header (or a "wrong
+    # number of columns" error when decimals use commas), and every later message would point
+    # the wrong way.
+    header = data[:65536].split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    if ("\t" if fmt == "tsv" else ",") in header:
+        return
+    for sep, name in ((";", "semicolon"), ("|", "pipe")):
+        if sep in header:
+            expected = "tab" if fmt == "tsv" else "comma"
+            raise GateInputError(
+                f"cannot parse {uri} as {fmt.upper()}: its header '{header[:60]}' has no "
+                f"{expected} but {name}s; the file looks {name}-separated, re-save it "
+                f"{expected}-separated (numbers with '.' decimals) or as Parquet"
+            )
 
 
 def _read_csv(

@@ -32,6 +32,8 @@ models and reported as a one-line error.
 from __future__ import annotations
 
 import io
+import os
+import re
 import shutil
 import socket
 import ssl
@@ -163,6 +165,25 @@ def _ensure_reachable(tracking_uri: str) -> None:
     )
 
 
+def _ensure_sqlite_exists(tracking_uri: str, uri: str) -> None:
+    """Refuse to look a model up in a sqlite registry file that does not exist.
+
+    MLflow would create an empty database there (``./mlflow.db`` when no tracking URI is set)
+    and then report the model missing: a forgotten ``MLFLOW_TRACKING_URI`` deserves its own
+    message, and a read must not leave a new database behind.
+    """
+    if not tracking_uri.startswith("sqlite:///") or os.environ.get("MLFLOW_REGISTRY_URI"):
+        return  # a separate registry URI serves models:/ lookups; not ours to judge
+    raw = urllib.parse.unquote(tracking_uri[len("sqlite:///") :].split("?", 1)[0])
+    if not raw or raw == ":memory:" or Path(raw).exists():
+        return
+    raise GateInputError(
+        f"cannot resolve {uri}: the MLflow registry {tracking_uri} does not exist (no such "
+        f"sqlite file {Path(raw).resolve()}); pass --tracking-uri or set MLFLOW_TRACKING_URI "
+        "to the registry that holds the model"
+    )
+
+
 def _reason(reason: Any) -> str:
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused"
@@ -173,9 +194,18 @@ def _reason(reason: Any) -> str:
     return " ".join(str(reason).split()) or type(reason).__name__
 
 
+# Conversion errors quote the cell that failed; a cell may be personal data, and no gate output
+# may carry a raw value (the row is named instead, see _suspect_column).
+_QUOTED_VALUE_RE = re.compile(
+    r"((?:could not convert string to float|invalid literal for int\(\) with base \d+|"
+    r"Unable to parse string|could not convert [\w ]+? to [\w ]+?)\s*:?\s*)(['\"]).*?\2",
+    re.IGNORECASE,
+)
+
+
 def _describe(exc: BaseException) -> str:
     """``Type: first words of the message``, one line, bounded (for a cause inside a message)."""
-    text = " ".join(str(exc).split())
+    text = _QUOTED_VALUE_RE.sub(r"\1<value withheld>", " ".join(str(exc).split()))
     if len(text) > 200:
         text = text[:197] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -496,6 +526,8 @@ def _fetch(uri: str, *, tracking_uri: str | None, dst_dir: str | None, read: boo
     tracking = _tracking_uri(tracking_uri)
     if scheme in ("models", "runs", "mlflow-artifacts"):
         _ensure_reachable(tracking)
+    if scheme in ("models", "runs"):
+        _ensure_sqlite_exists(tracking, uri)
     try:
         with _mlflow_call(doing=f"resolving {uri}", tracking_uri=tracking):
             remote = _resolve_remote(uri, _client(tracking), tracking)
@@ -775,7 +807,16 @@ def model_input(model: LoadedModel, data: Any) -> pd.DataFrame:
         The frame to pass to :func:`predict`.
     """
     if model.feature_names:
-        drop = [c for c in (data.label, data.prediction, data.score) if c]
+        roles = {"label": data.label, "prediction": data.prediction, "score": data.score}
+        for role, column in roles.items():
+            if column and column in model.feature_names:
+                # Otherwise reported as "the data lacks column X" while X is right there.
+                raise GateInputError(
+                    f"column '{column}' of {data.source} is set as the {role} but model "
+                    f"{model.uri} takes it as an input feature; check --label / data.{role} "
+                    "(the label must not be a model input)"
+                )
+        drop = [c for c in roles.values() if c]
         return data.frame.drop(columns=drop)
     return data.feature_frame()
 
@@ -834,6 +875,40 @@ def _check_no_nan(arr: np.ndarray, *, what: str, uri: str) -> None:
         )
 
 
+def _suspect_column(x: Any) -> str | None:
+    """Name the first column a model typically chokes on (only called after predict failed).
+
+    Library errors say "Input X contains infinity" without saying where; the row is given,
+    never the value, which may be personal data.
+    """
+    if not isinstance(x, pd.DataFrame):
+        return None
+    for name in x.columns:
+        col = x[name]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            for mask, what in ((np.isinf(values), "infinite"), (np.isnan(values), "missing")):
+                if mask.any():
+                    first = int(np.flatnonzero(mask)[0])
+                    return (
+                        f"column '{name}' holds {int(mask.sum())} {what} value(s) (first at row "
+                        f"{first}, 0-based)"
+                    )
+        elif col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            present = col.notna().to_numpy()
+            numeric = pd.to_numeric(col, errors="coerce").notna().to_numpy()
+            text = present & ~numeric
+            if numeric.any() and text.any():
+                first = int(np.flatnonzero(text)[0])
+                return (
+                    f"column '{name}' mixes numbers and text ({int(text.sum())} text value(s), "
+                    f"first at row {first}, 0-based)"
+                )
+    return None
+
+
 def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
     """Predict once per method (``predict``, then ``predict_proba`` when the model has it).
 
@@ -861,9 +936,11 @@ def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
     except GateInputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any model failure is one line for the user
+        suspect = _suspect_column(x)
         raise GateInputError(
-            f"model {model.uri} failed to predict on the evaluation data: {_describe(exc)}; check "
-            "that the columns and types match what the model was trained on"
+            f"model {model.uri} failed to predict on the evaluation data: {_describe(exc)}"
+            f"{'; ' + suspect if suspect else ''}; check that the columns and types match what "
+            "the model was trained on"
         ) from None
     y_pred = _as_array(raw, what="predictions", uri=model.uri, n_rows=n_rows)
     _check_no_nan(y_pred, what="predictions", uri=model.uri)

@@ -37,6 +37,14 @@ CLASSIFICATION_METRICS = (
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 # Direction of "better", used by champion comparisons and to sanity-check rules.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
+# Values each metric can take; a threshold outside them makes a rule that can never pass (or
+# never fail), which is a typo (a percentage for a fraction, a sign), not a policy.
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    **{m: (0.0, 1.0) for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")},
+    "brier": (0.0, 1.0),
+    **{m: (0.0, None) for m in ("log_loss", "rmse", "mae", "mape")},
+    "r2": (None, 1.0),
+}
 MetricName = Literal[
     "accuracy",
     "precision",
@@ -88,6 +96,15 @@ class MetricRule(StrictModel):
     def _one_bound(self) -> MetricRule:
         if (self.min is None) == (self.max is None):
             raise ValueError(f"rule on '{self.metric}' needs exactly one of 'min' or 'max'")
+        low, high = METRIC_RANGES.get(self.metric, (None, None))
+        value = self.threshold
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = f"[{_num(low, '-inf')}, {_num(high, 'inf')}]"
+            raise ValueError(
+                f"{'min' if self.min is not None else 'max'} {value:g} of '{self.metric}' is "
+                f"outside the metric's range {span}, so the rule could never be met or never "
+                "fail; give a threshold inside that range"
+            )
         return self
 
     @property
@@ -99,6 +116,10 @@ class MetricRule(StrictModel):
     def threshold(self) -> float:
         """The bound of the rule."""
         return self.min if self.min is not None else self.max  # type: ignore[return-value]
+
+
+def _num(value: float | None, unbounded: str) -> str:
+    return unbounded if value is None else f"{value:g}"
 
 
 class SliceRule(MetricRule):
@@ -195,6 +216,36 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     return f"invalid policy {source}: " + "; ".join(problems[:3]) + more + "; fix the policy file"
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: object, mark: yaml.Mark) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+        self.problem_mark = mark
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``safe_load`` that refuses a key given twice in one mapping.
+
+    Plain YAML keeps the last value, so a second ``performance:`` section would silently replace
+    the first, with all its rules: a policy must say each thing once.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` merges; an explicit key may override a merged one
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base constructor reports it
+                break
+            if duplicate:
+                raise _DuplicateKeyError(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_policy(text: str, *, source: str = "<text>") -> Policy:
     """Parse and validate policy YAML text.
 
@@ -209,10 +260,15 @@ def parse_policy(text: str, *, source: str = "<text>") -> Policy:
         GateInputError: On YAML syntax errors, unknown keys or wrong types, naming the key path.
     """
     try:
-        data = yaml.safe_load(text) if text and text.strip() else None
+        data = yaml.load(text, Loader=_UniqueKeyLoader) if text and text.strip() else None  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if isinstance(exc, _DuplicateKeyError):
+            raise GateInputError(
+                f"policy {source} gives key '{exc.key}' twice in one section{where}; keep one "
+                "(YAML would silently use only the last)"
+            ) from None
         raise GateInputError(f"policy {source} is not valid YAML{where}; fix its syntax") from None
     if data is None:
         raise GateInputError(
@@ -246,8 +302,18 @@ def load_policy(path: str | Path) -> tuple[Policy, str]:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GateInputError(f"policy file {p} does not exist; pass --policy PATH") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GateInputError(f"policy file {p} cannot be read: {exc}") from None
+    except IsADirectoryError:
+        raise GateInputError(
+            f"policy {p} is a directory; pass the path of the policy YAML file"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise GateInputError(
+            f"policy file {p} is not UTF-8 text (byte {exc.start}); save the policy YAML as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise GateInputError(
+            f"policy file {p} cannot be read: {exc.strerror or exc}; check its permissions"
+        ) from None
     return parse_policy(text, source=str(p)), text
 
 

@@ -14,6 +14,10 @@ Severity = Literal["block", "warn"]
 
 
 class StrictModel(BaseModel):
-    """A frozen pydantic model that rejects unknown keys (a typo must not disable a rule)."""
+    """A frozen pydantic model that rejects unknown keys (a typo must not disable a rule).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    NaN and infinity are rejected in every number: ``min: .nan`` compares false with everything,
+    so a rule would fail (or, negated, pass) without ever measuring anything.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -85,6 +85,15 @@ class FairnessRule(StrictModel):
     def _one_bound(self) -> FairnessRule:
         if (self.min is None) == (self.max is None):
             raise ValueError(f"rule on '{self.metric}' needs exactly one of 'min' or 'max'")
+        # Ratios and the named disparities (of rates) lie in [0, 1]; a bound outside is a typo
+        # (a percentage, a sign) that would make the rule never pass or never fail.
+        if self.metric in NAMED_DISPARITIES or self.metric.endswith("_ratio"):
+            if not 0.0 <= self.threshold <= 1.0:
+                raise ValueError(
+                    f"{'min' if self.min is not None else 'max'} {self.threshold:g} of "
+                    f"'{self.metric}' is outside the disparity's range [0, 1]; give a threshold "
+                    "inside that range"
+                )
         return self
 
     @property

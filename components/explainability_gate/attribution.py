@@ -39,10 +39,19 @@ def shares(imp: np.ndarray, *, what: str = "the candidate") -> np.ndarray:
         Shares summing to 1.
 
     Raises:
-        GateInputError: When every attribution is zero (the output does not depend on the inputs).
+        GateInputError: When every attribution is zero (the output does not depend on the inputs)
+            or an attribution is not finite (the inputs hold infinite or missing values).
     """
     total = float(imp.sum())
-    if not np.isfinite(total) or total <= 0.0:
+    if not np.isfinite(total):
+        # NaN/inf attributions come from inputs, not from the model being constant: an
+        # explainer that does not call predict (linear, tree) propagates an inf cell as is.
+        raise GateInputError(
+            f"attributions of {what} are not finite (NaN or infinity): the explained or "
+            "background rows hold values the model cannot score; remove or impute infinite and "
+            "missing feature values"
+        )
+    if total <= 0.0:
         raise GateInputError(
             f"every attribution of {what} is zero: its output does not vary with its inputs on the "
             "explained rows; check the model (a constant predictor cannot be judged)"

@@ -49,7 +49,6 @@ SECTION = f"gates.{GATE}"
 _BEESWARM_FEATURES = 12
 _COMPARE_FEATURES = 15
 _METRIC_FEATURES = 10
-_PROBE_ROWS = 50
 
 log = logging.getLogger("quality_gates")
 
@@ -665,8 +664,11 @@ def run_explainability_gate(
         order = stratified_order(labels, n_rows=len(frame), seed=s.seed, stratify=s.stratify)
         rows = frame.iloc[order[:n_pool]].reset_index(drop=True)
         background = frame.iloc[order[n_pool : n_pool + n_bg]].reset_index(drop=True)
-        # The shared predict gives the same one-line errors as every other gate.
-        predict(loaded, rows.iloc[:_PROBE_ROWS].loc[:, features])
+        # The shared predict gives the same one-line errors as every other gate. Every row the
+        # explainers will see is probed: one predict call is cheap next to explaining, and a bad
+        # cell (inf, a string in a number column) deep in the sample must fail here, by name.
+        probe = pd.concat([rows, background], ignore_index=True)
+        predict(loaded, probe.loc[:, features])
 
         common = dict(
             sample=rows,
@@ -682,7 +684,7 @@ def run_explainability_gate(
         champ_explainer = None
         if champion is not None:
             champ_features = _model_features(champion, data, what="champion")
-            predict(champion, rows.iloc[:_PROBE_ROWS].loc[:, champ_features])
+            predict(champion, probe.loc[:, champ_features])
             champ_explainer = build_explainer(
                 model=champion.model,
                 flavor=champion.flavor,

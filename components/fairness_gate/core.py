@@ -344,6 +344,8 @@ def evaluate(
     detail_groupings: list[dict[str, Any]] = []
     named = tuple(NAMED_DISPARITIES) if task == "binary" else _REGRESSION_DISPARITIES
     method = "exact multinomial bootstrap over (group, label, decision) cells"
+    assessed = 0
+    too_small: list[str] = []
 
     for g in groupings:
         n_groups = len(g.labels)
@@ -446,7 +448,9 @@ def evaluate(
                         details={"grouping": g.name},
                     )
                 )
+                too_small.append(g.name)
                 continue
+            assessed += 1
             checks.append(
                 _rule_check(
                     rule,
@@ -495,6 +499,23 @@ def evaluate(
         )
         if task == "binary":
             images.append(_chart(g, rates, group_cis, eligible))
+
+    if too_small and not assessed:
+        # on_small=warn is for some small groups; when no rule could be judged anywhere the gate
+        # has measured nothing, and a warning would let the model through unjudged.
+        names = ", ".join(dict.fromkeys(too_small))
+        checks.append(
+            CheckResult(
+                name="disparities assessed",
+                value=0,
+                threshold=1,
+                operator=">=",
+                status=Status.ERROR,
+                message=f"no fairness rule could be assessed: fewer than two groups of {names} "
+                f"have min_group_size {policy.min_group_size} rows; evaluate on more data, "
+                "use a coarser sensitive feature or lower gates.fairness.min_group_size",
+            )
+        )
 
     for i, rule in enumerate(policy.rules):
         if not (rule.rationale or "").strip():

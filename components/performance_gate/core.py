@@ -173,6 +173,11 @@ def encode(
             )
         pos = positive_label if positive_label is not None else classes[-1]
         matches = np.flatnonzero(cls == (str(pos) if cls.dtype.kind in "UO" else pos))
+        shown = [_fmt(c) for c in classes]
+        if matches.size == 0 and isinstance(pos, str) and pos in shown:
+            # positive_label: "1" against numeric classes: the same class written as text (the
+            # fairness gate matches it the same way), not a label the model lacks.
+            matches = np.array([shown.index(pos)])
         if matches.size == 0:
             raise GateInputError(
                 f"positive_label {pos!r} is not among the classes {[_fmt(c) for c in classes]}; "

@@ -9,6 +9,7 @@ Python API all call :func:`run_pii_gate`, so the three give the same GateResult.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -127,10 +128,25 @@ def _as_text(series: pd.Series) -> pa.Array | None:
         return arr
     if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
         return arr.cast(pa.string())
+    if pa.types.is_nested(arr.type):
+        # Lists, structs and maps (Parquet nested columns, JSON-like records) cannot be cast to
+        # text by Arrow; skipping them would pass personal data stored one level down.
+        return pa.array(series.map(_nested_text, na_action="ignore"), type=pa.string())
     try:
         return arr.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+
+
+def _nested_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else str(value)
 
 
 def _summarise(

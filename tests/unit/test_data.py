@@ -601,3 +601,21 @@ def test_remote_scheme_without_backend_says_what_to_install() -> None:
     with pytest.raises(GateInputError) as info:
         read_table("s3://bucket/eval.parquet")
     assert "kfp-quality-gates[remote]" in str(info.value)
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolon"), ("|", "pipe")])
+def test_other_separator_is_named_not_reported_as_missing_columns(tmp_path, sep, name):
+    # A European Excel export: one column whose name is the whole header.
+    path = tmp_path / "export.csv"
+    path.write_text(f"a{sep}b{sep}y\n1,5{sep}2{sep}0\n3,5{sep}4{sep}1\n")
+    with pytest.raises(GateInputError) as err:
+        read_table(str(path))
+    msg = str(err.value)
+    assert f"looks {name}-separated" in msg and "export.csv" in msg and "\n" not in msg
+
+
+def test_single_column_csv_with_a_semicolon_in_a_value_is_read(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("note\nhello; world\n")
+    frame, _ = read_table(str(path))
+    assert list(frame.columns) == ["note"] and frame["note"][0] == "hello; world"

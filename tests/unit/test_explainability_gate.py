@@ -252,3 +252,32 @@ def test_absent_section_is_skipped_not_passed(binary_case):
     policy = "data: {label: target}\ngates: {performance: {rules: [{metric: f1, min: 0.1}]}}\n"
     r = _run(binary_case.model_path, binary_case.data_path, policy)
     assert r.status == Status.SKIPPED and not r.passed
+
+
+def test_infinite_value_outside_the_first_rows_is_named_not_blamed_on_the_model(
+    binary_case, tmp_path
+):
+    # The bad cell sits in a background row, which no early probe of the first rows sees; a
+    # linear explainer would turn it into non-finite attributions, not a predict error.
+    from quality_gates.components.explainability_gate.sampling import stratified_order
+
+    frame = binary_case.frame.copy()
+    labels = frame["target"].to_numpy()
+    order = stratified_order(labels, n_rows=len(frame), seed=0, stratify=True)
+    # BASE: explain_rows 60, background_rows 20 -> rows order[60:80] are the background.
+    frame.loc[order[70], "f1"] = np.inf
+    path = tmp_path / "inf.parquet"
+    frame.to_parquet(path, index=False)
+    r = _run(binary_case.model_path, path, BASE)
+    assert r.status == Status.ERROR, r.summary
+    assert "failed to predict" in r.error and "infinity" in r.error and "\n" not in r.error
+
+
+def test_non_finite_attributions_point_at_the_inputs():
+    from quality_gates.components.explainability_gate.attribution import shares
+    from quality_gates.shared.errors import GateInputError
+
+    with pytest.raises(GateInputError, match="not finite .* infinite and missing feature values"):
+        shares(np.array([np.nan, 1.0]))
+    with pytest.raises(GateInputError, match="every attribution .* is zero"):
+        shares(np.zeros(3))

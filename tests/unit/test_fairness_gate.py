@@ -378,3 +378,15 @@ def test_absent_section_is_skipped_not_passed(tmp_path):
     r = _run(m, d, "gates: {performance: {rules: [{metric: roc_auc, min: 0.5}]}}")
     assert r.status == Status.SKIPPED and not r.passed
     assert "gates.fairness is not configured" in r.summary
+
+
+def test_no_rule_assessable_anywhere_is_an_error_not_a_warning(tmp_path):
+    # An id-like sensitive column: every group has one row, so no disparity can be computed.
+    # on_small: warn is for some small groups; with nothing judged the gate measured nothing.
+    m, d, frame = _case(tmp_path, n=400)
+    frame["grp"] = [f"g{i}" for i in range(len(frame))]
+    frame.to_parquet(d, index=False)
+    r = _run(m, d, _policy(on_small="warn"))
+    assert r.status == Status.ERROR and not r.passed
+    assert "no fairness rule could be assessed" in r.error and "min_group_size 30" in r.error
+    assert "\n" not in r.error

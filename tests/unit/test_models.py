@@ -391,3 +391,62 @@ def test_dvc_md5_and_collect_lineage(tmp_path, monkeypatch):
         extra={"pipeline_run_id": "from-kfp"},
     )
     assert override["pipeline_run_id"] == "from-kfp"
+
+
+@pytest.mark.parametrize(
+    "uri", ["models:/credit/1", "models:/credit@production", "runs:/abc/model"]
+)
+def test_registry_sqlite_file_that_does_not_exist_is_named_and_not_created(
+    tmp_path, monkeypatch, uri
+):
+    # MLflow's default is sqlite:///mlflow.db in the working folder: a lookup would create it
+    # empty and then report the model missing; the forgotten URI deserves its own message.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with pytest.raises(GateInputError) as info:
+        load_model(uri, tracking_uri="sqlite:///mlflow.db")
+    message = str(info.value)
+    assert "\n" not in message and "does not exist" in message and uri in message
+    assert "--tracking-uri" in message and "MLFLOW_TRACKING_URI" in message
+    assert not (tmp_path / "mlflow.db").exists()
+    with pytest.raises(GateInputError, match="does not exist"):
+        load_model(uri, tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_label_that_is_a_model_input_is_named(tmp_path, data, clf):
+    from quality_gates.shared.data import load_eval_data
+    from quality_gates.shared.models import model_input
+    from quality_gates.shared.policy import DataSpec
+
+    x, y = data
+    path = tmp_path / "m.joblib"
+    joblib.dump(clf, path)
+    csv = tmp_path / "d.csv"
+    x.assign(y=y).to_csv(csv, index=False)
+    evald = load_eval_data(str(csv), DataSpec(label="a"))
+    with pytest.raises(GateInputError) as info:
+        model_input(load_model(str(path)), evald)
+    message = str(info.value)
+    assert "'a'" in message and "set as the label" in message and "input feature" in message
+
+
+def test_predict_failure_names_the_column_and_row_never_the_value(tmp_path, data, clf):
+    x, _ = data
+    path = tmp_path / "m.joblib"
+    joblib.dump(clf, path)
+    loaded = load_model(str(path))
+    bad = x.copy()
+    bad["b"] = bad["b"].astype(object)
+    bad.loc[4, "b"] = "jane.doe@example.org"  # a stray cell of personal data
+    with pytest.raises(GateInputError) as info:
+        predict(loaded, bad)
+    message = str(info.value)
+    assert "column 'b' mixes numbers and text" in message and "row 4" in message
+    assert "jane.doe" not in message and "<value withheld>" in message
+    inf = x.copy()
+    inf.loc[[7, 9], "c"] = np.inf
+    with pytest.raises(
+        GateInputError, match=r"column 'c' holds 2 infinite value\(s\) \(first at row 7"
+    ):
+        predict(loaded, inf)

@@ -198,3 +198,22 @@ def test_regressor_on_integer_target_is_regression(regression_case):
     r = _run(regression_case, text)
     assert r.details["task"] == "regression", r.summary
     assert r.status == Status.PASSED
+
+
+def test_positive_label_written_as_text_matches_a_numeric_class(binary_case):
+    # YAML `positive_label: "1"` against classes 0/1: the same class (the fairness gate agrees),
+    # never "'1' is not among the classes ['0', '1']".
+    rules = "      - {metric: recall, min: 0.01}"
+    as_text = _run(
+        binary_case, _policy(rules).replace("label: target,", 'label: target, positive_label: "1",')
+    )
+    as_int = _run(
+        binary_case, _policy(rules).replace("label: target,", "label: target, positive_label: 1,")
+    )
+    assert as_text.status == Status.PASSED, as_text.error
+    assert as_text.metrics["recall"] == as_int.metrics["recall"]
+    wrong = _run(
+        binary_case,
+        _policy(rules).replace("label: target,", 'label: target, positive_label: "yes",'),
+    )
+    assert wrong.status == Status.ERROR and "positive_label 'yes'" in wrong.error

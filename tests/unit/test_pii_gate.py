@@ -227,3 +227,32 @@ def test_parse_section_defaults():
     assert section is not None and section.min_confidence == 0.5 and section.max_findings == 0
     assert len(section.entities) == 10
     assert parse_section("gates: {}", "p.yaml") is None
+
+
+def test_nested_columns_are_scanned_not_skipped(tmp_path):
+    # Parquet struct and list columns hold records one level down; Arrow cannot cast them to
+    # text, and skipping them would pass an e-mail stored inside a JSON-like record.
+    n = 50
+    frame = pd.DataFrame(
+        {
+            "contact": [{"kind": "work", "mail": RAW["email"]}]
+            + [{"kind": "x", "mail": None}] * (n - 1),
+            "tags": [["vip", RAW["phone"]]] + [["std"]] * (n - 1),
+            "clean_struct": [{"a": 1.5, "b": "ok"}] * n,
+            "clean_list": [[1, 2]] * n,
+        }
+    )
+    path = tmp_path / "nested.parquet"
+    frame.to_parquet(path, index=False)
+    r = run_pii_gate(data_uris=[str(path)], policy_text=_policy())
+    assert r.status == Status.FAILED, r.summary
+    failing = {c.name for c in r.checks if c.status == Status.FAILED}
+    assert any("contact" in name for name in failing), failing
+    assert any("tags" in name for name in failing), failing
+    assert not any("clean" in name for name in failing), failing
+    text = r.to_json() + gate_report_markdown(r) + gate_report_html(r)
+    assert RAW["email"] not in text and RAW["phone"] not in text
+
+    clean = tmp_path / "clean.parquet"
+    frame[["clean_struct", "clean_list"]].to_parquet(clean, index=False)
+    assert run_pii_gate(data_uris=[str(clean)], policy_text=_policy()).status == Status.PASSED
