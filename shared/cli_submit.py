@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from quality_gates.shared.cli_output import out
 from quality_gates.shared.errors import GateInputError
@@ -115,9 +115,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     out(f"pipeline: {pipeline_name} version {version_name} ({how})")
     with kc.api_errors(host, auth, f"creating experiment '{args.experiment}'"):
         experiment = client.create_experiment(args.experiment, namespace=args.namespace)
-    run_name = args.run_name or (
-        f"{pipeline_name}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
-    )
+    run_name = args.run_name or (f"{pipeline_name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}")
     with kc.api_errors(host, auth, f"starting run '{run_name}'"):
         run = client.run_pipeline(
             experiment_id=experiment.experiment_id,

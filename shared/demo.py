@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -208,7 +208,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
         raise GateInputError(f"unknown demo scenario '{scenario}'; choose {', '.join(SCENARIOS)}")
     role = "candidate" if scenario == "leaky" else scenario
     data_path = leaky_path if scenario == "leaky" else eval_path
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = home / "runs" / f"{stamp}-{scenario}"
     _say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
     _say(f"scenario '{scenario}': {SCENARIOS[scenario]}")

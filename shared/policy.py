@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -246,6 +246,23 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def load_policy_yaml(text: str) -> Any:
+    """Load policy YAML safely, refusing a key given twice in one mapping.
+
+    Args:
+        text: YAML document (empty or blank gives ``None``).
+
+    Returns:
+        The loaded document.
+
+    Raises:
+        yaml.YAMLError: On a syntax error or a duplicate key (its message names the key).
+    """
+    if not text or not text.strip():
+        return None
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+
+
 def parse_policy(text: str, *, source: str = "<text>") -> Policy:
     """Parse and validate policy YAML text.
 
@@ -260,7 +277,7 @@ def parse_policy(text: str, *, source: str = "<text>") -> Policy:
         GateInputError: On YAML syntax errors, unknown keys or wrong types, naming the key path.
     """
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader) if text and text.strip() else None  # noqa: S506 - a SafeLoader
+        data = load_policy_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

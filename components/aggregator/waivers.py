@@ -8,7 +8,7 @@ scorecard and the audit log show exactly which exceptions were in force.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from quality_gates.shared.policy_waivers import Waiver
 from quality_gates.shared.results import GateResult, Status, worst
@@ -16,7 +16,7 @@ from quality_gates.shared.results import GateResult, Status, worst
 
 def today_utc() -> date:
     """Return today's date in UTC (waivers end at the end of their ``until`` day, UTC)."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def apply_waivers(

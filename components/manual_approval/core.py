@@ -30,6 +30,7 @@ from quality_gates.shared.approval import (
 )
 from quality_gates.shared.errors import GateInputError
 from quality_gates.shared.models import _client, _ensure_reachable, _mlflow_call, _tracking_uri
+from quality_gates.shared.policy import load_policy_yaml
 from quality_gates.shared.policy_approval import ApprovalPolicy
 from quality_gates.shared.scorecard import Scorecard
 
@@ -73,9 +74,10 @@ def approval_policy(text: str) -> ApprovalPolicy:
             would be allowed to approve) or invalid.
     """
     try:
-        data = yaml.safe_load(text) if text and text.strip() else None
-    except yaml.YAMLError:
-        raise GateInputError("the policy is not valid YAML; fix its syntax") from None
+        data = load_policy_yaml(text)
+    except yaml.YAMLError as exc:
+        # A key given twice would let a second, laxer approval section win silently.
+        raise GateInputError(f"the policy is not valid YAML ({exc}); fix it") from None
     section = data.get("approval") if isinstance(data, dict) else None
     if section is None:
         raise GateInputError(
@@ -206,7 +208,7 @@ def run_manual_approval(
 
 def _has_no_approval_section(policy_text: str) -> bool:
     try:
-        data = yaml.safe_load(policy_text) if policy_text and policy_text.strip() else None
+        data = load_policy_yaml(policy_text)
     except yaml.YAMLError:
         return False  # let approval_policy report the syntax error
     return isinstance(data, dict) and data.get("approval") is None

@@ -198,6 +198,10 @@ def test_core_refuses_a_scorecard_of_another_model_and_a_policy_without_approver
         approval_policy("gates: {}")
     with pytest.raises(GateInputError, match="unknown key 'approval.approver'"):
         approval_policy("approval: {approver: [x]}")
+    # A second approval section must not silently replace the first (plain YAML keeps the last).
+    twice = "approval:\n  approvers: [risk@example.com]\napproval:\n  approvers: [me@example.com]\n"
+    with pytest.raises(GateInputError, match="duplicate key 'approval'"):
+        approval_policy(twice)
     with pytest.raises(GateInputError, match="unknown mode"):
         run_manual_approval(
             scorecard=card,
