@@ -41,7 +41,8 @@ LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
 # never fail), which is a typo (a percentage for a fraction, a sign), not a policy.
 METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
     **{m: (0.0, 1.0) for m in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")},
-    "brier": (0.0, 1.0),
+    # Multiclass Brier sums over classes (sklearn 1.9): up to 2.
+    "brier": (0.0, 2.0),
     **{m: (0.0, None) for m in ("log_loss", "rmse", "mae", "mape")},
     "r2": (None, 1.0),
 }
