@@ -12,18 +12,23 @@ import traceback
 from collections.abc import Callable
 
 from quality_gates.shared.errors import GateInputError, one_line
-from quality_gates.shared.results import GateResult, error_result, utc_now
+from quality_gates.shared.results import GateResult, Status, error_result, utc_now
 from quality_gates.shared.versions import package_versions
 
 log = logging.getLogger("quality_gates")
 
 
-def guarded(gate: str, fn: Callable[[], GateResult]) -> GateResult:
+def guarded(
+    gate: str, fn: Callable[[], GateResult], *, inputs: dict[str, str] | None = None
+) -> GateResult:
     """Call a gate's evaluation and convert any exception into an ``error`` result.
 
     Args:
         gate: Gate name for the error result.
         fn: Zero-argument callable that evaluates the gate.
+        inputs: The digests the gate gathered so far (the caller keeps filling this dict);
+            an ``error`` result without inputs of its own carries them, so the scorecard still
+            shows which model, data and policy failed.
 
     Returns:
         The gate's own result, or an ``error`` result with a one-line message. Unexpected
@@ -31,7 +36,7 @@ def guarded(gate: str, fn: Callable[[], GateResult]) -> GateResult:
     """
     started = utc_now()
     try:
-        return fn()
+        result = fn()
     except GateInputError as exc:
         message = str(exc)
     except MemoryError:
@@ -39,4 +44,14 @@ def guarded(gate: str, fn: Callable[[], GateResult]) -> GateResult:
     except Exception as exc:  # noqa: BLE001 - fail closed on anything
         log.debug("gate %s raised:\n%s", gate, traceback.format_exc())
         message = one_line(exc) + "; this is likely a bug or an unsupported input, please report it"
-    return error_result(gate=gate, message=message, started_at=started, versions=package_versions())
+    else:
+        if result.status == Status.ERROR and not result.inputs and inputs:
+            result.inputs = inputs
+        return result
+    return error_result(
+        gate=gate,
+        message=message,
+        inputs=inputs or None,
+        started_at=started,
+        versions=package_versions(),
+    )

@@ -785,6 +785,45 @@ def resolve_alias(*, name: str, alias: str, tracking_uri: str | None = None) -> 
     return f"models:/{name}/{version}" if version is not None else None
 
 
+def load_champion(
+    *,
+    model_name: str | None,
+    registered_model_name: str | None,
+    alias: str,
+    section: str,
+    tracking_uri: str | None = None,
+) -> tuple[LoadedModel | None, dict[str, Any]]:
+    """Load the model holding ``alias`` for a gate's champion comparison.
+
+    Args:
+        model_name: The policy's ``<section>.champion.model_name``, if set.
+        registered_model_name: The pipeline's registered model, used when the policy names none.
+        alias: Alias of the champion (e.g. ``production``).
+        section: Policy section, for the message (e.g. ``gates.performance``).
+        tracking_uri: MLflow tracking URI.
+
+    Returns:
+        The champion (``None`` when no version holds the alias yet) and its reference for the
+        evidence: ``model_name``, ``alias`` and, when found, ``uri``, ``version``, ``digest``.
+
+    Raises:
+        GateInputError: When no registered model name is known.
+    """
+    name = model_name or registered_model_name
+    ref: dict[str, Any] = {"model_name": name, "alias": alias}
+    if not name:
+        raise GateInputError(
+            "champion comparison needs a registered model name; pass --registered-model-name "
+            f"or set {section}.champion.model_name"
+        )
+    uri = resolve_alias(name=name, alias=alias, tracking_uri=tracking_uri)
+    if uri is None:
+        return None, ref
+    loaded = load_model(uri, tracking_uri=tracking_uri)
+    ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
+    return loaded, ref
+
+
 # --------------------------------------------------------------------------------------------
 # Predicting
 # --------------------------------------------------------------------------------------------

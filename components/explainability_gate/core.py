@@ -551,29 +551,6 @@ def _model_features(loaded: Any, data: EvalData, *, what: str) -> list[str]:
     return list(data.features)
 
 
-def _load_champion(
-    *,
-    spec: AttributionDriftSpec,
-    registered_model_name: str | None,
-    tracking_uri: str | None,
-) -> tuple[Any | None, dict[str, Any]]:
-    from quality_gates.shared.models import load_model, resolve_alias
-
-    name = spec.model_name or registered_model_name
-    ref: dict[str, Any] = {"model_name": name, "alias": spec.alias}
-    if not name:
-        raise GateInputError(
-            "champion comparison needs a registered model name; pass --registered-model-name "
-            f"or set {SECTION}.champion.model_name"
-        )
-    uri = resolve_alias(name=name, alias=spec.alias, tracking_uri=tracking_uri)
-    if uri is None:
-        return None, ref
-    loaded = load_model(uri, tracking_uri=tracking_uri)
-    ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
-    return loaded, ref
-
-
 def _plan_rows(n: int, policy: ExplainabilityPolicy, source: str) -> tuple[int, int]:
     s = policy.sampling
     n_bg = min(s.background_rows, max(1, n // 4))
@@ -623,7 +600,7 @@ def run_explainability_gate(
     inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
 
     def _run() -> GateResult:
-        from quality_gates.shared.models import load_model, predict
+        from quality_gates.shared.models import load_champion, load_model, predict
 
         # One parse of the policy for both the section and the column roles.
         whole = parse_policy(policy_text, source=policy_source)
@@ -649,9 +626,11 @@ def run_explainability_gate(
 
         champion, champion_ref = None, {}
         if policy.champion is not None:
-            champion, champion_ref = _load_champion(
-                spec=policy.champion,
+            champion, champion_ref = load_champion(
+                model_name=policy.champion.model_name,
                 registered_model_name=registered_model_name,
+                alias=policy.champion.alias,
+                section=SECTION,
                 tracking_uri=tracking_uri,
             )
             if champion_ref.get("digest"):
@@ -725,9 +704,7 @@ def run_explainability_gate(
             data_uri=data_uri,
         )
 
-    result = guarded(GATE, _run)
-    if result.status == Status.ERROR and not result.inputs:
-        result.inputs = inputs
+    result = guarded(GATE, _run, inputs=inputs)
     if result.status == Status.ERROR and not result.versions.get("shap"):
         result.versions = versions
     return result

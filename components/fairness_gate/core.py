@@ -880,7 +880,4 @@ def run_fairness_gate(
             details=details,
         )
 
-    result = guarded(GATE, _run)
-    if result.status == Status.ERROR and not result.inputs:
-        result.inputs = inputs
-    return result
+    return guarded(GATE, _run, inputs=inputs)

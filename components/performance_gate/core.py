@@ -624,7 +624,7 @@ def _predict_encoded(
     perf: PerformancePolicy,
     tracking_uri: str | None,
 ) -> tuple[Encoded, Any]:
-    from quality_gates.shared.models import load_model, model_input, predict
+    from quality_gates.shared.models import load_model
 
     y_true = data.labels()
     if data.prediction or data.score:
@@ -651,17 +651,25 @@ def _predict_encoded(
         )
         return enc, loaded
     loaded = load_model(model_uri, tracking_uri=tracking_uri)
+    return _encode_model(loaded, data=data, policy=policy, perf=perf), loaded
+
+
+def _encode_model(
+    loaded: Any, *, data: EvalData, policy: Policy, perf: PerformancePolicy
+) -> Encoded:
+    """Predict once with a loaded model on the evaluation data and encode labels and scores."""
+    from quality_gates.shared.models import model_input, predict
+
     preds = predict(loaded, model_input(loaded, data))
-    enc = encode(
+    return encode(
         policy=perf,
         positive_label=policy.data.positive_label,
-        y_true=y_true,
+        y_true=data.labels(),
         y_pred=preds.y_pred,
         proba=preds.y_score,
         classes=preds.classes,
         source=data.source,
     )
-    return enc, loaded
 
 
 def run_performance_gate(
@@ -753,10 +761,7 @@ def run_performance_gate(
             details=details,
         )
 
-    result = guarded(GATE, _run)
-    if result.status == Status.ERROR and not result.inputs:
-        result.inputs = inputs
-    return result
+    return guarded(GATE, _run, inputs=inputs)
 
 
 def _load_champion(
@@ -769,34 +774,21 @@ def _load_champion(
     tracking_uri: str | None,
     candidate: Encoded,
 ) -> tuple[Encoded | None, dict[str, Any]]:
-    from quality_gates.shared.models import load_model, model_input, predict, resolve_alias
+    from quality_gates.shared.models import load_champion
 
-    alias = spec.alias
-    name = spec.model_name or registered_model_name
-    ref: dict[str, Any] = {"model_name": name, "alias": alias}
-    if not name:
-        raise GateInputError(
-            "champion comparison needs a registered model name; pass --registered-model-name "
-            "or set gates.performance.champion.model_name"
-        )
-    uri = resolve_alias(name=name, alias=alias, tracking_uri=tracking_uri)
-    if uri is None:
-        return None, ref
-    loaded = load_model(uri, tracking_uri=tracking_uri)
-    ref.update(uri=uri, version=loaded.version, digest=loaded.digest)
-    preds = predict(loaded, model_input(loaded, data))
-    enc = encode(
-        policy=perf,
-        positive_label=policy.data.positive_label,
-        y_true=data.labels(),
-        y_pred=preds.y_pred,
-        proba=preds.y_score,
-        classes=preds.classes,
-        source=data.source,
+    loaded, ref = load_champion(
+        model_name=spec.model_name,
+        registered_model_name=registered_model_name,
+        alias=spec.alias,
+        section="gates.performance",
+        tracking_uri=tracking_uri,
     )
+    if loaded is None:
+        return None, ref
+    enc = _encode_model(loaded, data=data, policy=policy, perf=perf)
     if enc.task != candidate.task:
         raise GateInputError(
-            f"champion {uri} is a {enc.task} model but the candidate is {candidate.task}; "
+            f"champion {ref['uri']} is a {enc.task} model but the candidate is {candidate.task}; "
             "compare models of the same task"
         )
     return enc, ref

@@ -678,7 +678,4 @@ def run_pii_gate(
             details=details,
         )
 
-    result = guarded(GATE, _run)
-    if result.status == Status.ERROR and not result.inputs:
-        result.inputs = inputs
-    return result
+    return guarded(GATE, _run, inputs=inputs)
