@@ -61,7 +61,7 @@ clean:
 	rm -rf $(DEMO_HOME) local_outputs .pytest_cache
 
 ## ---- Container images (issue 7): built only from a wheelhouse, the same online and air-gapped ----
-# Image names and tags come from shared/versions.py (docker/image_tags.py reads it); the compiled
+# Image names and tags come from shared/contracts/versions.py (docker/image_tags.py reads it); the compiled
 # component YAMLs name the same images. QUALITY_GATES_IMAGE_REGISTRY renames both.
 DOCKER ?= docker
 # The base of every image: by default the one `make base-image` builds from Debian packages.

@@ -233,7 +233,7 @@ def _sparse(repeat: int) -> list[str]:
     import pyarrow as pa
 
     from quality_gates.components.pii_scan_gate.detectors import scan_array, variants
-    from quality_gates.shared.demo_data import make_credit_data
+    from quality_gates.shared.demo.data import make_credit_data
 
     notes = make_credit_data(n_rows=200_000, pii_rate=0.05)["notes"].astype(str).tolist()
     arr = pa.array(notes, pa.string())

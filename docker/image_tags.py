@@ -1,7 +1,8 @@
-"""Print the image references `make images` and `make push` use, from shared/versions.py.
+"""Print the image references `make images` and `make push` use.
 
-shared/versions.py is the one place that names images (the compiled component YAML reads the
-same function); this helper loads it by path, so building images needs neither the package
+Names come from the gate registry (every folder under components/) and tags from
+shared/contracts/versions.py, the one place that names images (the compiled component YAML reads
+the same function); this helper loads it by path, so building images needs neither the package
 installed nor its dependencies.
 
     python3 docker/image_tags.py                 # "<folder> <Dockerfile> <image>" per image
@@ -27,7 +28,9 @@ COMPONENTS = (
 
 
 def _versions():
-    spec = importlib.util.spec_from_file_location("_qg_versions", ROOT / "shared" / "versions.py")
+    spec = importlib.util.spec_from_file_location(
+        "_qg_versions", ROOT / "shared" / "contracts" / "versions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

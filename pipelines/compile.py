@@ -6,6 +6,7 @@ recompiles them and fails when one is stale.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from kfp import compiler
@@ -14,23 +15,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def all_components() -> dict[str, object]:
-    """Return every component by its folder name."""
-    from quality_gates.components.aggregator.component import aggregator
-    from quality_gates.components.explainability_gate.component import explainability_gate
-    from quality_gates.components.fairness_gate.component import fairness_gate
-    from quality_gates.components.manual_approval.component import manual_approval
-    from quality_gates.components.performance_gate.component import performance_gate
-    from quality_gates.components.pii_scan_gate.component import pii_scan_gate
-    from quality_gates.components.promote.component import promote
+    """Return every component by its folder name (each folder's ``component.py``)."""
+    from quality_gates.shared.contracts.gates import COMPONENTS_PACKAGE, component_folders
 
     return {
-        "performance_gate": performance_gate,
-        "fairness_gate": fairness_gate,
-        "explainability_gate": explainability_gate,
-        "pii_scan_gate": pii_scan_gate,
-        "aggregator": aggregator,
-        "promote": promote,
-        "manual_approval": manual_approval,
+        folder: getattr(importlib.import_module(f"{COMPONENTS_PACKAGE}.{folder}.component"), folder)
+        for folder in component_folders()
     }
 
 

@@ -10,6 +10,7 @@ from quality_gates.components.manual_approval.component import manual_approval
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
 from quality_gates.components.promote.component import promote
+from quality_gates.shared.contracts.gates import gate
 
 PIPELINE_NAME = "quality-gates-gated-promotion"
 # Upper bound of the manual approval task on a cluster (kfp-kubernetes `set_timeout`); the
@@ -114,6 +115,8 @@ def gated_promotion(
     Returns:
         The scorecard artifact.
     """
+    # One entry per gate: its task, wired to the pipeline's parameters. The aggregator takes
+    # each verdict by the gate's name (one typed input per registered gate).
     perf = performance_gate(
         model_uri=model_uri,
         data_uri=data_uri,
@@ -121,36 +124,39 @@ def gated_promotion(
         registered_model_name=registered_model_name,
         champion_alias=champion_alias,
         mlflow_tracking_uri=mlflow_tracking_uri,
-    ).set_display_name("performance gate")
-    fair = fairness_gate(
-        model_uri=model_uri,
-        data_uri=data_uri,
-        policy=policy,
-        sensitive_data_uri=sensitive_data_uri,
-        mlflow_tracking_uri=mlflow_tracking_uri,
-    ).set_display_name("fairness gate")
-    expl = explainability_gate(
-        model_uri=model_uri,
-        data_uri=data_uri,
-        policy=policy,
-        registered_model_name=registered_model_name,
-        champion_alias=champion_alias,
-        mlflow_tracking_uri=mlflow_tracking_uri,
-    ).set_display_name("explainability gate")
-    # The PII gate also scans the performance report, so nothing we publish quotes personal data.
-    pii = pii_scan_gate(
-        data_uri=data_uri,
-        policy=policy,
-        train_data_uri=train_data_uri,
-        model_uri=model_uri,
-        performance_report=perf.outputs["report"],
-        mlflow_tracking_uri=mlflow_tracking_uri,
-    ).set_display_name("PII scan gate")
+    )
+    gates = {
+        "performance": perf,
+        "fairness": fairness_gate(
+            model_uri=model_uri,
+            data_uri=data_uri,
+            policy=policy,
+            sensitive_data_uri=sensitive_data_uri,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
+        "explainability": explainability_gate(
+            model_uri=model_uri,
+            data_uri=data_uri,
+            policy=policy,
+            registered_model_name=registered_model_name,
+            champion_alias=champion_alias,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
+        # The PII gate also scans the performance report, so nothing we publish quotes
+        # personal data.
+        "pii": pii_scan_gate(
+            data_uri=data_uri,
+            policy=policy,
+            train_data_uri=train_data_uri,
+            model_uri=model_uri,
+            performance_report=perf.outputs["report"],
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
+    }
+    for name, task in gates.items():
+        task.set_display_name(f"{gate(name).title} gate")
     agg = aggregator(
-        performance=perf.outputs["verdict"],
-        fairness=fair.outputs["verdict"],
-        explainability=expl.outputs["verdict"],
-        pii=pii.outputs["verdict"],
+        **{name: task.outputs["verdict"] for name, task in gates.items()},
         policy=policy,
         model_uri=model_uri,
         registered_model_name=registered_model_name,
@@ -178,5 +184,5 @@ def gated_promotion(
         ).set_display_name("manual approval")
         kubernetes.set_timeout(approval, seconds=APPROVAL_TASK_TIMEOUT_S)
         _with_mlflow_env(mlflow_secret_name, mlflow_config_name, staged, approval)
-    _with_mlflow_env(mlflow_secret_name, mlflow_config_name, perf, fair, expl, pii, agg)
+    _with_mlflow_env(mlflow_secret_name, mlflow_config_name, *gates.values(), agg)
     return agg.outputs["scorecard"]

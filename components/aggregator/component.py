@@ -1,20 +1,27 @@
-"""KFP component wrapper of the aggregator: one typed input per gate, a scorecard, a decision."""
+"""KFP component wrapper of the aggregator: one typed input per registered gate, a scorecard.
+
+kfp 2.17 turns a list of task outputs into strings, so each gate's verdict arrives through its
+own ``Input[Artifact]``, named after the gate. Those inputs come from the gate registry: the
+component's source is rendered from :data:`_SOURCE` with one parameter per registered gate and
+compiled with a file name registered in :mod:`linecache`, so that ``inspect.getsource`` (which
+kfp uses to embed the function in the component YAML) sees exactly the rendered text. A new gate
+folder therefore gets its aggregator input without editing this file; its absence from a
+pipeline is caught at run time (a configured gate without a verdict is an ``error``).
+"""
+
+import linecache
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Markdown, Output
 
-from quality_gates.shared.versions import image_for
+from quality_gates.shared.contracts.gates import gates
+from quality_gates.shared.contracts.versions import image_for
 
-
-@dsl.component(base_image=image_for("aggregator"), install_kfp_package=False)
-def aggregator(
-    performance: Input[Artifact],
-    fairness: Input[Artifact],
-    explainability: Input[Artifact],
-    pii: Input[Artifact],
+_SOURCE = '''def aggregator(
     scorecard: Output[Artifact],
     scorecard_html: Output[HTML],
     scorecard_md: Output[Markdown],
+{gate_params}
     policy: str = "",
     model_uri: str = "",
     registered_model_name: str = "",
@@ -25,13 +32,10 @@ def aggregator(
     """Combine the gates' verdicts into a scorecard; fail closed on anything missing.
 
     Args:
-        performance: GateResult of the performance gate.
-        fairness: GateResult of the fairness gate.
-        explainability: GateResult of the explainability gate.
-        pii: GateResult of the PII scan gate.
         scorecard: Scorecard JSON (decision, every check, digests, lineage).
         scorecard_html: Static HTML scorecard for the KFP UI.
         scorecard_md: Markdown scorecard.
+{gate_docs}
         policy: The policy YAML text; the gates it configures must all pass.
         model_uri: The candidate's URI, for the record.
         registered_model_name: Registered model the decision is about.
@@ -40,17 +44,13 @@ def aggregator(
         mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
 
     Returns:
-        True only when every gate passed or warned.
+        True only when every gate the policy configures passed or warned.
     """
     from quality_gates.components.aggregator.component_io import run_aggregator
 
+    given = {{{gate_verdicts}}}
     return run_aggregator(
-        verdicts={
-            "performance": performance.path,
-            "fairness": fairness.path,
-            "explainability": explainability.path,
-            "pii": pii.path,
-        },
+        verdicts={{gate: a.path for gate, a in given.items() if a is not None}},
         policy=policy,
         scorecard=scorecard,
         scorecard_html=scorecard_html,
@@ -61,3 +61,39 @@ def aggregator(
         pipeline_run_id=pipeline_run_id,
         tracking_uri=mlflow_tracking_uri,
     )
+'''
+
+
+def _render() -> str:
+    specs = gates()
+    return _SOURCE.format(
+        gate_params="\n".join(f"    {s.name}: Input[Artifact] = None," for s in specs),
+        gate_docs="\n".join(
+            f"        {s.name}: GateResult of the {s.title} gate; leave it unwired when the "
+            "policy has no such section."
+            for s in specs
+        ),
+        gate_verdicts=", ".join(f'"{s.name}": {s.name}' for s in specs),
+    )
+
+
+def _build():
+    source = _render()
+    filename = "<quality_gates.components.aggregator: rendered from the gate registry>"
+    # inspect.getsource reads the text back through linecache, as it does for any module.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {
+        "Input": Input,
+        "Output": Output,
+        "Artifact": Artifact,
+        "HTML": HTML,
+        "Markdown": Markdown,
+        "__name__": __name__,
+    }
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own template
+    function = namespace["aggregator"]
+    function.__module__ = __name__
+    return dsl.component(base_image=image_for("aggregator"), install_kfp_package=False)(function)
+
+
+aggregator = _build()

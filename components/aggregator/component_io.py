@@ -14,8 +14,8 @@ from quality_gates.components.aggregator.core import (
     read_result,
     record_evidence,
 )
-from quality_gates.shared.lineage import collect_lineage
-from quality_gates.shared.results import error_result
+from quality_gates.shared.contracts.results import error_result
+from quality_gates.shared.io.lineage import collect_lineage
 
 
 def run_aggregator(

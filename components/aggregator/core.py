@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 from quality_gates.components.aggregator.waivers import apply_waivers
-from quality_gates.shared.errors import one_line
-from quality_gates.shared.results import GateResult, Status, error_result
-from quality_gates.shared.scorecard import Scorecard, decide
+from quality_gates.shared.contracts.errors import one_line
+from quality_gates.shared.contracts.results import GateResult, Status, error_result
+from quality_gates.shared.contracts.scorecard import Scorecard, decide
 
 
 def read_result(path: str | None, *, gate: str) -> GateResult:
@@ -189,14 +189,14 @@ def record_evidence(
     Returns:
         The scorecard, with ``evaluation_run_id`` set when a run was logged.
     """
-    from quality_gates.shared.reports import write_reports
+    from quality_gates.shared.reports.render import write_reports
 
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     paths = write_reports(scorecard, out_dir)
     if not uri or not experiment_name:
         return scorecard
     try:
-        from quality_gates.shared.registry import log_evaluation_run
+        from quality_gates.shared.governance.registry import log_evaluation_run
 
         run_id = log_evaluation_run(
             scorecard=scorecard,
@@ -235,7 +235,7 @@ def record_evidence(
 
 def _audit_aggregation(scorecard: Scorecard, *, tracking_uri: str) -> None:
     """Append the gate results, the decision and any waiver used to the model's audit log."""
-    from quality_gates.shared import audit
+    from quality_gates.shared.governance import audit
 
     name = scorecard.registered_model_name
     for r in scorecard.results:
@@ -284,8 +284,8 @@ def _audit_aggregation(scorecard: Scorecard, *, tracking_uri: str) -> None:
 
 def policy_waivers(policy_text: str) -> list:
     """Return the waivers of a policy (none when the policy is invalid: nothing is waived)."""
-    from quality_gates.shared.errors import GateInputError
-    from quality_gates.shared.policy import parse_policy
+    from quality_gates.shared.contracts.errors import GateInputError
+    from quality_gates.shared.policy.schema import parse_policy
 
     try:
         return list(parse_policy(policy_text, source="<pipeline policy>").waivers)
@@ -305,8 +305,8 @@ def expected_gates(policy_text: str, wired: list[str]) -> tuple[list[str], list[
         policy is invalid or configures a gate that is not wired (then every wired gate is
         expected, so nothing passes by omission).
     """
-    from quality_gates.shared.errors import GateInputError
-    from quality_gates.shared.policy import configured_gates, parse_policy
+    from quality_gates.shared.contracts.errors import GateInputError
+    from quality_gates.shared.policy.schema import configured_gates, parse_policy
 
     try:
         configured = configured_gates(parse_policy(policy_text, source="<pipeline policy>"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from quality_gates.shared.policy_waivers import Waiver
-from quality_gates.shared.results import GateResult, Status, worst
+from quality_gates.shared.contracts.results import GateResult, Status, worst
+from quality_gates.shared.policy.waivers import Waiver
 
 
 def today_utc() -> date:

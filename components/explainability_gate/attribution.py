@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.contracts.errors import GateInputError
 
 
 def importance(phi: np.ndarray) -> np.ndarray:

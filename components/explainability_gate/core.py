@@ -7,8 +7,8 @@ attribution (target leakage, an ID column), enough features must share it, chose
 push the output in the expected direction, the drivers must not have moved far from the
 champion's, and the ranking must be stable between two disjoint halves of the sample.
 
-No kfp import. The component wrapper, the CLI and the Python API all call
-:func:`run_explainability_gate`, so the three give the same GateResult.
+No kfp import. :func:`evaluate_gate` is the registry's entry point (``gate.py``): the run
+template loads the inputs and writes the result.
 """
 
 from __future__ import annotations
@@ -23,26 +23,21 @@ import pandas as pd
 from quality_gates.components.explainability_gate import attribution as attr
 from quality_gates.components.explainability_gate import plots
 from quality_gates.components.explainability_gate.explainers import ModelExplainer, build_explainer
+from quality_gates.components.explainability_gate.policy import (
+    AttributionDriftSpec,
+    ExplainabilityPolicy,
+)
 from quality_gates.components.explainability_gate.sampling import (
     RunStats,
     explain_within_budget,
     halves,
     stratified_order,
 )
-from quality_gates.shared.data import EvalData, load_eval_data
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.execution import guarded
-from quality_gates.shared.policy import DataSpec, parse_policy, policy_digest
-from quality_gates.shared.policy_explainability import AttributionDriftSpec, ExplainabilityPolicy
-from quality_gates.shared.results import (
-    CheckResult,
-    GateResult,
-    Status,
-    finalize,
-    not_configured_result,
-    utc_now,
-)
-from quality_gates.shared.versions import package_versions
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.io.data import EvalData
+from quality_gates.shared.io.models import predict
 
 GATE = "explainability"
 SECTION = f"gates.{GATE}"
@@ -51,28 +46,6 @@ _COMPARE_FEATURES = 15
 _METRIC_FEATURES = 10
 
 log = logging.getLogger("quality_gates")
-
-
-# --------------------------------------------------------------------------------------------
-# Policy
-
-
-def parse_section(policy_text: str, source: str = "<policy>") -> ExplainabilityPolicy | None:
-    """Read and validate ``gates.explainability`` (None when the policy has none).
-
-    Raises:
-        GateInputError: On invalid YAML or an invalid policy, naming the key path.
-    """
-    return parse_policy(policy_text, source=source).gates.explainability
-
-
-def parse_data_spec(policy_text: str, source: str = "<policy>") -> DataSpec:
-    """Read and validate the ``data`` section of a policy (empty when absent).
-
-    Raises:
-        GateInputError: On an invalid policy, naming the key path.
-    """
-    return parse_policy(policy_text, source=source).data
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,150 +537,97 @@ def _plan_rows(n: int, policy: ExplainabilityPolicy, source: str) -> tuple[int, 
     return pool, n_bg
 
 
-def run_explainability_gate(
-    *,
-    model_uri: str,
-    data_uri: str,
-    policy_text: str,
-    registered_model_name: str | None = None,
-    champion_alias: str | None = None,
-    tracking_uri: str | None = None,
-    label: str | None = None,
-    policy_source: str = "<policy>",
-) -> GateResult:
-    """Explain a candidate model with SHAP and judge its attributions against the policy.
+def _champion_explainer(ctx: GateContext, data: EvalData, probe: pd.DataFrame, common: dict):
+    """The champion and its explainer, or ``(None, None, ref)`` when no version holds the alias."""
+    champion, ref = ctx.champion()
+    if champion is None:
+        return None, ref
+    features = _model_features(champion, data, what="champion")
+    predict(champion, probe.loc[:, features])
+    return (
+        build_explainer(
+            model=champion.model,
+            flavor=champion.flavor,
+            features=features,
+            uri=champion.uri,
+            **common,
+        ),
+        ref,
+    )
 
-    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
+
+def _sample(ctx: GateContext, data: EvalData) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The rows to explain and the background rows, stratified by the label when asked."""
+    s = ctx.section.sampling
+    frame = data.frame
+    n_pool, n_bg = _plan_rows(len(frame), ctx.section, data.source)
+    labels = frame[data.label].to_numpy() if data.label else None
+    order = stratified_order(labels, n_rows=len(frame), seed=s.seed, stratify=s.stratify)
+    rows = frame.iloc[order[:n_pool]].reset_index(drop=True)
+    background = frame.iloc[order[n_pool : n_pool + n_bg]].reset_index(drop=True)
+    return rows, background, n_pool
+
+
+def evaluate_gate(ctx: GateContext) -> Evaluation:
+    """Explain the candidate with SHAP and judge its attributions (the registry's entry point).
 
     Args:
-        model_uri: Candidate model (``models:/name/N``, ``models:/name@alias``, ``runs:/...``,
-            a local MLflow model folder, or a ``.joblib``/``.skops`` file).
-        data_uri: Evaluation data (CSV or Parquet; local path, ``file://`` or fsspec URI).
-        policy_text: The policy YAML text; its ``gates.explainability`` section is evaluated.
-        registered_model_name: Name under which the champion alias is looked up when the policy
-            does not name one.
-        champion_alias: Overrides ``gates.explainability.champion.alias``.
-        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
-        label: Label column (stratifies the sample); overrides ``data.label`` of the policy.
-        policy_source: Where the policy came from, for messages.
+        ctx: The run's context: policy section, data, model, champion.
 
     Returns:
-        The gate's result.
+        Explainer, stability, leakage, dominance, coverage, direction and drift checks.
     """
-    clock = time.monotonic()
-    started = utc_now()
-    versions = package_versions(extra=("shap",))
-    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
-
-    def _run() -> GateResult:
-        from quality_gates.shared.models import load_champion, load_model, predict
-
-        # One parse of the policy for both the section and the column roles.
-        whole = parse_policy(policy_text, source=policy_source)
-        policy = whole.gates.explainability
-        if policy is None:
-            return not_configured_result(gate=GATE, inputs=inputs)
-        if not policy.has_rules:
-            raise GateInputError(
-                f"{SECTION} in {policy_source} has no rules; set at least one of forbidden, "
-                "max_share, min_features, directions or champion — a gate with nothing to check "
-                "never passes"
-            )
-        if champion_alias and policy.champion is not None:
-            # The pipeline parameter wins over the policy, so one policy serves several aliases.
-            policy = policy.model_copy(
-                update={"champion": policy.champion.model_copy(update={"alias": champion_alias})}
-            )
-        data = load_eval_data(data_uri, whole.data, label=label, require_label=False)
-        inputs["data"] = data.digest
-        loaded = load_model(model_uri, tracking_uri=tracking_uri)
-        inputs["model"] = loaded.digest
-        features = _model_features(loaded, data, what="model")
-
-        champion, champion_ref = None, {}
-        if policy.champion is not None:
-            champion, champion_ref = load_champion(
-                model_name=policy.champion.model_name,
-                registered_model_name=registered_model_name,
-                alias=policy.champion.alias,
-                section=SECTION,
-                tracking_uri=tracking_uri,
-            )
-            if champion_ref.get("digest"):
-                inputs["champion_model"] = champion_ref["digest"]
-
-        s = policy.sampling
-        frame = data.frame
-        n_pool, n_bg = _plan_rows(len(frame), policy, data.source)
-        labels = frame[data.label].to_numpy() if data.label else None
-        order = stratified_order(labels, n_rows=len(frame), seed=s.seed, stratify=s.stratify)
-        rows = frame.iloc[order[:n_pool]].reset_index(drop=True)
-        background = frame.iloc[order[n_pool : n_pool + n_bg]].reset_index(drop=True)
-        # The shared predict gives the same one-line errors as every other gate. Every row the
-        # explainers will see is probed: one predict call is cheap next to explaining, and a bad
-        # cell (inf, a string in a number column) deep in the sample must fail here, by name.
-        probe = pd.concat([rows, background], ignore_index=True)
-        predict(loaded, probe.loc[:, features])
-
-        common = dict(
-            sample=rows,
-            background=background,
-            positive_label=whole.data.positive_label,
-            permutations=s.permutations,
-            seed=s.seed,
-        )
-        explainer = build_explainer(
-            model=loaded.model, flavor=loaded.flavor, features=features, uri=model_uri, **common
-        )
-        explainers = [explainer]
-        champ_explainer = None
-        if champion is not None:
-            champ_features = _model_features(champion, data, what="champion")
-            predict(champion, probe.loc[:, champ_features])
-            champ_explainer = build_explainer(
-                model=champion.model,
-                flavor=champion.flavor,
-                features=champ_features,
-                uri=champion.uri,
-                **common,
-            )
-            explainers.append(champ_explainer)
-
-        # Plots and the report need a moment after explaining: keep it out of the budget.
-        reserve = min(max(1.5, 0.1 * s.time_budget_s), 10.0)
-        phis, stats = explain_within_budget(
-            explainers,
-            rows,
-            deadline=clock + s.time_budget_s - reserve,
-            min_rows=s.min_explain_rows,
-            n_jobs=s.n_jobs,
-            budget_s=s.time_budget_s,
-        )
-        explained = rows.iloc[: stats.rows]
-        return _evaluate(
-            policy=policy,
-            explainer=explainer,
-            phi=phis[0],
-            rows=explained,
-            data=data,
-            champ_explainer=champ_explainer,
-            champ_phi=phis[1] if champ_explainer is not None else None,
-            champion_ref=champion_ref,
-            stats=stats,
-            n_bg=len(background),
-            n_pool=n_pool,
-            clock=clock,
-            started=started,
-            versions=versions,
-            inputs=inputs,
-            model_uri=model_uri,
-            data_uri=data_uri,
-        )
-
-    result = guarded(GATE, _run, inputs=inputs)
-    if result.status == Status.ERROR and not result.versions.get("shap"):
-        result.versions = versions
-    return result
+    policy: ExplainabilityPolicy = ctx.section
+    data = ctx.data(require_label=False)
+    loaded = ctx.model()
+    features = _model_features(loaded, data, what="model")
+    rows, background, n_pool = _sample(ctx, data)
+    # The shared predict gives the same one-line errors as every other gate. Every row the
+    # explainers will see is probed: one predict call is cheap next to explaining, and a bad
+    # cell (inf, a string in a number column) deep in the sample must fail here, by name.
+    probe = pd.concat([rows, background], ignore_index=True)
+    predict(loaded, probe.loc[:, features])
+    s = policy.sampling
+    common = dict(
+        sample=rows,
+        background=background,
+        positive_label=ctx.policy.data.positive_label,
+        permutations=s.permutations,
+        seed=s.seed,
+    )
+    explainer = build_explainer(
+        model=loaded.model, flavor=loaded.flavor, features=features, uri=loaded.uri, **common
+    )
+    champ_explainer, champion_ref = None, {}
+    if policy.champion is not None:
+        champ_explainer, champion_ref = _champion_explainer(ctx, data, probe, common)
+    explainers = [explainer] + ([champ_explainer] if champ_explainer is not None else [])
+    # Plots and the report need a moment after explaining: keep it out of the budget.
+    reserve = min(max(1.5, 0.1 * s.time_budget_s), 10.0)
+    phis, stats = explain_within_budget(
+        explainers,
+        rows,
+        deadline=ctx.clock + s.time_budget_s - reserve,
+        min_rows=s.min_explain_rows,
+        n_jobs=s.n_jobs,
+        budget_s=s.time_budget_s,
+    )
+    return _evaluate(
+        policy=policy,
+        explainer=explainer,
+        phi=phis[0],
+        rows=rows.iloc[: stats.rows],
+        data=data,
+        champ_explainer=champ_explainer,
+        champ_phi=phis[1] if champ_explainer is not None else None,
+        champion_ref=champion_ref,
+        stats=stats,
+        n_bg=len(background),
+        n_pool=n_pool,
+        clock=ctx.clock,
+        model_uri=ctx.inputs.model_uri or "",
+        data_uri=ctx.inputs.data_uri,
+    )
 
 
 def _evaluate(
@@ -724,12 +644,9 @@ def _evaluate(
     n_bg: int,
     n_pool: int,
     clock: float,
-    started: str,
-    versions: dict[str, str],
-    inputs: dict[str, str],
     model_uri: str,
     data_uri: str,
-) -> GateResult:
+) -> Evaluation:
     names = explainer.features
     imp = attr.importance(phi)
     share = attr.shares(imp)
@@ -852,12 +769,4 @@ def _evaluate(
         details["champion_comparison"] = champion_details
     if plot_problems:
         details["plot_problems"] = plot_problems
-    return finalize(
-        gate=GATE,
-        checks=checks,
-        metrics=metrics,
-        inputs=inputs,
-        started_at=started,
-        versions=versions,
-        details=details,
-    )
+    return Evaluation(checks=checks, metrics=metrics, details=details)

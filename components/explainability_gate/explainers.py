@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.contracts.errors import GateInputError
 
 Task = Literal["binary", "multiclass", "regression"]
 Kind = Literal["tree", "linear", "permutation"]

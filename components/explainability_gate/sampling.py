@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.contracts.errors import GateInputError
 
 PILOT_ROWS = 4
 # Fraction of the measured rate that is planned with: timing noise on a shared machine.

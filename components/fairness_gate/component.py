@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Markdown, Metrics, Output
 
-from quality_gates.shared.versions import image_for
+from quality_gates.shared.contracts.versions import image_for
 
 
 @dsl.component(base_image=image_for("fairness_gate"), install_kfp_package=False)
@@ -36,18 +36,14 @@ def fairness_gate(
     Returns:
         True when the gate passed or warned.
     """
-    from quality_gates.components.fairness_gate.core import run_fairness_gate
-    from quality_gates.shared import kfp_io, reports
+    from quality_gates.shared.gates.outputs import run_component
 
-    result = run_fairness_gate(
+    return run_component(
+        "fairness",
+        outputs=dict(verdict=verdict, metrics=metrics, report=report, report_md=report_md),
         model_uri=model_uri,
         data_uri=data_uri,
         policy_text=policy,
-        sensitive_data_uri=sensitive_data_uri or None,
-        tracking_uri=mlflow_tracking_uri or None,
+        sensitive_data_uri=sensitive_data_uri,
+        tracking_uri=mlflow_tracking_uri,
     )
-    kfp_io.write_verdict(result, verdict)
-    kfp_io.write_metrics(result, metrics)
-    kfp_io.write_text(reports.gate_report_html(result), report)
-    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
-    return result.passed

@@ -1,7 +1,7 @@
 """Fairness gate: group and intersectional disparities with bootstrap intervals, fail closed.
 
-Pure functions over numpy/pandas; no kfp import. The component wrapper, the CLI and the Python API
-all call :func:`run_fairness_gate`, so the three give the same GateResult.
+Pure functions over numpy/pandas; no kfp import. :func:`evaluate_gate` is the registry's entry
+point (``gate.py``): the run template loads the inputs and writes the result.
 
 Per group of each sensitive feature and each declared intersection the gate reports the row
 count and, for binary classification, selection rate, TPR, FPR, FNR, precision and accuracy (for
@@ -25,28 +25,20 @@ from quality_gates.components.fairness_gate.groups import (
     build_grouping,
     sensitive_frame,
 )
-from quality_gates.shared.data import EvalData, load_eval_data, read_table
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.execution import guarded
-from quality_gates.shared.policy import DataSpec, parse_policy, policy_digest
-from quality_gates.shared.policy_fairness import (
+from quality_gates.components.fairness_gate.policy import (
     BINARY_GROUP_METRICS,
     NAMED_DISPARITIES,
     REGRESSION_GROUP_METRICS,
     FairnessPolicy,
     FairnessRule,
 )
-from quality_gates.shared.results import (
-    CheckResult,
-    GateResult,
-    Status,
-    finalize,
-    not_configured_result,
-    utc_now,
-)
-from quality_gates.shared.versions import package_versions
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.io.data import EvalData
+from quality_gates.shared.io.models import LoadedModel, model_input, predict
+from quality_gates.shared.io.predictions import infer_task
 
-GATE = "fairness"
 _SHORT = {
     "selection_rate": "selection rate",
     "true_positive_rate": "TPR",
@@ -65,28 +57,6 @@ _REGRESSION_DISPARITIES = tuple(
 
 
 # --------------------------------------------------------------------------------------------
-# Policy
-
-
-def parse_section(policy_text: str, source: str = "<policy>") -> FairnessPolicy | None:
-    """Read and validate ``gates.fairness`` of a policy (None when the section is absent).
-
-    Raises:
-        GateInputError: On invalid YAML or an invalid policy, naming the key path.
-    """
-    return parse_policy(policy_text, source=source).gates.fairness
-
-
-def parse_data_spec(policy_text: str, source: str = "<policy>") -> DataSpec:
-    """Read and validate the ``data`` section of a policy (empty when absent).
-
-    Raises:
-        GateInputError: On an invalid policy, naming the key path.
-    """
-    return parse_policy(policy_text, source=source).data
-
-
-# --------------------------------------------------------------------------------------------
 # Predictions
 
 
@@ -97,29 +67,6 @@ def _eq(values: np.ndarray, target: Any) -> np.ndarray:
     if numeric or (values.dtype.kind == "b" and isinstance(target, (bool, np.bool_))):
         return values == target
     return values.astype(str) == str(target)
-
-
-def _infer_task(
-    fp: FairnessPolicy, y_true: np.ndarray, y_pred: np.ndarray | None, classes: list | None
-) -> str:
-    if fp.task != "auto":
-        return fp.task
-    if classes is not None:
-        if len(classes) > 2:
-            raise GateInputError(
-                f"the model has {len(classes)} classes; the fairness gate supports binary "
-                "classification and regression (evaluate one class vs the rest as a binary model)"
-            )
-        return "binary"
-    if y_pred is None:
-        return "binary"  # a score column: positive-class probabilities
-    numeric = y_true.dtype.kind in "iuf"
-    if numeric and (
-        len(np.unique(y_true)) > 2
-        or (np.asarray(y_pred).dtype.kind == "f" and not np.all(np.mod(y_pred, 1) == 0))
-    ):
-        return "regression"
-    return "binary"
 
 
 def encode_binary(
@@ -680,69 +627,66 @@ def _chart(
 # Entry point
 
 
-def _predictions(
-    *,
-    model_uri: str,
-    data: EvalData,
-    spec: DataSpec,
-    fp: FairnessPolicy,
-    sens: pd.DataFrame,
-    tracking_uri: str | None,
-) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, Any, list[str] | None]:
-    """Predict once and encode; returns task, labels, decisions, scores, model, model inputs."""
-    from quality_gates.shared.models import load_model, predict
+def _model_predictions(
+    ctx: GateContext, data: EvalData, sens: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray | None, list | None, LoadedModel, list[str]]:
+    """Predict once with the model; returns decisions, scores, classes, model, its inputs."""
+    loaded = ctx.model()
+    if loaded is None:
+        raise GateInputError(
+            "no model given and the policy names no data.prediction or data.score column; "
+            "pass the model or precomputed predictions"
+        )
+    names = list(loaded.feature_names or [])
+    from_sens = [c for c in names if c not in data.frame.columns and c in sens.columns]
+    if from_sens:
+        # A model that takes a sensitive attribute kept in a separate file gets it (and is
+        # reported for it), even though the evaluation table does not hold it.
+        features = model_input(loaded, data).assign(**{c: sens[c].to_numpy() for c in from_sens})
+        preds = predict(loaded, features)
+    else:
+        preds = ctx.predictions(loaded, data)
+    return preds.y_pred, preds.y_score, preds.classes, loaded, names or list(data.features)
 
+
+def _predictions(
+    ctx: GateContext, data: EvalData, sens: pd.DataFrame
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, list[str] | None]:
+    """Predict once and encode; returns task, labels, decisions, scores, model inputs."""
+    fp: FairnessPolicy = ctx.section
     y_true = data.labels()
+    model_inputs = None
     if data.prediction or data.score:
-        # Precomputed predictions: the model is still loaded for its digest when given.
-        loaded = load_model(model_uri, tracking_uri=tracking_uri) if model_uri else None
+        ctx.model()  # loaded for its digest when given
         proba = data.frame[data.score].to_numpy(dtype=float) if data.score else None
         raw = data.frame[data.prediction].to_numpy() if data.prediction else None
-        classes, inputs = None, None
+        classes = None
     else:
-        if not model_uri:
-            raise GateInputError(
-                "no model given and the policy names no data.prediction or data.score column; "
-                "pass the model or precomputed predictions"
-            )
-        loaded = load_model(model_uri, tracking_uri=tracking_uri)
-        features = data.feature_frame()
-        inputs = list(loaded.feature_names or data.features)
-        # A model that takes a sensitive column as input gets it (and is reported for it),
-        # even though data.exclude keeps sensitive columns out of the feature set.
-        for col in loaded.feature_names or []:
-            if col not in features.columns:
-                if col in data.frame.columns:
-                    features = features.assign(**{col: data.frame[col].to_numpy()})
-                elif col in sens.columns:
-                    features = features.assign(**{col: sens[col].to_numpy()})
-        preds = predict(loaded, features)
-        raw, proba, classes = preds.y_pred, preds.y_score, preds.classes
-    task = _infer_task(fp, y_true, raw, classes)
+        raw, proba, classes, _, model_inputs = _model_predictions(ctx, data, sens)
+    task = infer_task(declared=fp.task, y_true=y_true, y_pred=raw, classes=classes)
+    if task == "multiclass":
+        n = len(classes) if classes is not None else len(np.unique(y_true))
+        raise GateInputError(
+            f"the model has {n} classes; the fairness gate supports binary "
+            "classification and regression (evaluate one class vs the rest as a binary model)"
+        )
     if task == "regression":
         if y_true.dtype.kind not in "iuf" or raw is None:
             raise GateInputError(
                 f"regression needs a numeric label and numeric predictions in {data.source}; "
                 "convert the label or set gates.fairness.task: binary"
             )
-        return (
-            task,
-            y_true.astype(float),
-            np.asarray(raw, dtype=float).ravel(),
-            None,
-            loaded,
-            inputs,
-        )
+        return task, y_true.astype(float), np.asarray(raw, dtype=float).ravel(), None, model_inputs
     yt, decisions, score = encode_binary(
         y_true=y_true,
         y_pred=raw,
         proba=proba,
         classes=classes,
-        positive_label=spec.positive_label,
+        positive_label=ctx.policy.data.positive_label,
         threshold=fp.decision_threshold,
         source=data.source,
     )
-    return task, yt, decisions, score, loaded, inputs
+    return task, yt, decisions, score, model_inputs
 
 
 def _sensitive_input_check(fp: FairnessPolicy, inputs: list[str] | None) -> list[CheckResult]:
@@ -774,110 +718,60 @@ def _sensitive_input_check(fp: FairnessPolicy, inputs: list[str] | None) -> list
     ]
 
 
-def run_fairness_gate(
-    *,
-    model_uri: str,
-    data_uri: str,
-    policy_text: str,
-    sensitive_data_uri: str | None = None,
-    tracking_uri: str | None = None,
-    label: str | None = None,
-    policy_source: str = "<policy>",
-) -> GateResult:
-    """Evaluate a model's group and intersectional disparities against ``gates.fairness``.
+def _sensitive(ctx: GateContext, data: EvalData) -> tuple[pd.DataFrame, str]:
+    """The sensitive attributes of every row (from the data or a joined file)."""
+    fp: FairnessPolicy = ctx.section
+    uri = ctx.inputs.sensitive_data_uri
+    extra = ctx.table(uri, role="sensitive_data") if uri else None
+    sens, sens_source = sensitive_frame(
+        data.frame,
+        fp.sensitive_columns(),
+        data_source=data.source,
+        extra=extra,
+        extra_source=str(uri or ""),
+        join_key=fp.join_key,
+    )
+    unmatched = int(sens.attrs.get("unmatched", 0))
+    if unmatched and fp.missing == "error":
+        raise GateInputError(
+            f"{unmatched} of {len(sens)} rows of {data.source} have no match in "
+            f"{uri} on '{fp.join_key}'; add their attributes, or set "
+            "gates.fairness.missing: group to compare them as a group of their own"
+        )
+    return sens, sens_source
 
-    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
+
+def evaluate_gate(ctx: GateContext) -> Evaluation:
+    """Evaluate group and intersectional disparities against ``gates.fairness`` (registry entry).
 
     Args:
-        model_uri: Model (``models:/name/N``, ``models:/name@alias``, ``runs:/...``, a local
-            MLflow model folder, or a ``.joblib``/``.skops`` file); may be empty when the policy
-            names ``data.prediction`` or ``data.score``.
-        data_uri: Evaluation data (CSV or Parquet; local path, ``file://`` or fsspec URI).
-        policy_text: The policy YAML text.
-        sensitive_data_uri: A separate table of sensitive attributes, joined on
-            ``gates.fairness.join_key``; default: the sensitive columns of the evaluation data.
-        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
-        label: Label column; overrides ``data.label`` of the policy.
-        policy_source: Where the policy came from, for messages.
+        ctx: The run's context: policy section, data, model, sensitive attributes.
 
     Returns:
-        The gate's result.
+        The sensitive-input check and one check per rule and grouping, with their evidence.
     """
-    started = utc_now()
-    versions = package_versions(extra=("fairlearn",))
-    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
-
-    def _run() -> GateResult:
-        # One parse of the policy for both the section and the column roles.
-        whole = parse_policy(policy_text, source=policy_source)
-        fp = whole.gates.fairness
-        if fp is None:
-            return not_configured_result(gate=GATE, inputs=inputs)
-        if not fp.rules:
-            raise GateInputError(
-                f"gates.fairness in {policy_source} has no rules; add at least one (e.g. "
-                "{metric: demographic_parity_difference, max: 0.1}) — a gate with nothing to "
-                "check never passes"
-            )
-        data = load_eval_data(data_uri, whole.data, label=label)
-        inputs["data"] = data.digest
-        extra, extra_source = None, ""
-        if sensitive_data_uri:
-            extra, digest = read_table(sensitive_data_uri)
-            inputs["sensitive_data"] = digest
-            extra_source = str(sensitive_data_uri)
-        sens, sens_source = sensitive_frame(
-            data.frame,
-            fp.sensitive_columns(),
-            data_source=data.source,
-            extra=extra,
-            extra_source=extra_source,
-            join_key=fp.join_key,
-        )
-        unmatched = int(sens.attrs.get("unmatched", 0))
-        if unmatched and fp.missing == "error":
-            raise GateInputError(
-                f"{unmatched} of {len(sens)} rows of {data.source} have no match in "
-                f"{extra_source} on '{fp.join_key}'; add their attributes, or set "
-                "gates.fairness.missing: group to compare them as a group of their own"
-            )
-        groupings = [
-            build_grouping(sens, cols, missing=fp.missing, source=sens_source)
-            for cols in fp.groupings()
-        ]
-        task, y_true, y_pred, y_score, loaded, model_inputs = _predictions(
-            model_uri=model_uri,
-            data=data,
-            spec=whole.data,
-            fp=fp,
-            sens=sens,
-            tracking_uri=tracking_uri,
-        )
-        if loaded is not None:
-            inputs["model"] = loaded.digest
-        checks = _sensitive_input_check(fp, model_inputs)
-        more, metrics, details = evaluate(
-            policy=fp,
-            task=task,
-            y_true=y_true,
-            y_pred=y_pred,
-            y_score=y_score,
-            groupings=groupings,
-        )
-        details.update(
-            model_uri=model_uri,
-            data_uri=data_uri,
-            sensitive_source=sens_source,
-            unmatched_rows=unmatched,
-        )
-        return finalize(
-            gate=GATE,
-            checks=checks + more,
-            metrics=metrics,
-            inputs=inputs,
-            started_at=started,
-            versions=versions,
-            details=details,
-        )
-
-    return guarded(GATE, _run, inputs=inputs)
+    fp: FairnessPolicy = ctx.section
+    data = ctx.data()
+    sens, sens_source = _sensitive(ctx, data)
+    groupings = [
+        build_grouping(sens, cols, missing=fp.missing, source=sens_source)
+        for cols in fp.groupings()
+    ]
+    task, y_true, y_pred, y_score, model_inputs = _predictions(ctx, data, sens)
+    more, metrics, details = evaluate(
+        policy=fp,
+        task=task,
+        y_true=y_true,
+        y_pred=y_pred,
+        y_score=y_score,
+        groupings=groupings,
+    )
+    details.update(
+        model_uri=ctx.inputs.model_uri or "",
+        data_uri=ctx.inputs.data_uri,
+        sensitive_source=sens_source,
+        unmatched_rows=int(sens.attrs.get("unmatched", 0)),
+    )
+    return Evaluation(
+        checks=_sensitive_input_check(fp, model_inputs) + more, metrics=metrics, details=details
+    )

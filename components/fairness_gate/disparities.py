@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quality_gates.shared.policy_fairness import (
+from quality_gates.components.fairness_gate.policy import (
     BINARY_GROUP_METRICS,
     NAMED_DISPARITIES,
     REGRESSION_GROUP_METRICS,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.contracts.errors import GateInputError
 
 MISSING_LABEL = "<missing>"
 #: Separator of intersection group labels and names.

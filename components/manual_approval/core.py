@@ -22,17 +22,22 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from quality_gates.shared.approval import (
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.scorecard import Scorecard
+from quality_gates.shared.governance.approval import (
     MODEL_DIGEST,
     request_approval,
     resolve_identity,
     wait_for_decision,
 )
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.models import _client, _ensure_reachable, _mlflow_call, _tracking_uri
-from quality_gates.shared.policy import load_policy_yaml
-from quality_gates.shared.policy_approval import ApprovalPolicy
-from quality_gates.shared.scorecard import Scorecard
+from quality_gates.shared.policy.approval import ApprovalPolicy
+from quality_gates.shared.policy.schema import load_policy_yaml
+from quality_gates.shared.tracking.client import (
+    connect,
+    ensure_reachable,
+    mlflow_call,
+    resolve_tracking_uri,
+)
 
 Mode = Literal["wait", "pending"]
 MODES = ("wait", "pending")
@@ -105,9 +110,9 @@ def _check_scorecard(scorecard: Scorecard, *, name: str, version: str, tracking:
             f"refusing to request approval: the scorecard decision is "
             f"{scorecard.decision.value} ({scorecard.summary})"
         )
-    _ensure_reachable(tracking)
-    with _mlflow_call(doing=f"reading '{name}' version {version}", tracking_uri=tracking):
-        tags = _client(tracking).get_model_version(name, version).tags or {}
+    ensure_reachable(tracking)
+    with mlflow_call(doing=f"reading '{name}' version {version}", tracking_uri=tracking):
+        tags = connect(tracking).get_model_version(name, version).tags or {}
     recorded = tags.get(MODEL_DIGEST)
     if not recorded or recorded != scorecard.model_digest:
         raise GateInputError(
@@ -138,7 +143,7 @@ def run_manual_approval(
         submitted_by: Who submitted the run; empty resolves ``QUALITY_GATES_USER`` or the OS user.
         mode: ``wait`` or ``pending``.
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
-        **wait_kwargs: Passed to :func:`~quality_gates.shared.approval.wait_for_decision`
+        **wait_kwargs: Passed to :func:`~quality_gates.shared.governance.approval.wait_for_decision`
             (``sleep``, ``clock``; tests only).
 
     Returns:
@@ -168,7 +173,7 @@ def run_manual_approval(
             submitted_by_source=source,
         )
     policy = approval_policy(policy_text)
-    tracking = _tracking_uri(tracking_uri)
+    tracking = resolve_tracking_uri(tracking_uri)
     version = str(version).strip()
     _check_scorecard(scorecard, name=registered_model_name, version=version, tracking=tracking)
     who, source = resolve_identity(submitted_by or None)

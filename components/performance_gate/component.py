@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, ClassificationMetrics, Markdown, Metrics, Output
 
-from quality_gates.shared.versions import image_for
+from quality_gates.shared.contracts.versions import image_for
 
 
 @dsl.component(base_image=image_for("performance_gate"), install_kfp_package=False)
@@ -38,20 +38,21 @@ def performance_gate(
     Returns:
         True when the gate passed or warned.
     """
-    from quality_gates.components.performance_gate.core import run_performance_gate
-    from quality_gates.shared import kfp_io, reports
+    from quality_gates.shared.gates.outputs import run_component
 
-    result = run_performance_gate(
+    return run_component(
+        "performance",
+        outputs=dict(
+            verdict=verdict,
+            metrics=metrics,
+            classification_metrics=classification_metrics,
+            report=report,
+            report_md=report_md,
+        ),
         model_uri=model_uri,
         data_uri=data_uri,
         policy_text=policy,
-        registered_model_name=registered_model_name or None,
-        champion_alias=champion_alias or None,
-        tracking_uri=mlflow_tracking_uri or None,
+        registered_model_name=registered_model_name,
+        champion_alias=champion_alias,
+        tracking_uri=mlflow_tracking_uri,
     )
-    kfp_io.write_verdict(result, verdict)
-    kfp_io.write_metrics(result, metrics)
-    kfp_io.write_classification_metrics(result, classification_metrics)
-    kfp_io.write_text(reports.gate_report_html(result), report)
-    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
-    return result.passed

@@ -1,7 +1,7 @@
 """Performance gate: metric thresholds, per-slice thresholds and non-inferiority to the champion.
 
-Pure functions over numpy/pandas; no kfp import. The component wrapper, the CLI and the Python API
-all call :func:`run_performance_gate`, so the three give the same GateResult.
+Pure functions over numpy/pandas; no kfp import. :func:`evaluate_gate` is the registry's entry
+point (``gate.py``): the run template loads the inputs and writes the result.
 """
 
 from __future__ import annotations
@@ -24,26 +24,17 @@ from quality_gates.components.performance_gate.metrics import (
     confusion_matrix,
     point_metrics,
 )
-from quality_gates.shared.data import EvalData, load_eval_data
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.execution import guarded
-from quality_gates.shared.policy import (
+from quality_gates.components.performance_gate.policy import (
     ChampionSpec,
     MetricRule,
     PerformancePolicy,
-    Policy,
-    parse_policy,
-    policy_digest,
 )
-from quality_gates.shared.results import (
-    CheckResult,
-    GateResult,
-    Status,
-    finalize,
-    not_configured_result,
-    utc_now,
-)
-from quality_gates.shared.versions import package_versions
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.io.data import EvalData
+from quality_gates.shared.io.models import LoadedModel
+from quality_gates.shared.io.predictions import infer_task
 
 GATE = "performance"
 _SCORE_METRICS = frozenset({"roc_auc", "pr_auc", "log_loss", "brier"})
@@ -78,22 +69,6 @@ def _status_for(ok: bool, severity: str) -> Status:
     if ok:
         return Status.PASSED
     return Status.FAILED if severity == "block" else Status.WARNED
-
-
-def _infer_task(
-    policy: PerformancePolicy, y_true: np.ndarray, classes: list | None, y_pred: np.ndarray
-) -> str:
-    if policy.task != "auto":
-        return policy.task
-    if classes is not None:
-        return "binary" if len(classes) <= 2 else "multiclass"
-    # No classifier to ask: non-integral predictions or targets mean a regression model.
-    for values in (np.asarray(y_pred), y_true):
-        if np.issubdtype(values.dtype, np.floating) and not np.all(np.mod(values, 1) == 0):
-            return "regression"
-    if np.issubdtype(y_true.dtype, np.number) and len(np.unique(y_true)) > 20:
-        return "regression"
-    return "binary" if len(np.unique(y_true)) <= 2 else "multiclass"
 
 
 def _align_labels(y_true: np.ndarray, classes: list, source: str) -> np.ndarray:
@@ -147,7 +122,7 @@ def encode(
     Raises:
         GateInputError: When labels, predictions and classes do not fit together.
     """
-    task = _infer_task(policy, y_true, classes, y_pred)
+    task = infer_task(declared=policy.task, y_true=y_true, y_pred=y_pred, classes=classes)
     if task == "regression":
         if not np.issubdtype(y_true.dtype, np.number):
             raise GateInputError(
@@ -616,54 +591,41 @@ def evaluate(
     return checks, metrics, details
 
 
-def _predict_encoded(
-    *,
-    model_uri: str,
-    data: EvalData,
-    policy: Policy,
-    perf: PerformancePolicy,
-    tracking_uri: str | None,
-) -> tuple[Encoded, Any]:
-    from quality_gates.shared.models import load_model
-
-    y_true = data.labels()
+def _predict_encoded(ctx: GateContext, data: EvalData) -> Encoded:
+    """The candidate's encoded predictions: precomputed columns, or the model predicted once."""
+    loaded = ctx.model()  # loaded for its digest even when predictions are precomputed
     if data.prediction or data.score:
-        # Precomputed predictions: the model is still loaded for its digest when given.
-        loaded = load_model(model_uri, tracking_uri=tracking_uri) if model_uri else None
         frame = data.frame
         proba = frame[data.score].to_numpy(dtype=float) if data.score else None
         y_pred = (
             frame[data.prediction].to_numpy()
             if data.prediction
-            else (proba >= perf.decision_threshold).astype(np.int64)
+            else (proba >= ctx.section.decision_threshold).astype(np.int64)
         )
-        classes = None
-        if data.score and not data.prediction:
-            classes = [0, 1]
-        enc = encode(
-            policy=perf,
-            positive_label=policy.data.positive_label,
-            y_true=y_true,
+        classes = [0, 1] if data.score and not data.prediction else None
+        return encode(
+            policy=ctx.section,
+            positive_label=ctx.policy.data.positive_label,
+            y_true=data.labels(),
             y_pred=y_pred,
             proba=proba,
             classes=classes,
             source=data.source,
         )
-        return enc, loaded
-    loaded = load_model(model_uri, tracking_uri=tracking_uri)
-    return _encode_model(loaded, data=data, policy=policy, perf=perf), loaded
+    if loaded is None:
+        raise GateInputError(
+            "no model given and the policy names no data.prediction or data.score column; "
+            "pass the model or precomputed predictions"
+        )
+    return _encode_model(ctx, loaded, data)
 
 
-def _encode_model(
-    loaded: Any, *, data: EvalData, policy: Policy, perf: PerformancePolicy
-) -> Encoded:
-    """Predict once with a loaded model on the evaluation data and encode labels and scores."""
-    from quality_gates.shared.models import model_input, predict
-
-    preds = predict(loaded, model_input(loaded, data))
+def _encode_model(ctx: GateContext, loaded: LoadedModel, data: EvalData) -> Encoded:
+    """Encode labels and scores of one loaded model's (cached) predictions on the data."""
+    preds = ctx.predictions(loaded, data)
     return encode(
-        policy=perf,
-        positive_label=policy.data.positive_label,
+        policy=ctx.section,
+        positive_label=ctx.policy.data.positive_label,
         y_true=data.labels(),
         y_pred=preds.y_pred,
         proba=preds.y_score,
@@ -672,123 +634,41 @@ def _encode_model(
     )
 
 
-def run_performance_gate(
-    *,
-    model_uri: str,
-    data_uri: str,
-    policy_text: str,
-    registered_model_name: str | None = None,
-    champion_alias: str | None = None,
-    tracking_uri: str | None = None,
-    label: str | None = None,
-    policy_source: str = "<policy>",
-) -> GateResult:
-    """Evaluate a candidate model against the performance section of a policy.
-
-    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
-
-    Args:
-        model_uri: Candidate model (``models:/name/N``, ``models:/name@alias``, ``runs:/...``,
-            a local MLflow model folder, or a ``.joblib``/``.skops`` file).
-        data_uri: Evaluation data (CSV or Parquet; local path, ``file://`` or fsspec URI).
-        policy_text: The policy YAML text.
-        registered_model_name: Name under which the champion alias is looked up when the policy
-            does not name one.
-        champion_alias: Overrides ``gates.performance.champion.alias``.
-        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
-        label: Label column; overrides ``data.label`` of the policy.
-        policy_source: Where the policy came from, for messages.
-
-    Returns:
-        The gate's result.
-    """
-    started = utc_now()
-    versions = package_versions()
-    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
-
-    def _run() -> GateResult:
-        policy = parse_policy(policy_text, source=policy_source)
-        perf = policy.gates.performance
-        if perf is None:
-            return not_configured_result(gate=GATE, inputs=inputs)
-        if not perf.rules and not perf.slices and perf.champion is None:
-            raise GateInputError(
-                f"gates.performance in {policy_source} has no rules; add at least one rule "
-                "(e.g. {metric: roc_auc, min: 0.7}) — a gate with nothing to check never passes"
-            )
-        if champion_alias and perf.champion is not None:
-            # The pipeline parameter wins over the policy, so one policy serves several aliases.
-            perf = perf.model_copy(
-                update={"champion": perf.champion.model_copy(update={"alias": champion_alias})}
-            )
-        data = load_eval_data(data_uri, policy.data, label=label)
-        inputs["data"] = data.digest
-        candidate, loaded = _predict_encoded(
-            model_uri=model_uri, data=data, policy=policy, perf=perf, tracking_uri=tracking_uri
-        )
-        if loaded is not None:
-            inputs["model"] = loaded.digest
-        champion_enc, champion_ref = None, {}
-        if perf.champion is not None:
-            champion_enc, champion_ref = _load_champion(
-                spec=perf.champion,
-                registered_model_name=registered_model_name,
-                data=data,
-                policy=policy,
-                perf=perf,
-                tracking_uri=tracking_uri,
-                candidate=candidate,
-            )
-            if champion_ref.get("digest"):
-                inputs["champion_model"] = champion_ref["digest"]
-        checks, metrics, details = evaluate(
-            policy=perf,
-            candidate=candidate,
-            frame=data.frame,
-            source=data.source,
-            champion=champion_enc,
-            champion_ref=champion_ref,
-        )
-        details["model_uri"] = model_uri
-        details["data_uri"] = data_uri
-        return finalize(
-            gate=GATE,
-            checks=checks,
-            metrics=metrics,
-            inputs=inputs,
-            started_at=started,
-            versions=versions,
-            details=details,
-        )
-
-    return guarded(GATE, _run, inputs=inputs)
-
-
-def _load_champion(
-    *,
-    spec: ChampionSpec,
-    registered_model_name: str | None,
-    data: EvalData,
-    policy: Policy,
-    perf: PerformancePolicy,
-    tracking_uri: str | None,
-    candidate: Encoded,
-) -> tuple[Encoded | None, dict[str, Any]]:
-    from quality_gates.shared.models import load_champion
-
-    loaded, ref = load_champion(
-        model_name=spec.model_name,
-        registered_model_name=registered_model_name,
-        alias=spec.alias,
-        section="gates.performance",
-        tracking_uri=tracking_uri,
-    )
+def _champion(ctx: GateContext, data: EvalData, candidate: Encoded) -> tuple[Encoded | None, dict]:
+    loaded, ref = ctx.champion()
     if loaded is None:
         return None, ref
-    enc = _encode_model(loaded, data=data, policy=policy, perf=perf)
+    enc = _encode_model(ctx, loaded, data)
     if enc.task != candidate.task:
         raise GateInputError(
             f"champion {ref['uri']} is a {enc.task} model but the candidate is {candidate.task}; "
             "compare models of the same task"
         )
     return enc, ref
+
+
+def evaluate_gate(ctx: GateContext) -> Evaluation:
+    """Evaluate the candidate against ``gates.performance`` (the registry's entry point).
+
+    Args:
+        ctx: The run's context: policy section, data, model, champion.
+
+    Returns:
+        Checks (thresholds, slices, champion), the candidate's metrics and the report details.
+    """
+    data = ctx.data()
+    candidate = _predict_encoded(ctx, data)
+    champion, champion_ref = None, {}
+    if ctx.section.champion is not None:
+        champion, champion_ref = _champion(ctx, data, candidate)
+    checks, metrics, details = evaluate(
+        policy=ctx.section,
+        candidate=candidate,
+        frame=data.frame,
+        source=data.source,
+        champion=champion,
+        champion_ref=champion_ref,
+    )
+    details["model_uri"] = ctx.inputs.model_uri or ""
+    details["data_uri"] = ctx.inputs.data_uri
+    return Evaluation(checks=checks, metrics=metrics, details=details)

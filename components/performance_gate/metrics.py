@@ -23,7 +23,7 @@ from typing import Literal, get_args
 import numpy as np
 
 # The metric names live with the policy that validates rules against them (one list, not two).
-from quality_gates.shared.policy import (
+from quality_gates.components.performance_gate.policy import (
     CLASSIFICATION_METRICS,
     LOWER_IS_BETTER,
     REGRESSION_METRICS,

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
-from quality_gates.shared.versions import image_for
+from quality_gates.shared.contracts.versions import image_for
 
 
 @dsl.component(base_image=image_for("pii_scan_gate"), install_kfp_package=False)
@@ -37,18 +37,15 @@ def pii_scan_gate(
     Returns:
         True when the gate passed or warned.
     """
-    from quality_gates.components.pii_scan_gate.core import run_pii_gate
-    from quality_gates.shared import kfp_io, reports
+    from quality_gates.shared.gates.outputs import run_component
 
-    result = run_pii_gate(
-        data_uris=[train_data_uri, data_uri],
+    return run_component(
+        "pii",
+        outputs=dict(verdict=verdict, metrics=metrics, report=report, report_md=report_md),
+        data_uri=data_uri,
         policy_text=policy,
-        artifact_paths=[performance_report.path] if performance_report is not None else None,
-        model_uri=model_uri or None,
-        tracking_uri=mlflow_tracking_uri or None,
+        train_data_uri=train_data_uri,
+        model_uri=model_uri,
+        artifact_paths=(performance_report.path,) if performance_report is not None else (),
+        tracking_uri=mlflow_tracking_uri,
     )
-    kfp_io.write_verdict(result, verdict)
-    kfp_io.write_metrics(result, metrics)
-    kfp_io.write_text(reports.gate_report_html(result), report)
-    kfp_io.write_text(reports.gate_report_markdown(result), report_md)
-    return result.passed

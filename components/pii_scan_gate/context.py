@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from quality_gates.shared.policy_pii import ALL_ENTITIES
+from quality_gates.components.pii_scan_gate.policy import ALL_ENTITIES
 
 # Every entity type, in the order of the detectors' entity codes: the policy's list.
 ENTITIES = ALL_ENTITIES

@@ -3,8 +3,8 @@
 It scans the training and evaluation data, the model's feature names and the artifacts the
 pipeline produced (other gates' reports), and reports every example masked.
 
-Pure functions over pyarrow/numpy/pandas; no kfp import. The component wrapper, the CLI and the
-Python API all call :func:`run_pii_gate`, so the three give the same GateResult.
+Pure functions over pyarrow/numpy/pandas; no kfp import. :func:`evaluate_gate` is the registry's
+entry point (``gate.py``): the run template loads the inputs and writes the result.
 """
 
 from __future__ import annotations
@@ -32,21 +32,11 @@ from quality_gates.components.pii_scan_gate.detectors import (
     variants,
 )
 from quality_gates.components.pii_scan_gate.masking import mask
+from quality_gates.components.pii_scan_gate.policy import PiiPolicy
 from quality_gates.components.pii_scan_gate.validators import region_code
-from quality_gates.shared.data import read_table
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.execution import guarded
-from quality_gates.shared.policy import parse_policy, policy_digest
-from quality_gates.shared.policy_pii import PiiPolicy
-from quality_gates.shared.results import (
-    CheckResult,
-    GateResult,
-    Status,
-    finalize,
-    not_configured_result,
-    utc_now,
-)
-from quality_gates.shared.versions import package_versions
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.gates.context import Evaluation, GateContext
 
 GATE = "pii"
 log = logging.getLogger("quality_gates.pii")
@@ -55,19 +45,6 @@ _EXAMPLES = 3
 # Inline images of HTML reports are base64 noise: never PII, and slow to scan.
 _DATA_URI = re.compile(r"data:[\w/+.\-]+;base64,[A-Za-z0-9+/=]+")
 _MAX_ARTIFACT_BYTES = 50_000_000
-
-
-# --------------------------------------------------------------------------------------------
-# Policy
-
-
-def parse_section(policy_text: str, source: str = "<policy>") -> PiiPolicy | None:
-    """Read the ``gates.pii`` section of a policy (None when the policy has none).
-
-    Raises:
-        GateInputError: On invalid YAML or an invalid policy, naming the key path.
-    """
-    return parse_policy(policy_text, source=source).gates.pii
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,159 +500,121 @@ def _evidence(
 # --------------------------------------------------------------------------------------------
 # Entry point
 
-
-def _table_names(n: int) -> list[str]:
-    if n == 1:
-        return ["evaluation data"]
-    return ["training data"] + [f"data #{i}" for i in range(1, n - 1)] + ["evaluation data"]
-
-
-def _digest_keys(n: int) -> list[str]:
-    if n == 1:
-        return ["data"]
-    return ["train_data"] + [f"data_{i}" for i in range(1, n - 1)] + ["data"]
+# The tables a run scans: (name on the report, digest role, the input holding its URI).
+_TABLES = (
+    ("training data", "train_data", "train_data_uri"),
+    ("evaluation data", "data", "data_uri"),
+)
 
 
-def run_pii_gate(
-    *,
-    data_uris: list[str],
-    policy_text: str,
-    artifact_paths: list[str] | None = None,
-    feature_names: list[str] | None = None,
-    model_uri: str | None = None,
-    tracking_uri: str | None = None,
-    policy_source: str = "<policy>",
-) -> GateResult:
-    """Scan training and evaluation data, the model's feature names and the pipeline's artifacts.
+def _scan_tables(ctx: GateContext, policy: PiiPolicy, all_variants: list) -> list[TableScan]:
+    uris = {attr: str(getattr(ctx.inputs, attr) or "") for _, _, attr in _TABLES}
+    if not any(u.strip() for u in uris.values()):
+        raise GateInputError(
+            "no data to scan: pass the training and/or evaluation data (CSV or Parquet)"
+        )
+    tables: list[TableScan] = []
+    for name, role, attr in _TABLES:
+        if not uris[attr].strip():
+            continue
+        frame = ctx.table(uris[attr], role=role)
+        tables.append(scan_frame(frame, name=name, policy=policy, all_variants=all_variants))
+        log.info("pii: scanned %s (%d rows)", name, tables[-1].scanned_rows)
+    return tables
 
-    Never raises: any problem becomes a GateResult with status ``error`` and a one-line message.
+
+def _scan_texts(
+    ctx: GateContext, policy: PiiPolicy, all_variants: list
+) -> tuple[list[CheckResult], dict[str, dict[str, dict[str, Any]]], dict[str, int]]:
+    """Scan the model's feature names and the pipeline's artifacts as lines of text."""
+    loaded = ctx.model()
+    names = [str(n) for n in (loaded.feature_names or [])] if loaded is not None else []
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    counts: dict[str, int] = {}
+    checks: list[CheckResult] = []
+    if policy.scan_model and loaded is not None:
+        label = "model feature names"
+        found[label] = scan_lines(names, policy=policy, all_variants=all_variants)
+        counts[label] = len(names)
+        checks.append(
+            _lines_check(
+                name=label, found={label: found[label]}, policy=policy, what="feature names"
+            )
+        )
+    paths = list(ctx.inputs.artifact_paths)
+    if policy.scan_artifacts and paths:
+        artifacts = {}
+        for path in paths:
+            lines = read_artifact_lines(str(path))
+            label = f"artifact {Path(path).name}"
+            artifacts[label] = scan_lines(lines, policy=policy, all_variants=all_variants)
+            counts[label] = len(lines)
+        found.update(artifacts)
+        checks.append(
+            _lines_check(
+                name="pipeline artifacts", found=artifacts, policy=policy, what="the artifacts"
+            )
+        )
+    return checks, found, counts
+
+
+def _metrics(
+    tables: list[TableScan], lines_found: dict[str, dict[str, dict[str, Any]]], policy: PiiPolicy
+) -> dict[str, float]:
+    columns = [c for t in tables for c in t.columns]
+    metrics: dict[str, float] = {
+        "pii_cells": sum(c.counted_cells for c in columns),
+        "pii_columns_flagged": sum(bool(c.counted_cells) for c in columns),
+        "pii_allowed_cells": sum(
+            d["cells"] for c in columns for d in c.per_entity.values() if d["allowed"]
+        ),
+        "rows_scanned": sum(t.scanned_rows for t in tables),
+        "text_mb_scanned": sum(t.text_bytes for t in tables) / 1e6,
+        "pii_artifact_findings": sum(
+            d["cells"] for per in lines_found.values() for d in per.values()
+        ),
+    }
+    for entity in policy.entities:
+        metrics[f"pii_cells_{entity}"] = sum(
+            c.per_entity[entity]["cells"]
+            for c in columns
+            if entity in c.per_entity and not c.per_entity[entity]["allowed"]
+        )
+    return metrics
+
+
+def evaluate_gate(ctx: GateContext) -> Evaluation:
+    """Scan data, feature names and artifacts for personal data (the registry's entry point).
+
     No raw value that the scan found is put into the result: examples are masked.
 
     Args:
-        data_uris: Tables to scan, training first and evaluation last (CSV or Parquet); an empty
-            string skips that table, but at least one table must be given.
-        policy_text: The policy YAML text; its ``gates.pii`` section is evaluated.
-        artifact_paths: Files (or folders) the pipeline produced (verdict JSON, HTML and Markdown
-            reports, the scorecard), scanned as text.
-        feature_names: The model's input names, scanned as text.
-        model_uri: The model; loaded for its digest and feature names (signature).
-        tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
-        policy_source: Where the policy came from, for messages.
+        ctx: The run's context: policy section, training and evaluation data, model, artifacts.
 
     Returns:
-        The gate's result.
+        One check per scanned column with findings (and per text source), counts per entity.
     """
-    started = utc_now()
-    versions = package_versions(extra=("phonenumbers",))
-    inputs: dict[str, str] = {"policy": policy_digest(policy_text)}
-
-    def _run() -> GateResult:
-        policy = parse_section(policy_text, policy_source)
-        if policy is None:
-            return not_configured_result(gate=GATE, inputs=inputs)
-        uris = [str(u or "") for u in (data_uris or [])]
-        if not any(u.strip() for u in uris):
-            raise GateInputError(
-                "no data to scan: pass the training and/or evaluation data (CSV or Parquet)"
-            )
-        unknown = [r for r in policy.phone_regions if region_code(r) is None]
-        if unknown:
-            raise GateInputError(
-                f"gates.pii.phone_regions has unknown region(s) {unknown}; use ISO 3166 codes "
-                "with a telephone numbering plan, such as GB, DE, FR"
-            )
-        all_variants = variants(tuple(policy.phone_regions))
-        tables: list[TableScan] = []
-        for uri, name, key in zip(
-            uris, _table_names(len(uris)), _digest_keys(len(uris)), strict=True
-        ):
-            if not uri.strip():
-                continue
-            frame, digest = read_table(uri)
-            inputs[key] = digest
-            tables.append(scan_frame(frame, name=name, policy=policy, all_variants=all_variants))
-            log.info("pii: scanned %s (%d rows)", name, tables[-1].scanned_rows)
-
-        names = [str(n) for n in feature_names or []]
-        if model_uri:
-            from quality_gates.shared.models import load_model
-
-            loaded = load_model(model_uri, tracking_uri=tracking_uri)
-            inputs["model"] = loaded.digest
-            names += [n for n in loaded.feature_names or [] if n not in names]
-
-        lines_found: dict[str, dict[str, dict[str, Any]]] = {}
-        line_counts: dict[str, int] = {}
-        checks: list[CheckResult] = []
-        for t in tables:
-            checks += _table_checks(t, policy)
-        if policy.scan_model and (names or model_uri):
-            found = {
-                "model feature names": scan_lines(names, policy=policy, all_variants=all_variants)
-            }
-            line_counts["model feature names"] = len(names)
-            lines_found.update(found)
-            checks.append(
-                _lines_check(
-                    name="model feature names", found=found, policy=policy, what="feature names"
-                )
-            )
-        if policy.scan_artifacts and artifact_paths:
-            found = {}
-            for path in artifact_paths:
-                lines = read_artifact_lines(str(path))
-                label = f"artifact {Path(path).name}"
-                found[label] = scan_lines(lines, policy=policy, all_variants=all_variants)
-                line_counts[label] = len(lines)
-            lines_found.update(found)
-            checks.append(
-                _lines_check(
-                    name="pipeline artifacts", found=found, policy=policy, what="the artifacts"
-                )
-            )
-
-        metrics: dict[str, float] = {
-            "pii_cells": sum(c.counted_cells for t in tables for c in t.columns),
-            "pii_columns_flagged": sum(bool(c.counted_cells) for t in tables for c in t.columns),
-            "pii_allowed_cells": sum(
-                d["cells"]
-                for t in tables
-                for c in t.columns
-                for d in c.per_entity.values()
-                if d["allowed"]
-            ),
-            "rows_scanned": sum(t.scanned_rows for t in tables),
-            "text_mb_scanned": sum(t.text_bytes for t in tables) / 1e6,
-            "pii_artifact_findings": sum(
-                d["cells"] for per in lines_found.values() for d in per.values()
-            ),
-        }
-        for entity in policy.entities:
-            metrics[f"pii_cells_{entity}"] = sum(
-                c.per_entity[entity]["cells"]
-                for t in tables
-                for c in t.columns
-                if entity in c.per_entity and not c.per_entity[entity]["allowed"]
-            )
-        details = {
-            "tables": _evidence(tables, lines_found, line_counts, policy),
-            "min_confidence": policy.min_confidence,
-            "entities": list(policy.entities),
-        }
-        log.info(
-            "pii: %d flagged cells in %d columns, %d artifact findings",
-            metrics["pii_cells"],
-            metrics["pii_columns_flagged"],
-            metrics["pii_artifact_findings"],
+    policy: PiiPolicy = ctx.section
+    unknown = [r for r in policy.phone_regions if region_code(r) is None]
+    if unknown:
+        raise GateInputError(
+            f"gates.pii.phone_regions has unknown region(s) {unknown}; use ISO 3166 codes "
+            "with a telephone numbering plan, such as GB, DE, FR"
         )
-        return finalize(
-            gate=GATE,
-            checks=checks,
-            metrics=metrics,
-            inputs=inputs,
-            started_at=started,
-            versions=versions,
-            details=details,
-        )
-
-    return guarded(GATE, _run, inputs=inputs)
+    all_variants = variants(tuple(policy.phone_regions))
+    tables = _scan_tables(ctx, policy, all_variants)
+    checks = [c for t in tables for c in _table_checks(t, policy)]
+    text_checks, lines_found, line_counts = _scan_texts(ctx, policy, all_variants)
+    metrics = _metrics(tables, lines_found, policy)
+    details = {
+        "tables": _evidence(tables, lines_found, line_counts, policy),
+        "min_confidence": policy.min_confidence,
+        "entities": list(policy.entities),
+    }
+    log.info(
+        "pii: %d flagged cells in %d columns, %d artifact findings",
+        metrics["pii_cells"],
+        metrics["pii_columns_flagged"],
+        metrics["pii_artifact_findings"],
+    )
+    return Evaluation(checks=checks + text_checks, metrics=metrics, details=details)

@@ -3,7 +3,7 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Output
 
-from quality_gates.shared.versions import image_for
+from quality_gates.shared.contracts.versions import image_for
 
 
 @dsl.component(base_image=image_for("promote"), install_kfp_package=False)

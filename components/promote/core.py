@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.registry import Promotion, promote
-from quality_gates.shared.scorecard import Scorecard
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.scorecard import Scorecard
+from quality_gates.shared.governance.registry import Promotion, promote
 
 
 def load_scorecard(path: str | Path) -> Scorecard:
@@ -78,8 +78,8 @@ def promote_from_scorecard(
         tracking_uri=tracking_uri,
         lineage=lineage,
     )
-    from quality_gates.shared import audit
-    from quality_gates.shared.registry import scorecard_digest
+    from quality_gates.shared.governance import audit
+    from quality_gates.shared.governance.registry import scorecard_digest
 
     try:
         audit.append(

@@ -11,8 +11,8 @@ from quality_gates.components.explainability_gate.component import explainabilit
 from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
-from quality_gates.shared.results import GateResult, Status
-from quality_gates.shared.scorecard import Scorecard
+from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.contracts.scorecard import Scorecard
 
 POLICY = """
 data: {label: target, exclude: [region]}

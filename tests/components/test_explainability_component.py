@@ -6,7 +6,7 @@ import pytest
 from kfp import local
 
 from quality_gates.components.explainability_gate.component import explainability_gate
-from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status
 
 POLICY = """
 data: {label: target, exclude: [region]}

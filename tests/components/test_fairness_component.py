@@ -10,7 +10,7 @@ from kfp import local
 from sklearn.linear_model import LogisticRegression
 
 from quality_gates.components.fairness_gate.component import fairness_gate
-from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status
 
 POLICY = """
 data: {label: target, exclude: [grp, key]}

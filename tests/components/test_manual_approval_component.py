@@ -16,12 +16,12 @@ from sklearn.linear_model import LogisticRegression
 
 from quality_gates.components.manual_approval.component import manual_approval
 from quality_gates.components.manual_approval.core import approval_policy, run_manual_approval
-from quality_gates.shared import approval
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.models import load_model
-from quality_gates.shared.registry import promote
-from quality_gates.shared.results import CheckResult, Status, finalize
-from quality_gates.shared.scorecard import Scorecard, decide
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status, finalize
+from quality_gates.shared.contracts.scorecard import Scorecard, decide
+from quality_gates.shared.governance import approval
+from quality_gates.shared.governance.registry import promote
+from quality_gates.shared.io.models import load_model
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import pytest
 from kfp import dsl, local
 
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
-from quality_gates.shared.demo_data import make_credit_data
-from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.demo.data import make_credit_data
 
 POLICY = "gates:\n  pii:\n    min_confidence: 0.5\n"
 

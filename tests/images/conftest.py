@@ -78,7 +78,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
     """Image reference by name (component folder or ``mlflow_server``), built and present."""
-    from quality_gates.shared.docker_run import docker_engine_problem, missing_images
+    from quality_gates.shared.kfp_glue.docker_run import docker_engine_problem, missing_images
 
     problem = docker_engine_problem()
     if problem:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from quality_gates.shared.docker_run import _check_reachable_uri, _check_under_root
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.versions import image_for
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.versions import image_for
+from quality_gates.shared.kfp_glue.docker_run import _check_reachable_uri, _check_under_root
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "docker" / "requirements"

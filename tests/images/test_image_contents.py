@@ -7,7 +7,7 @@ from importlib import metadata
 
 import pytest
 
-from quality_gates.shared.versions import KFP_VERSION
+from quality_gates.shared.contracts.versions import KFP_VERSION
 
 # Heavy engines and the one component image allowed to hold each of them.
 HEAVY = {

@@ -10,13 +10,13 @@ import joblib
 import mlflow
 from mlflow import MlflowClient
 
-from quality_gates.shared.demo import (
+from quality_gates.shared.demo.run import (
     demo_policy_text,
     log_sklearn_model,
     prepare_data,
     prepare_models,
 )
-from quality_gates.shared.docker_run import pipeline_root, run_pipeline_in_containers
+from quality_gates.shared.kfp_glue.docker_run import pipeline_root, run_pipeline_in_containers
 
 NAME = "credit-risk-images"
 # The demo's size (`make demo`): with fewer rows the champion comparison's confidence interval is

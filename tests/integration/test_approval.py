@@ -19,14 +19,14 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from quality_gates.shared import approval, audit
-from quality_gates.shared.demo import log_sklearn_model
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.models import load_model
-from quality_gates.shared.policy_approval import ApprovalPolicy
-from quality_gates.shared.registry import promote
-from quality_gates.shared.results import CheckResult, Status, finalize
-from quality_gates.shared.scorecard import Scorecard, decide
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status, finalize
+from quality_gates.shared.contracts.scorecard import Scorecard, decide
+from quality_gates.shared.demo.run import log_sklearn_model
+from quality_gates.shared.governance import approval, audit
+from quality_gates.shared.governance.registry import promote
+from quality_gates.shared.io.models import load_model
+from quality_gates.shared.policy.approval import ApprovalPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -411,7 +411,7 @@ def test_wait_survives_a_server_restart(tmp_path, data, policy, caplog):
             name=name, version=version, submitted_by=SUBMITTER, tracking_uri=uri, policy=policy
         )
         result: list[str] = []
-        caplog.set_level(logging.WARNING, logger="quality_gates.shared.approval")
+        caplog.set_level(logging.WARNING, logger="quality_gates.shared.governance.approval")
         waiter = threading.Thread(
             target=lambda: result.append(
                 approval.wait_for_decision(

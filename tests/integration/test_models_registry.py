@@ -14,10 +14,11 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.linear_model import LogisticRegression
 
-from quality_gates.shared.digests import sha256_bytes, sha256_file, sha256_tree
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.models import load_model, model_digest, predict, resolve_alias
-from quality_gates.shared.registry import (
+from quality_gates.shared.contracts.digests import sha256_bytes, sha256_file, sha256_tree
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, GateResult, Status, finalize
+from quality_gates.shared.contracts.scorecard import Scorecard, decide
+from quality_gates.shared.governance.registry import (
     MAX_TAG_VALUE,
     TAG_PREFIX,
     Promotion,
@@ -25,8 +26,7 @@ from quality_gates.shared.registry import (
     promote,
     scorecard_digest,
 )
-from quality_gates.shared.results import CheckResult, GateResult, Status, finalize
-from quality_gates.shared.scorecard import Scorecard, decide
+from quality_gates.shared.io.models import load_model, model_digest, predict, resolve_alias
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from quality_gates.pipelines.compile import REPO_ROOT
-from quality_gates.shared.cli import main
-from quality_gates.shared.versions import PACKAGE_VERSION
+from quality_gates.shared.cli.main import main
+from quality_gates.shared.contracts.versions import PACKAGE_VERSION
 
 _spec = importlib.util.spec_from_file_location(
     "kfp_standin", Path(__file__).with_name("kfp_standin.py")
@@ -30,7 +30,7 @@ _spec.loader.exec_module(kfp_standin)
 KfpStandIn = kfp_standin.KfpStandIn
 
 TOKEN = "tok-9f8e7d6c5b4a-never-print-me"
-POLICY = REPO_ROOT / "shared" / "policies" / "demo.yaml"
+POLICY = REPO_ROOT / "shared" / "demo" / "policies" / "demo.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +51,7 @@ def server():
 @pytest.fixture(scope="module")
 def fresh_yaml(tmp_path_factory) -> str:
     """The gated-promotion pipeline compiled here, to compare with what was uploaded."""
-    from quality_gates.shared.kfp_submit import compile_pipeline
+    from quality_gates.shared.kfp_glue.submit import compile_pipeline
 
     mp = pytest.MonkeyPatch()
     mp.delenv("QUALITY_GATES_IMAGE_REGISTRY", raising=False)

@@ -29,7 +29,7 @@ from quality_gates.pipelines.gated_promotion import (
     MLFLOW_CONFIG_KEYS,
     MLFLOW_SECRET_KEYS,
 )
-from quality_gates.shared.versions import DEFAULT_REGISTRY, PACKAGE_VERSION
+from quality_gates.shared.contracts.versions import DEFAULT_REGISTRY, PACKAGE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"

@@ -5,7 +5,7 @@ import yaml
 from kfp.components import load_component_from_file
 
 from quality_gates.pipelines.compile import REPO_ROOT, compile_all
-from quality_gates.shared.versions import KFP_VERSION, PACKAGE_VERSION
+from quality_gates.shared.contracts.versions import KFP_VERSION, PACKAGE_VERSION
 
 COMPONENT_YAMLS = sorted((REPO_ROOT / "components").glob("*/component.yaml"))
 PIPELINE_YAMLS = sorted((REPO_ROOT / "pipelines" / "compiled").glob("*.yaml"))

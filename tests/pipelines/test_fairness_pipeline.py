@@ -4,8 +4,8 @@ import joblib
 import pytest
 from mlflow import MlflowClient
 
-from quality_gates.shared.cli import main
-from quality_gates.shared.demo_data import FEATURES, make_credit_data, train_models
+from quality_gates.shared.cli.main import main
+from quality_gates.shared.demo.data import FEATURES, make_credit_data, train_models
 
 pytestmark = pytest.mark.slow
 

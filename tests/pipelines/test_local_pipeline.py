@@ -5,9 +5,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from quality_gates.shared.cli import main
-from quality_gates.shared.demo import log_sklearn_model
-from quality_gates.shared.local_run import run_pipeline
+from quality_gates.shared.cli.main import main
+from quality_gates.shared.demo.run import log_sklearn_model
+from quality_gates.shared.kfp_glue.local_run import run_pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -224,10 +224,10 @@ def test_tasks_honour_the_environment_and_the_parameter_overrides(tmp_path):
     """The Secret's MLFLOW_TRACKING_URI is used when the parameter is empty; a value wins."""
     probe = textwrap.dedent(
         """
-        from quality_gates.shared.models import _tracking_uri
-        print(_tracking_uri(None))
-        print(_tracking_uri("") )
-        print(_tracking_uri("http://explicit.example:5000"))
+        from quality_gates.shared.tracking.client import resolve_tracking_uri
+        print(resolve_tracking_uri(None))
+        print(resolve_tracking_uri("") )
+        print(resolve_tracking_uri("http://explicit.example:5000"))
         """
     )
     env = dict(os.environ, MLFLOW_TRACKING_URI="http://from-secret.example:5000")

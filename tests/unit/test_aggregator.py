@@ -3,7 +3,12 @@
 import json
 
 from quality_gates.components.aggregator.core import aggregate, expected_gates, read_result
-from quality_gates.shared.results import CheckResult, Status, finalize, not_configured_result
+from quality_gates.shared.contracts.results import (
+    CheckResult,
+    Status,
+    finalize,
+    not_configured_result,
+)
 
 
 def _result(gate="performance", status=Status.PASSED, model="sha256:m", data="sha256:d"):

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from quality_gates.shared import audit
-from quality_gates.shared.errors import GateInputError
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.governance import audit
 
 
 def _chain(n: int = 5) -> list[dict]:

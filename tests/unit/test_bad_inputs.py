@@ -11,10 +11,15 @@ import pandas as pd
 import pytest
 from sklearn.svm import LinearSVC
 
-from quality_gates.components.performance_gate.core import run_performance_gate
-from quality_gates.shared import audit
-from quality_gates.shared.cli import main
-from quality_gates.shared.results import Status
+from quality_gates.shared.cli.main import main
+from quality_gates.shared.contracts.results import Status
+from quality_gates.shared.gates.runner import check
+from quality_gates.shared.governance import audit
+
+
+def run_performance_gate(**kw):
+    return check("performance", **kw)
+
 
 POLICY = """
 data: {label: target, exclude: [region]}
@@ -316,7 +321,7 @@ def _cli(*args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from quality_gates.shared.cli import main; sys.exit(main(sys.argv[1:]))",
+        "import sys; from quality_gates.shared.cli.main import main; sys.exit(main(sys.argv[1:]))",
         *args,
     ]
 

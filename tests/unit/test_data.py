@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from quality_gates.shared.data import EvalData, load_eval_data, read_table, resolve_columns
-from quality_gates.shared.digests import sha256_file, sha256_tree
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.policy import DataSpec
+from quality_gates.shared.contracts.digests import sha256_file, sha256_tree
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.io.data import EvalData, load_eval_data, read_table, resolve_columns
+from quality_gates.shared.policy.schema import DataSpec
 
 
 def _frame(n: int = 50) -> pd.DataFrame:
@@ -184,7 +184,7 @@ def test_csv_is_reread_as_one_block_when_an_old_pyarrow_fails_on_a_late_type(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # pyarrow >= 17 re-infers across blocks; older versions (allowed by the package) raise.
-    import quality_gates.shared.data as data_mod
+    import quality_gates.shared.io.data as data_mod
 
     real = data_mod.pacsv.read_csv
     calls: list[object] = []

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from quality_gates.shared.demo_data import (
+from quality_gates.shared.demo.data import (
     AGE_BANDS,
     FEATURES,
     LABEL,

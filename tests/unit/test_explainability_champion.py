@@ -3,10 +3,15 @@
 import joblib
 import pytest
 
-from quality_gates.components.explainability_gate.core import run_explainability_gate
-from quality_gates.shared.demo import log_sklearn_model
-from quality_gates.shared.demo_data import make_credit_data, train_models
-from quality_gates.shared.results import Status
+from quality_gates.shared.contracts.results import Status
+from quality_gates.shared.demo.data import make_credit_data, train_models
+from quality_gates.shared.demo.run import log_sklearn_model
+from quality_gates.shared.gates.runner import check
+
+
+def run_explainability_gate(**kw):
+    return check("explainability", **kw)
+
 
 POLICY = """
 data: {label: default, exclude: [applicant_id, sex, age_band, notes]}

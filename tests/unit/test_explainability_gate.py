@@ -9,10 +9,15 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 
-from quality_gates.components.explainability_gate.core import run_explainability_gate
-from quality_gates.shared import reports
-from quality_gates.shared.demo_data import FEATURES, make_credit_data, train_models
-from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.demo.data import FEATURES, make_credit_data, train_models
+from quality_gates.shared.gates.runner import check
+from quality_gates.shared.reports import render as reports
+
+
+def run_explainability_gate(**kw):
+    return check("explainability", **kw)
+
 
 CREDIT = """
 data: {label: default, positive_label: 1, exclude: [applicant_id, sex, age_band, notes]}
@@ -275,7 +280,7 @@ def test_infinite_value_outside_the_first_rows_is_named_not_blamed_on_the_model(
 
 def test_non_finite_attributions_point_at_the_inputs():
     from quality_gates.components.explainability_gate.attribution import shares
-    from quality_gates.shared.errors import GateInputError
+    from quality_gates.shared.contracts.errors import GateInputError
 
     with pytest.raises(GateInputError, match="not finite .* infinite and missing feature values"):
         shares(np.array([np.nan, 1.0]))

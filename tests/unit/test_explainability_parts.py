@@ -9,19 +9,24 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
 
 from quality_gates.components.explainability_gate import attribution as attr
-from quality_gates.components.explainability_gate.core import (
-    parse_data_spec,
-    parse_section,
-    stability_check,
-)
+from quality_gates.components.explainability_gate.core import stability_check
 from quality_gates.components.explainability_gate.explainers import (
     build_explainer,
     column_mapping,
 )
+from quality_gates.components.explainability_gate.policy import ExplainabilityPolicy
 from quality_gates.components.explainability_gate.sampling import halves, stratified_order
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.policy_explainability import ExplainabilityPolicy
-from quality_gates.shared.results import Status
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import Status
+from quality_gates.shared.policy.schema import parse_policy
+
+
+def parse_section(text, source):
+    return parse_policy(text, source=source).gates.explainability
+
+
+def parse_data_spec(text, source):
+    return parse_policy(text, source=source).data
 
 
 def test_parse_section_validates_with_the_key_path():

@@ -11,12 +11,22 @@ from fairlearn.metrics import (
 )
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from quality_gates.components.fairness_gate.core import parse_section, run_fairness_gate
-from quality_gates.shared import reports
-from quality_gates.shared.demo_data import FEATURES, make_credit_data, train_models
-from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.demo.data import FEATURES, make_credit_data, train_models
+from quality_gates.shared.gates.runner import check
+from quality_gates.shared.policy.schema import parse_policy
+from quality_gates.shared.reports import render as reports
 
-# The section proposed for shared/policies/demo.yaml (with its data section).
+
+def run_fairness_gate(**kw):
+    return check("fairness", **kw)
+
+
+def parse_section(text, source):
+    return parse_policy(text, source=source).gates.fairness
+
+
+# The section proposed for shared/demo/policies/demo.yaml (with its data section).
 DEMO_POLICY = """
 version: 1
 data:

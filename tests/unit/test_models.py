@@ -16,9 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from quality_gates.shared.digests import sha256_file, sha256_tree
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.models import (
+from quality_gates.shared.contracts.digests import sha256_file, sha256_tree
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.io.models import (
     LoadedModel,
     is_local_model_file,
     load_model,
@@ -326,7 +326,7 @@ def test_git_commit_from_a_real_repository(tmp_path, monkeypatch):
     import shutil
     import subprocess
 
-    from quality_gates.shared.lineage import git_commit, git_dirty
+    from quality_gates.shared.io.lineage import git_commit, git_dirty
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -354,7 +354,7 @@ def test_git_commit_from_a_real_repository(tmp_path, monkeypatch):
 
 
 def test_dvc_md5_and_collect_lineage(tmp_path, monkeypatch):
-    from quality_gates.shared.lineage import collect_lineage, dvc_md5
+    from quality_gates.shared.io.lineage import collect_lineage, dvc_md5
 
     _no_ci_env(monkeypatch)
     monkeypatch.setenv("KFP_RUN_ID", "kfp-run-7")
@@ -415,9 +415,9 @@ def test_registry_sqlite_file_that_does_not_exist_is_named_and_not_created(
 
 
 def test_label_that_is_a_model_input_is_named(tmp_path, data, clf):
-    from quality_gates.shared.data import load_eval_data
-    from quality_gates.shared.models import model_input
-    from quality_gates.shared.policy import DataSpec
+    from quality_gates.shared.io.data import load_eval_data
+    from quality_gates.shared.io.models import model_input
+    from quality_gates.shared.policy.schema import DataSpec
 
     x, y = data
     path = tmp_path / "m.joblib"

@@ -7,10 +7,14 @@ from sklearn import metrics as skm
 from quality_gates.components.performance_gate.core import (
     Encoded,
     champion_checks,
-    run_performance_gate,
 )
-from quality_gates.shared.policy import ChampionSpec
-from quality_gates.shared.results import Status
+from quality_gates.components.performance_gate.policy import ChampionSpec
+from quality_gates.shared.contracts.results import Status
+from quality_gates.shared.gates.runner import check
+
+
+def run_performance_gate(**kw):
+    return check("performance", **kw)
 
 
 def _policy(rules: str, extra: str = "", label: str = "target") -> str:

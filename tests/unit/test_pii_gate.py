@@ -9,10 +9,28 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from quality_gates.components.pii_scan_gate.core import parse_section, run_pii_gate
-from quality_gates.shared.demo_data import make_credit_data
-from quality_gates.shared.reports import gate_report_html, gate_report_markdown
-from quality_gates.shared.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.demo.data import make_credit_data
+from quality_gates.shared.gates.runner import check
+from quality_gates.shared.policy.schema import parse_policy
+from quality_gates.shared.reports.render import gate_report_html, gate_report_markdown
+
+
+def run_pii_gate(*, data_uris, artifact_paths=(), **kw):
+    """Training data first, evaluation data last, as the CLI and the component pass them."""
+    *train, data = data_uris
+    return check(
+        "pii",
+        train_data_uri=train[0] if train else None,
+        data_uri=data,
+        artifact_paths=tuple(artifact_paths),
+        **kw,
+    )
+
+
+def parse_section(text, source):
+    return parse_policy(text, source=source).gates.pii
+
 
 POLICY = """
 gates:

@@ -1,8 +1,8 @@
 import pytest
 
-from quality_gates.shared.demo import demo_policy_text
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.policy import load_policy, parse_policy, policy_digest
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.demo.run import demo_policy_text
+from quality_gates.shared.policy.schema import load_policy, parse_policy, policy_digest
 
 GOOD = """
 version: 1

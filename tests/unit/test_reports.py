@@ -13,9 +13,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from quality_gates.shared import plots, reports
-from quality_gates.shared.results import CheckResult, GateResult, Status, error_result, finalize
-from quality_gates.shared.scorecard import Scorecard, decide
+from quality_gates.shared.contracts.results import (
+    CheckResult,
+    GateResult,
+    Status,
+    error_result,
+    finalize,
+)
+from quality_gates.shared.contracts.scorecard import Scorecard, decide
+from quality_gates.shared.reports import plots
+from quality_gates.shared.reports import render as reports
 
 SCRIPT = "<script>alert(1)</script>"
 VOID = {"meta", "img", "br", "hr", "input", "link"}
@@ -641,8 +648,8 @@ def test_gate_specific_tables_and_images_render_escaped():
 
     from matplotlib.figure import Figure
 
-    from quality_gates.shared.reports import gate_report_html, gate_report_markdown
-    from quality_gates.shared.results import CheckResult, Status, finalize
+    from quality_gates.shared.contracts.results import CheckResult, Status, finalize
+    from quality_gates.shared.reports.render import gate_report_html, gate_report_markdown
 
     fig = Figure()
     fig.add_subplot().plot([1, 2])

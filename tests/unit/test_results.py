@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from quality_gates.shared.results import (
+from quality_gates.shared.contracts.results import (
     SCHEMA_VERSION,
     CheckResult,
     GateResult,

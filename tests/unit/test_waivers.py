@@ -5,10 +5,10 @@ from datetime import date
 import pytest
 
 from quality_gates.components.aggregator.core import aggregate
-from quality_gates.shared.errors import GateInputError
-from quality_gates.shared.policy import parse_policy
-from quality_gates.shared.reports import scorecard_html, scorecard_markdown
-from quality_gates.shared.results import CheckResult, Status, finalize
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status, finalize
+from quality_gates.shared.policy.schema import parse_policy
+from quality_gates.shared.reports.render import scorecard_html, scorecard_markdown
 
 POLICY = """
 gates: {performance: {rules: [{metric: recall, min: 0.9}]}}

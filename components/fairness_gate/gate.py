@@ -1,0 +1,19 @@
+"""The fairness gate's declaration in the gate registry (see shared/contracts/gates.py)."""
+
+from quality_gates.components.fairness_gate.policy import FairnessPolicy
+from quality_gates.shared.contracts.gates import GateSpec
+
+GATE = GateSpec(
+    name="fairness",
+    folder="fairness_gate",
+    title="Fairness",
+    description="group and intersectional disparities (fairlearn) with bootstrap CIs",
+    section=FairnessPolicy,
+    evaluate="quality_gates.components.fairness_gate.core:evaluate_gate",
+    inputs=("model", "data", "sensitive_data"),
+    model_optional=True,
+    extra="fairness",
+    requires=("fairlearn>=0.11",),
+    report_packages=("fairlearn",),
+    order=20,
+)

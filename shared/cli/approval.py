@@ -1,0 +1,174 @@
+"""``quality-gates approve|reject|status|rollback|audit``: the human side of promotion.
+
+Identity comes from ``--as``, then ``QUALITY_GATES_USER``, then the OS user, and is printed back
+so nobody approves under a name they did not mean. Every refusal is one line and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from quality_gates.shared.cli.output import out
+from quality_gates.shared.contracts.errors import GateInputError
+
+
+def _approval_policy(path: str | None):
+    from quality_gates.shared.policy.schema import load_policy
+
+    if not path:
+        raise GateInputError(
+            "pass --policy PATH: its 'approval' section names who may approve and the aliases"
+        )
+    policy, _ = load_policy(path)
+    if policy.approval is None:
+        raise GateInputError(
+            f"policy {path} has no 'approval' section; add approval.approvers (who may approve)"
+        )
+    return policy.approval
+
+
+def _identity(args: argparse.Namespace) -> str:
+    from quality_gates.shared.governance.approval import resolve_identity
+
+    who, source = resolve_identity(args.identity)
+    print(f"acting as {who} (from {source})", file=sys.stderr)
+    return who
+
+
+def _cmd_decide(args: argparse.Namespace) -> int:
+    from quality_gates.shared.governance import approval
+
+    policy = _approval_policy(args.policy)
+    who = _identity(args)
+    fn = approval.approve if args.command == "approve" else approval.reject
+    done = fn(
+        name=args.model,
+        version=str(args.version),
+        approver=who,
+        comment=args.comment,
+        tracking_uri=args.tracking_uri,
+        policy=policy,
+    )
+    if done.alias:
+        before = f" (was v{done.previous_version})" if done.previous_version else ""
+        out(f"{done.state}: {done.name} v{done.version} now holds '{done.alias}'{before}")
+    else:
+        out(f"{done.state}: {done.name} v{done.version} by {done.actor}")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from quality_gates.shared.governance import approval
+
+    policy = _approval_policy(args.policy)
+    who = _identity(args)
+    done = approval.rollback(
+        name=args.model,
+        reason=args.reason,
+        actor=who,
+        tracking_uri=args.tracking_uri,
+        policy=policy,
+    )
+    out(
+        f"rolled back: {done.name} '{done.alias}' moved from v{done.from_version} to "
+        f"v{done.to_version}"
+    )
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from quality_gates.shared.governance import approval
+
+    policy = None
+    if args.policy:
+        policy = _approval_policy(args.policy)
+    report = approval.status(name=args.model, tracking_uri=args.tracking_uri, policy=policy)
+    out(json.dumps(report, indent=2, default=str) if args.json else approval.format_status(report))
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from quality_gates.shared.governance import audit
+
+    if not args.file and not args.model:
+        raise GateInputError("pass --model NAME (log in MLflow) or --file PATH (a JSON Lines copy)")
+    if args.file:
+        from pathlib import Path
+
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise GateInputError(f"cannot read audit file {args.file}: {exc.strerror}") from None
+        problems = audit.verify_file(args.file)
+        records = audit.parse_jsonl(text)
+    else:
+        records = audit.read(model=args.model, tracking_uri=args.tracking_uri)
+        if not records:
+            from quality_gates.shared.governance.approval import status
+
+            # A name with no log is usually a typo or the wrong registry: say so (exit 2) rather
+            # than report a broken chain (exit 1) or print nothing. Raises when the name is unknown.
+            status(name=args.model, tracking_uri=args.tracking_uri)
+        problems = (
+            audit.verify_model(model=args.model, tracking_uri=args.tracking_uri, mirror=args.mirror)
+            if args.action == "verify"
+            else []
+        )
+    if args.action == "show":
+        if not records:
+            print(f"audit: no records for '{args.model or args.file}' yet", file=sys.stderr)
+            return 0
+        out(audit.render(records))
+        return 0
+    if problems:
+        for line in problems:
+            out(f"audit: {line}")
+        return 1
+    out(f"audit log intact: {len(records)} records, hash chain verified")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the approval, rollback, status and audit commands to the CLI."""
+
+    def common(p: argparse.ArgumentParser, *, version: bool = False) -> None:
+        p.add_argument("--model", required=True, help="registered model name")
+        if version:
+            p.add_argument("--version", required=True, help="model version")
+        p.add_argument("--policy", help="policy.yaml with an 'approval' section")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+
+    for verb, helptext in (
+        ("approve", "approve a staged version and move 'production' to it"),
+        ("reject", "reject a staged version (no alias changes)"),
+    ):
+        p = sub.add_parser(verb, help=helptext)
+        common(p, version=True)
+        p.add_argument("--comment", required=True, help="why (kept with the decision)")
+        p.add_argument(
+            "--as",
+            dest="identity",
+            help="your identity (default QUALITY_GATES_USER or the OS user)",
+        )
+        p.set_defaults(func=_cmd_decide)
+
+    p = sub.add_parser("rollback", help="move 'production' back to the previous approved version")
+    common(p)
+    p.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    p.add_argument("--as", dest="identity", help="your identity")
+    p.set_defaults(func=_cmd_rollback)
+
+    p = sub.add_parser("status", help="aliases, pending approvals and gate summary per version")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("audit", help="show or verify the hash-chained audit log of a model")
+    p.add_argument("action", choices=["show", "verify"])
+    p.add_argument("--model", help="registered model name (log kept in MLflow)")
+    p.add_argument("--file", help="verify a JSON Lines copy instead (e.g. the mirror)")
+    p.add_argument("--mirror", help="also verify the mirror folder against MLflow")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+    p.set_defaults(func=_cmd_audit)

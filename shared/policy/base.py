@@ -1,0 +1,40 @@
+"""Building blocks shared by every policy section: strict models, severities, gate sections.
+
+Each gate's section lives in its gate folder (``components/<gate>/policy.py``) as a
+:class:`GateSection`; ``schema.py`` assembles the sections of every registered gate. Unknown keys
+are rejected everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Severity = Literal["block", "warn"]
+
+
+class StrictModel(BaseModel):
+    """A frozen pydantic model that rejects unknown keys (a typo must not disable a rule).
+
+    NaN and infinity are rejected in every number: ``min: .nan`` compares false with everything,
+    so a rule would fail (or, negated, pass) without ever measuring anything.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class GateSection(StrictModel):
+    """Base of every gate's policy section (``gates.<name>``).
+
+    A section with nothing to check is an ``error``, never a pass (fail closed): a section
+    overrides :attr:`has_rules` when some of its fields are optional rules, and names an example
+    rule in :attr:`rules_hint` for the message.
+    """
+
+    rules_hint: ClassVar[str] = "add at least one rule"
+
+    @property
+    def has_rules(self) -> bool:
+        """Whether the section configures anything to check."""
+        return True

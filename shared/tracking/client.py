@@ -1,0 +1,221 @@
+"""The one module through which the project talks to an MLflow tracking server and registry.
+
+Every registry and tracking call goes through :func:`client` inside :func:`mlflow_call`, which turns
+a transport or server failure into one actionable line (unreachable, refused, or the server's own
+error); :func:`ensure_reachable` probes an HTTP server first so that a down server is one quick
+message, not minutes of retries. Registry conventions (the ``quality_gates.`` tag prefix, tag value
+limits) live here too, so every writer of tags follows them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quality_gates.shared.contracts.errors import GateInputError, missing_module_hint
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from mlflow import MlflowClient
+
+_HEALTH_TIMEOUT_S = 10.0
+
+TAG_PREFIX = "quality_gates."
+# Conservative limits that every MLflow server version accepts (older servers store run tags and
+# model version tags in 5000-character columns).
+MAX_TAG_VALUE = 5000
+_TRUNCATED = "...[truncated]"
+
+
+def resolve_tracking_uri(tracking_uri: str | None) -> str:
+    """Return ``tracking_uri``, or MLflow's default (``MLFLOW_TRACKING_URI``) when empty."""
+    if tracking_uri:
+        return tracking_uri
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def ensure_reachable(tracking_uri: str) -> None:
+    """Fail fast, in one line, when an HTTP tracking server does not answer at all.
+
+    MLflow retries a refused connection for minutes before it gives up with a long traceback;
+    a quick ``/health`` probe turns that into an actionable message. Any HTTP answer (even 401 or
+    404 behind a proxy) and any TLS problem count as reachable and are left to MLflow.
+    """
+    parsed = urllib.parse.urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    url = tracking_uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=_HEALTH_TIMEOUT_S):  # noqa: S310 - http(s) only
+            return
+    except urllib.error.HTTPError:
+        return
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLError):
+            return
+        reason = exc.reason
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        reason = exc
+    raise GateInputError(
+        f"MLflow tracking server {tracking_uri} is unreachable ({_reason(reason)}); start it or "
+        "set MLFLOW_TRACKING_URI (or --tracking-uri) to a reachable server"
+    )
+
+
+def ensure_sqlite_exists(tracking_uri: str, uri: str) -> None:
+    """Refuse to look a model up in a sqlite registry file that does not exist.
+
+    MLflow would create an empty database there (``./mlflow.db`` when no tracking URI is set)
+    and then report the model missing: a forgotten ``MLFLOW_TRACKING_URI`` deserves its own
+    message, and a read must not leave a new database behind.
+    """
+    if not tracking_uri.startswith("sqlite:///") or os.environ.get("MLFLOW_REGISTRY_URI"):
+        return  # a separate registry URI serves models:/ lookups; not ours to judge
+    raw = urllib.parse.unquote(tracking_uri[len("sqlite:///") :].split("?", 1)[0])
+    if not raw or raw == ":memory:" or Path(raw).exists():
+        return
+    raise GateInputError(
+        f"cannot resolve {uri}: the MLflow registry {tracking_uri} does not exist (no such "
+        f"sqlite file {Path(raw).resolve()}); pass --tracking-uri or set MLFLOW_TRACKING_URI "
+        "to the registry that holds the model"
+    )
+
+
+def _reason(reason: Any) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return "host name not found"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"no answer within {_HEALTH_TIMEOUT_S:.0f} s"
+    return " ".join(str(reason).split()) or type(reason).__name__
+
+
+def connect(tracking_uri: str) -> MlflowClient:
+    """Return an ``MlflowClient`` for ``tracking_uri`` (call it inside :func:`mlflow_call`)."""
+    from mlflow import MlflowClient
+
+    # The registry URI follows MLFLOW_REGISTRY_URI when set, else the tracking URI.
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """Return the MLflow error code of an exception (``RESOURCE_DOES_NOT_EXIST`` ...), if any."""
+    return getattr(exc, "error_code", None)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(
+        s in text
+        for s in ("Max retries exceeded", "Connection refused", "Failed to establish a new conn")
+    )
+
+
+def mlflow_error(exc: BaseException, *, doing: str, tracking_uri: str) -> GateInputError:
+    """Translate an MLflow/transport exception into one actionable line."""
+    code = error_code(exc)
+    if _is_connection_error(exc):
+        return GateInputError(
+            f"MLflow tracking server {tracking_uri} is unreachable while {doing}; start it or set "
+            "MLFLOW_TRACKING_URI to a reachable server"
+        )
+    text = str(exc)
+    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or any(
+        f"error code {status}" in text for status in (401, 403)
+    ):
+        return GateInputError(
+            f"MLflow at {tracking_uri} refused access while {doing} ({code or 'unauthorized'}); "
+            "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+        )
+    return GateInputError(
+        f"MLflow error while {doing} (tracking URI {tracking_uri}): {missing_module_hint(exc)}"
+    )
+
+
+@contextmanager
+def mlflow_call(*, doing: str, tracking_uri: str) -> Iterator[None]:
+    """Run MLflow calls; anything but a GateInputError becomes one actionable line."""
+    try:
+        yield
+    except GateInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure is reported as one line
+        raise mlflow_error(exc, doing=doing, tracking_uri=tracking_uri) from None
+
+
+def alias_version(client: MlflowClient, name: str, alias: str, *, tracking_uri: str) -> str | None:
+    """Version held by ``alias``; None when the alias is unset; error when the model is missing."""
+    try:
+        registered = client.get_registered_model(name)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise ModelMissing(name) from None
+        raise
+    version = (registered.aliases or {}).get(alias)
+    return str(version) if version is not None else None
+
+
+class ModelMissing(GateInputError):
+    """The registered model named in a lookup does not exist."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"registered model '{name}' not found")
+        self.name = name
+
+
+def tag_value(value: Any, limit: int) -> str:
+    """Return ``value`` as text cut to ``limit`` characters, marked when it was cut.
+
+    Args:
+        value: A tag or parameter value.
+        limit: The server's column width for that kind of value.
+
+    Returns:
+        The text, at most ``limit`` characters.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(_TRUNCATED)] + _TRUNCATED
+
+
+def ensure_experiment(client: MlflowClient, name: str, *, tracking_uri: str) -> str:
+    """Return the id of experiment ``name``, creating it when absent (safe under races).
+
+    Args:
+        client: A client from :func:`connect`.
+        name: Experiment name.
+        tracking_uri: For messages.
+
+    Returns:
+        The experiment id.
+
+    Raises:
+        GateInputError: When the experiment exists but is deleted.
+    """
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        try:
+            return client.create_experiment(name)
+        except Exception as exc:
+            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                raise
+            exp = client.get_experiment_by_name(name)  # created concurrently
+            if exp is None:
+                raise
+    if exp.lifecycle_stage == "deleted":
+        raise GateInputError(
+            f"MLflow experiment '{name}' is deleted at tracking URI {tracking_uri}; restore it "
+            "(mlflow experiments restore) or use another experiment name"
+        )
+    return exp.experiment_id
