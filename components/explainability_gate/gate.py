@@ -10,9 +10,13 @@ GATE = GateSpec(
     description="SHAP attributions: leakage, dominance, expected directions, drift from champion",
     section=ExplainabilityPolicy,
     evaluate="quality_gates.components.explainability_gate.core:evaluate_gate",
-    inputs=("model", "data", "champion"),
+    inputs=("model", "predictions", "data", "champion"),
     extra="explainability",
     requires=("shap>=0.46",),
     report_packages=("shap",),
     order=30,
+    example={
+        "sampling": {"explain_rows": 120, "background_rows": 40, "time_budget_s": 60},
+        "max_share": {"max": 0.6},
+    },
 )

@@ -10,10 +10,16 @@ GATE = GateSpec(
     description="group and intersectional disparities (fairlearn) with bootstrap CIs",
     section=FairnessPolicy,
     evaluate="quality_gates.components.fairness_gate.core:evaluate_gate",
-    inputs=("model", "data", "sensitive_data"),
+    inputs=("model", "predictions", "labels", "data", "sensitive_data"),
     model_optional=True,
     extra="fairness",
     requires=("fairlearn>=0.11",),
     report_packages=("fairlearn",),
     order=20,
+    example={
+        "sensitive_features": ["sex"],
+        "decision_threshold": 0.3,
+        "n_resamples": 200,
+        "rules": [{"metric": "demographic_parity_difference", "max": 0.15}],
+    },
 )

@@ -10,7 +10,8 @@ GATE = GateSpec(
     description="metric thresholds with CIs, per-slice thresholds, non-inferiority to the champion",
     section=PerformancePolicy,
     evaluate="quality_gates.components.performance_gate.core:evaluate_gate",
-    inputs=("model", "data", "champion"),
+    inputs=("model", "predictions", "labels", "data", "champion"),
     model_optional=True,
     order=10,
+    example={"n_resamples": 200, "rules": [{"metric": "roc_auc", "min": 0.6}]},
 )

@@ -16,4 +16,5 @@ GATE = GateSpec(
     requires=("phonenumbers>=8.13",),
     report_packages=("phonenumbers",),
     order=40,
+    example={"min_confidence": 0.5, "max_findings": 0},
 )

@@ -26,9 +26,22 @@ from quality_gates.shared.contracts.errors import GateInputError
 
 COMPONENTS_PACKAGE = "quality_gates.components"
 
-#: Inputs a gate may ask the run template for; the CLI and the pipeline offer exactly these.
+#: What a gate reads, as its declaration's ``inputs`` say. ``model``: loads the candidate;
+#: ``predictions``: scores it on the data (so a feature mismatch is its error); ``labels``: needs
+#: the label column; the others are the extra tables and files of the CLI and the pipeline.
 GateInput = str
-KNOWN_INPUTS = frozenset({"model", "data", "train_data", "sensitive_data", "champion", "artifacts"})
+KNOWN_INPUTS = frozenset(
+    {
+        "model",
+        "predictions",
+        "labels",
+        "data",
+        "train_data",
+        "sensitive_data",
+        "champion",
+        "artifacts",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,8 @@ class GateSpec:
         requires: The extra's requirements (read by ``setup.py`` without importing anything).
         report_packages: Distributions whose versions go into every result of the gate.
         order: Position on the scorecard and in the pipeline (lower first).
+        example: A policy section that evaluates (and passes) on the embedded demo's data and
+            candidate; the contract tests run every gate with it, the scaffold writes one.
     """
 
     name: str
@@ -66,7 +81,7 @@ class GateSpec:
     requires: tuple[str, ...] = ()
     report_packages: tuple[str, ...] = ()
     order: int = 100
-    _fn: list = field(default_factory=list, repr=False, compare=False)
+    example: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.inputs) - KNOWN_INPUTS)
@@ -77,7 +92,7 @@ class GateSpec:
             raise ValueError(f"gate {self.name}: evaluate must be 'module:function'")
 
     def evaluate_function(self) -> Callable[[Any], Any]:
-        """Import and return the gate's evaluate function (once).
+        """Import and return the gate's evaluate function.
 
         Returns:
             The callable named by :attr:`evaluate`.
@@ -85,19 +100,17 @@ class GateSpec:
         Raises:
             GateInputError: When the gate's extra is not installed, naming the pip command.
         """
-        if not self._fn:
-            module, _, name = self.evaluate.partition(":")
-            try:
-                self._fn.append(getattr(importlib.import_module(module), name))
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.split(".")[0] == "quality_gates":
-                    raise
-                hint = f"pip install 'kfp-quality-gates[{self.extra}]'" if self.extra else ""
-                raise GateInputError(
-                    f"the {self.name} gate needs the Python package '{exc.name}', which is not "
-                    f"installed here; {hint or 'install it'}"
-                ) from None
-        return self._fn[0]
+        module, _, name = self.evaluate.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] == "quality_gates":
+                raise
+            hint = f"pip install 'kfp-quality-gates[{self.extra}]'" if self.extra else "install it"
+            raise GateInputError(
+                f"the {self.name} gate needs the Python package '{exc.name}', which is not "
+                f"installed here; {hint}"
+            ) from None
 
     @property
     def component_function(self) -> str:

@@ -90,7 +90,7 @@ class CheckResult(BaseModel):
 
 
 class GateResult(BaseModel):
-    """The verdict of one gate (JSON contract, ``schema_version`` 1; see DESIGN.md)."""
+    """The verdict of one gate (JSON contract, ``schema_version`` 1; docs/ARCHITECTURE.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,7 +1,7 @@
 """The one place that pins versions: the package, kfp, and the image tags derived from them.
 
 The compiled component YAML, the Dockerfiles and CI all read these names, so that the kfp that
-compiled a pipeline is the kfp that runs it (DESIGN.md: "Pin what must match").
+compiled a pipeline is the kfp that runs it (docs/ARCHITECTURE.md, "Pinned versions").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Manual approval, production promotion and rollback over the MLflow registry.
 
 After the gates pass and the candidate holds ``staging``, a named person approves it for
-``production`` (or rejects it). The state lives in model version tags (DESIGN.md, "MLflow
+``production`` (or rejects it). The state lives in model version tags (docs/ARCHITECTURE.md, "MLflow
 conventions")::
 
     quality_gates.approval          pending | approved | rejected | timed_out

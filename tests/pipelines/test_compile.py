@@ -72,7 +72,7 @@ def test_kfp_pin_matches_installed_and_pyproject():
 
 
 def test_no_top_level_module_imports():
-    # DESIGN.md: only `quality_gates.*` is importable; code must never import the bare folders.
+    # Only `quality_gates.*` is importable; code must never import the bare folders.
     for path in REPO_ROOT.glob("**/*.py"):
         if ".venv" in path.parts or "tests" in path.parts:
             continue
