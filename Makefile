@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
-.PHONY: install demo demo-fail demo-biased demo-leaky test test-fast lint format compile bench clean
+.PHONY: install demo demo-fail demo-biased demo-leaky test test-fast lint format compile bench clean gate
 .PHONY: lock wheelhouse base-image images push hadolint test-images
 
 # The venv takes the images' pins (docker/requirements/), so tests run what the images ship.
@@ -40,7 +40,7 @@ test: install
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit tests/contract tests/architecture -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
@@ -49,6 +49,11 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## A new gate: write the skeleton folder components/$(NAME)_gate (make gate NAME=drift).
+gate: install
+	@if [ -z "$(NAME)" ]; then echo "make gate: NAME is empty; run e.g. make gate NAME=drift" >&2; exit 2; fi
+	$(BIN)/python -m quality_gates.shared.cli.scaffold $(NAME)
 
 ## Recompile every component.yaml and pipelines/compiled/*.yaml (committed; a test checks staleness).
 compile: install

@@ -24,7 +24,9 @@ def _packages() -> tuple[list[str], dict[str, str]]:
     for folder, dotted in ROOTS.items():
         for init in sorted((here / folder).rglob("__init__.py")):
             rel = init.parent.relative_to(here)
-            if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            # A gate folder's own tests stay out of the wheel and the images.
+            skip = ("__pycache__", "tests")
+            if any(part.startswith(".") or part in skip for part in rel.parts):
                 continue
             name = ".".join([dotted, *rel.parts[1:]])
             packages.append(name)
