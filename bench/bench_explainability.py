@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from quality_gates.components.explainability_gate.core import run_explainability_gate
+from quality_gates.shared.gates.runner import check
 
 N_NUMERIC = 26
 CATEGORICAL = {"segment": 6, "channel": 4, "region": 8, "product": 5}
@@ -111,8 +111,8 @@ def main() -> None:
             path = Path(tmp) / f"{key}.joblib"
             joblib.dump(model, path)
             t = time.perf_counter()
-            r = run_explainability_gate(
-                model_uri=str(path), data_uri=str(data_path), policy_text=policy
+            r = check(
+                "explainability", model_uri=str(path), data_uri=str(data_path), policy_text=policy
             )
             wall = time.perf_counter() - t
             s = r.details.get("sampling", {})

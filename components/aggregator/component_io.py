@@ -14,7 +14,8 @@ from quality_gates.components.aggregator.core import (
     read_result,
     record_evidence,
 )
-from quality_gates.shared.contracts.results import error_result
+from quality_gates.shared.contracts.results import GateResult, error_result
+from quality_gates.shared.contracts.scorecard import Scorecard
 from quality_gates.shared.io.lineage import collect_lineage
 
 
@@ -53,18 +54,7 @@ def run_aggregator(
     if problem:
         results["policy"] = error_result(gate="policy", message=problem)
         expected.append("policy")
-    first = next((r for g, r in results.items() if g in expected and r.inputs), None)
-    lineage = collect_lineage(
-        model_digest=first.inputs.get("model") if first else None,
-        data_digest=first.inputs.get("data") if first else None,
-        policy_digest=first.inputs.get("policy") if first else None,
-        # The DVC md5 is read from a `<data>.dvc` file beside the evaluation data, when present.
-        data_path=next(
-            (str(r.details["data_uri"]) for r in results.values() if r.details.get("data_uri")),
-            None,
-        ),
-        extra={"pipeline_run_id": pipeline_run_id} if pipeline_run_id else None,
-    )
+    lineage = _lineage(results, expected, pipeline_run_id)
     card = aggregate(
         results,
         expected=expected,
@@ -81,6 +71,33 @@ def run_aggregator(
         experiment_name=experiment_name or None,
         tracking_uri=tracking_uri or None,
     )
+    _publish(
+        card, out, scorecard=scorecard, scorecard_html=scorecard_html, scorecard_md=scorecard_md
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    return card.all_passed
+
+
+def _lineage(results: dict[str, GateResult], expected: list[str], pipeline_run_id: str) -> dict:
+    """Provenance of the run: the digests of the first expected gate that recorded inputs."""
+    first = next((r for g, r in results.items() if g in expected and r.inputs), None)
+    return collect_lineage(
+        model_digest=first.inputs.get("model") if first else None,
+        data_digest=first.inputs.get("data") if first else None,
+        policy_digest=first.inputs.get("policy") if first else None,
+        # The DVC md5 is read from a `<data>.dvc` file beside the evaluation data, when present.
+        data_path=next(
+            (str(r.details["data_uri"]) for r in results.values() if r.details.get("data_uri")),
+            None,
+        ),
+        extra={"pipeline_run_id": pipeline_run_id} if pipeline_run_id else None,
+    )
+
+
+def _publish(
+    card: Scorecard, out: Path, *, scorecard: Any, scorecard_html: Any, scorecard_md: Any
+) -> None:
+    """Copy the written reports to the output artifacts and put the decision on the JSON one."""
     for name, artifact in (
         ("scorecard.json", scorecard),
         ("scorecard.html", scorecard_html),
@@ -97,5 +114,3 @@ def run_aggregator(
             "evaluation_run_id": card.evaluation_run_id or "",
         }
     )
-    shutil.rmtree(out, ignore_errors=True)
-    return card.all_passed

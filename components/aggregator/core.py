@@ -87,6 +87,47 @@ def aggregate(
         gates agree on the model and data digests.
     """
     results, waiver_records = apply_waivers(results, list(waivers or []))
+    ordered = _expected_results(results, expected)
+    (model_digest, data_digest, policy_digest), conflicts = _digests(ordered)
+    ordered += conflicts
+    status, all_passed = decide(ordered)
+    if all_passed and require_model_digest and not model_digest:
+        # Promotion needs the digest to refuse changed bytes; without one nothing may ship.
+        ordered.append(
+            error_result(
+                gate="consistency",
+                message="no gate recorded the model digest, so promotion could not verify the "
+                "model bytes; run a gate that loads the model",
+            )
+        )
+        status, all_passed = decide(ordered)
+    unexpected = _unconfigured_errors(results, not_configured or [])
+    if unexpected:
+        ordered += unexpected
+        status, all_passed = decide(ordered)
+    skipped = [
+        results[g]
+        for g in not_configured or []
+        if g in results and results[g].status == Status.SKIPPED
+    ]
+    return Scorecard(
+        decision=status,
+        all_passed=all_passed,
+        summary=_summary(ordered, status, all_passed),
+        expected_gates=list(expected),
+        results=ordered + skipped,
+        model_uri=model_uri,
+        model_digest=model_digest,
+        data_digest=data_digest,
+        policy_digest=policy_digest,
+        registered_model_name=registered_model_name,
+        lineage=lineage or {},
+        waivers=waiver_records,
+    )
+
+
+def _expected_results(results: dict[str, GateResult], expected: list[str]) -> list[GateResult]:
+    """The result of every expected gate, an ``error`` one where a gate delivered none."""
     ordered = []
     for gate in expected:
         r = results.get(gate)
@@ -99,71 +140,58 @@ def aggregate(
                 "with rules",
             )
         )
+    return ordered
+
+
+def _digests(
+    ordered: list[GateResult],
+) -> tuple[tuple[str | None, str | None, str | None], list[GateResult]]:
+    """The model, data and policy digests the gates agree on, and an error per disagreement."""
     model_digest, model_conflict = _agreed(ordered, "model")
     data_digest, data_conflict = _agreed(ordered, "data")
     policy_digest, policy_conflict = _agreed(ordered, "policy")
+    errors = []
     for key, conflict in (
         ("model", model_conflict),
         ("data", data_conflict),
         ("policy", policy_conflict),
     ):
         if conflict:
-            ordered.append(
+            errors.append(
                 error_result(
                     gate="consistency",
                     message=f"gates evaluated different {key} inputs ({', '.join(conflict)}); "
                     "re-run all gates on the same inputs",
                 )
             )
-    status, all_passed = decide(ordered)
-    if all_passed and require_model_digest and not model_digest:
-        # Promotion needs the digest to refuse changed bytes; without one nothing may ship.
-        ordered.append(
-            error_result(
-                gate="consistency",
-                message="no gate recorded the model digest, so promotion could not verify the "
-                "model bytes; run a gate that loads the model",
-            )
-        )
-        status, all_passed = decide(ordered)
-    for gate in not_configured or []:
+    return (model_digest, data_digest, policy_digest), errors
+
+
+def _unconfigured_errors(
+    results: dict[str, GateResult], not_configured: list[str]
+) -> list[GateResult]:
+    errors = []
+    for gate in not_configured:
         r = results.get(gate)
         if r is not None and r.status != Status.SKIPPED:
             # A gate that ran although its section is absent means the wiring and the policy
             # disagree; its verdict cannot be trusted either way.
-            ordered.append(
+            errors.append(
                 error_result(
                     gate=gate,
                     message=f"the {gate} gate returned {r.status.value} but gates.{gate} is not "
                     "configured in the policy; check the pipeline wiring",
                 )
             )
-            status, all_passed = decide(ordered)
-    skipped = [
-        results[g]
-        for g in not_configured or []
-        if g in results and results[g].status == Status.SKIPPED
-    ]
-    bad = [r for r in ordered if not r.status.lets_through]
+    return errors
+
+
+def _summary(ordered: list[GateResult], status: Status, all_passed: bool) -> str:
     if all_passed:
-        summary = f"all {len(ordered)} gates let the model through ({status.value})"
-    else:
-        summary = f"{len(bad)} of {len(ordered)} gates block promotion: " + ", ".join(
-            f"{r.gate} {r.status.value}" for r in bad
-        )
-    return Scorecard(
-        decision=status,
-        all_passed=all_passed,
-        summary=summary,
-        expected_gates=list(expected),
-        results=ordered + skipped,
-        model_uri=model_uri,
-        model_digest=model_digest,
-        data_digest=data_digest,
-        policy_digest=policy_digest,
-        registered_model_name=registered_model_name,
-        lineage=lineage or {},
-        waivers=waiver_records,
+        return f"all {len(ordered)} gates let the model through ({status.value})"
+    bad = [r for r in ordered if not r.status.lets_through]
+    return f"{len(bad)} of {len(ordered)} gates block promotion: " + ", ".join(
+        f"{r.gate} {r.status.value}" for r in bad
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from quality_gates.components.explainability_gate import plots
 from quality_gates.components.explainability_gate.explainers import ModelExplainer, build_explainer
 from quality_gates.components.explainability_gate.policy import (
     AttributionDriftSpec,
+    DirectionRule,
     ExplainabilityPolicy,
 )
 from quality_gates.components.explainability_gate.sampling import (
@@ -37,7 +38,6 @@ from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import CheckResult, Status
 from quality_gates.shared.gates.context import Evaluation, GateContext
 from quality_gates.shared.io.data import EvalData
-from quality_gates.shared.io.models import predict
 
 GATE = "explainability"
 SECTION = f"gates.{GATE}"
@@ -222,78 +222,86 @@ def direction_checks(
     for rule in policy.directions:
         name = f"direction {rule.feature}: {rule.effect}"
         base = dict(name=name, severity=rule.severity, rationale=rule.rationale)
-        problem = None
-        if rule.feature not in names:
-            problem = (
-                f"direction rule on '{rule.feature}': not an input of the model; fix "
-                f"{SECTION}.directions"
-            )
-        elif phi.shape[2] != 1:
-            problem = (
-                f"direction rule on '{rule.feature}': the model is multiclass, directions need "
-                "a binary classifier or a regressor; remove the rule"
-            )
-        elif not pd.api.types.is_numeric_dtype(rows[rule.feature].dtype):
-            problem = (
-                f"direction rule on '{rule.feature}': the column is not numeric; directions "
-                "apply to numeric features only"
-            )
+        problem = _direction_problem(rule, names=names, phi=phi, rows=rows)
         if problem:
             checks.append(CheckResult(**base, status=Status.ERROR, message=problem))
             continue
         x = rows[rule.feature].to_numpy(dtype=float, na_value=np.nan)
         contribution = phi[:, names.index(rule.feature), 0]
-        rho = attr.spearman(x, contribution)
-        increasing = rule.effect == "increasing"
-        threshold = rule.min_rank_correlation if increasing else -rule.min_rank_correlation
-        operator = ">=" if increasing else "<="
-        if not np.any(contribution):
-            # A feature the model ignores pushes in no direction: that meets "must not raise"
-            # (min_rank_correlation 0) but not a required effect (> 0).
-            ok = rule.min_rank_correlation == 0.0
-            status = _status(ok, rule.severity)
-            checks.append(
-                CheckResult(
-                    **base,
-                    value=0.0,
-                    threshold=threshold,
-                    operator=operator,
-                    status=status,
-                    message=f"{rule.feature} has no effect on the output (all attributions 0); "
-                    f"expected {rule.effect}",
-                )
-            )
-            table.append([rule.feature, rule.effect, 0.0, status.value])
-            continue
-        if not np.isfinite(rho):
-            checks.append(
-                CheckResult(
-                    **base,
-                    threshold=threshold,
-                    operator=operator,
-                    status=Status.ERROR,
-                    message=f"direction of '{rule.feature}' is undefined: the feature or its "
-                    "attribution is constant on the explained rows",
-                )
-            )
-            table.append([rule.feature, rule.effect, None, "error"])
-            continue
-        ok = rho >= threshold if increasing else rho <= threshold
-        status = _status(ok, rule.severity)
-        checks.append(
-            CheckResult(
-                **base,
-                value=rho,
-                threshold=threshold,
-                operator=operator,
-                status=status,
-                message=f"rank correlation of {rule.feature} with its attribution = {rho:.3f}: "
-                f"higher {rule.feature} {'raises' if rho > 0 else 'lowers'} the output, expected "
-                f"{rule.effect}",
-            )
-        )
-        table.append([rule.feature, rule.effect, round(rho, 4), status.value])
+        check, row = _direction_check(rule, base, x=x, contribution=contribution)
+        checks.append(check)
+        table.append(row)
     return checks, table
+
+
+def _direction_problem(
+    rule: DirectionRule, *, names: list[str], phi: np.ndarray, rows: pd.DataFrame
+) -> str | None:
+    """Why a direction rule cannot be judged on this model and data, or None when it can."""
+    if rule.feature not in names:
+        return (
+            f"direction rule on '{rule.feature}': not an input of the model; fix "
+            f"{SECTION}.directions"
+        )
+    if phi.shape[2] != 1:
+        return (
+            f"direction rule on '{rule.feature}': the model is multiclass, directions need "
+            "a binary classifier or a regressor; remove the rule"
+        )
+    if not pd.api.types.is_numeric_dtype(rows[rule.feature].dtype):
+        return (
+            f"direction rule on '{rule.feature}': the column is not numeric; directions "
+            "apply to numeric features only"
+        )
+    return None
+
+
+def _direction_check(
+    rule: DirectionRule, base: dict[str, Any], *, x: np.ndarray, contribution: np.ndarray
+) -> tuple[CheckResult, list[Any]]:
+    """The check of one judgeable direction rule and its row of the directions table."""
+    rho = attr.spearman(x, contribution)
+    increasing = rule.effect == "increasing"
+    threshold = rule.min_rank_correlation if increasing else -rule.min_rank_correlation
+    operator = ">=" if increasing else "<="
+    if not np.any(contribution):
+        # A feature the model ignores pushes in no direction: that meets "must not raise"
+        # (min_rank_correlation 0) but not a required effect (> 0).
+        ok = rule.min_rank_correlation == 0.0
+        status = _status(ok, rule.severity)
+        check = CheckResult(
+            **base,
+            value=0.0,
+            threshold=threshold,
+            operator=operator,
+            status=status,
+            message=f"{rule.feature} has no effect on the output (all attributions 0); "
+            f"expected {rule.effect}",
+        )
+        return check, [rule.feature, rule.effect, 0.0, status.value]
+    if not np.isfinite(rho):
+        check = CheckResult(
+            **base,
+            threshold=threshold,
+            operator=operator,
+            status=Status.ERROR,
+            message=f"direction of '{rule.feature}' is undefined: the feature or its "
+            "attribution is constant on the explained rows",
+        )
+        return check, [rule.feature, rule.effect, None, "error"]
+    ok = rho >= threshold if increasing else rho <= threshold
+    status = _status(ok, rule.severity)
+    check = CheckResult(
+        **base,
+        value=rho,
+        threshold=threshold,
+        operator=operator,
+        status=status,
+        message=f"rank correlation of {rule.feature} with its attribution = {rho:.3f}: "
+        f"higher {rule.feature} {'raises' if rho > 0 else 'lowers'} the output, expected "
+        f"{rule.effect}",
+    )
+    return check, [rule.feature, rule.effect, round(rho, 4), status.value]
 
 
 def drift_check(spec: AttributionDriftSpec, drift: attr.Drift) -> CheckResult:
@@ -537,13 +545,13 @@ def _plan_rows(n: int, policy: ExplainabilityPolicy, source: str) -> tuple[int, 
     return pool, n_bg
 
 
-def _champion_explainer(ctx: GateContext, data: EvalData, probe: pd.DataFrame, common: dict):
+def _champion_explainer(ctx: GateContext, data: EvalData, common: dict):
     """The champion and its explainer, or ``(None, None, ref)`` when no version holds the alias."""
     champion, ref = ctx.champion()
     if champion is None:
         return None, ref
     features = _model_features(champion, data, what="champion")
-    predict(champion, probe.loc[:, features])
+    ctx.predictions(champion, data)
     return (
         build_explainer(
             model=champion.model,
@@ -582,11 +590,10 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
     loaded = ctx.model()
     features = _model_features(loaded, data, what="model")
     rows, background, n_pool = _sample(ctx, data)
-    # The shared predict gives the same one-line errors as every other gate. Every row the
-    # explainers will see is probed: one predict call is cheap next to explaining, and a bad
-    # cell (inf, a string in a number column) deep in the sample must fail here, by name.
-    probe = pd.concat([rows, background], ignore_index=True)
-    predict(loaded, probe.loc[:, features])
+    # The whole table is predicted once (shared with the other gates of the process): a bad cell
+    # (inf, a string in a number column) anywhere in the data fails here, by name, as it does in
+    # every gate that scores the model, not only when the sample happens to draw it.
+    ctx.predictions(loaded, data)
     s = policy.sampling
     common = dict(
         sample=rows,
@@ -600,7 +607,7 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
     )
     champ_explainer, champion_ref = None, {}
     if policy.champion is not None:
-        champ_explainer, champion_ref = _champion_explainer(ctx, data, probe, common)
+        champ_explainer, champion_ref = _champion_explainer(ctx, data, common)
     explainers = [explainer] + ([champ_explainer] if champ_explainer is not None else [])
     # Plots and the report need a moment after explaining: keep it out of the budget.
     reserve = min(max(1.5, 0.1 * s.time_budget_s), 10.0)
@@ -647,90 +654,190 @@ def _evaluate(
     model_uri: str,
     data_uri: str,
 ) -> Evaluation:
-    names = explainer.features
-    imp = attr.importance(phi)
-    share = attr.shares(imp)
-    labels = rows[data.label].to_numpy() if data.label and policy.sampling.stratify else None
-    pos_a, pos_b = halves(labels, len(rows))
-    imp_a, imp_b = attr.importance(phi[pos_a]), attr.importance(phi[pos_b])
-
+    a = _attributions(policy, explainer=explainer, phi=phi, rows=rows, data=data)
     checks = [explainer_check(explainer)]
     stab, agreement, stab_rho = stability_check(
-        policy, imp_a=imp_a, imp_b=imp_b, n_a=len(pos_a), n_b=len(pos_b)
+        policy, imp_a=a.imp_a, imp_b=a.imp_b, n_a=a.n_a, n_b=a.n_b
     )
     checks.append(stab)
+    checks += _attribution_checks(policy, a, data=data)
+    dir_checks, dir_table = direction_checks(policy, explainer=explainer, phi=phi, rows=rows)
+    checks += dir_checks
+    metrics = _run_metrics(policy, a, stats=stats, n_bg=n_bg, agreement=agreement, rho=stab_rho)
+
+    tables = [_importance_table(a.names, a.imp, a.share, a.imp_a, a.imp_b)]
+    drift = None
+    champion_details: dict[str, Any] | None = None
+    if policy.champion is not None:
+        champion_check, drift, champion_details = _champion_drift(
+            policy.champion, a, explainer=champ_explainer, phi=champ_phi, ref=champion_ref
+        )
+        checks.append(champion_check)
+        if drift is not None:
+            if np.isfinite(drift.rank_correlation):
+                metrics["champion_rank_correlation"] = drift.rank_correlation
+            tables.append(_drift_table(drift, a.names, champ_explainer.features))
+    if dir_table:
+        tables.append(_directions_table(dir_table))
+    images, plot_problems = _images(
+        policy=policy, explainer=explainer, phi=phi, rows=rows, share=a.share, drift=drift
+    )
+    # After the plots: gate_seconds is the gate's whole run time, plotting included.
+    sampling = _sampling_details(
+        policy, a, data=data, stats=stats, n_pool=n_pool, n_bg=n_bg, clock=clock
+    )
+    tables.insert(0, _sampling_table(explainer, sampling))
+    details = _report_details(
+        explainer,
+        a,
+        sampling=sampling,
+        tables=tables,
+        images=images,
+        model_uri=model_uri,
+        data_uri=data_uri,
+    )
+    if champion_details is not None:
+        details["champion_comparison"] = champion_details
+    if plot_problems:
+        details["plot_problems"] = plot_problems
+    return Evaluation(checks=checks, metrics=metrics, details=details)
+
+
+class _Attributions(NamedTuple):
+    """Importances of the explained rows, overall and of the two disjoint halves."""
+
+    names: list[str]
+    imp: np.ndarray
+    share: np.ndarray
+    imp_a: np.ndarray
+    imp_b: np.ndarray
+    n_a: int
+    n_b: int
+
+
+def _attributions(
+    policy: ExplainabilityPolicy,
+    *,
+    explainer: ModelExplainer,
+    phi: np.ndarray,
+    rows: pd.DataFrame,
+    data: EvalData,
+) -> _Attributions:
+    imp = attr.importance(phi)
+    labels = rows[data.label].to_numpy() if data.label and policy.sampling.stratify else None
+    pos_a, pos_b = halves(labels, len(rows))
+    return _Attributions(
+        names=explainer.features,
+        imp=imp,
+        share=attr.shares(imp),
+        imp_a=attr.importance(phi[pos_a]),
+        imp_b=attr.importance(phi[pos_b]),
+        n_a=len(pos_a),
+        n_b=len(pos_b),
+    )
+
+
+def _attribution_checks(
+    policy: ExplainabilityPolicy, a: _Attributions, *, data: EvalData
+) -> list[CheckResult]:
+    """The checks the policy asks for on the attribution shares: leakage, dominance, coverage."""
+    checks = []
     if policy.forbidden is not None:
         checks.append(
             forbidden_check(
                 policy,
-                names=names,
-                imp=imp,
-                share=share,
+                names=a.names,
+                imp=a.imp,
+                share=a.share,
                 data_columns=[str(c) for c in data.frame.columns],
             )
         )
     if policy.max_share is not None:
-        checks.append(max_share_check(policy, names=names, share=share))
+        checks.append(max_share_check(policy, names=a.names, share=a.share))
     if policy.min_features is not None:
-        checks.append(coverage_check(policy, share=share))
-    dir_checks, dir_table = direction_checks(policy, explainer=explainer, phi=phi, rows=rows)
-    checks += dir_checks
+        checks.append(coverage_check(policy, share=a.share))
+    return checks
 
+
+def _champion_drift(
+    spec: AttributionDriftSpec,
+    a: _Attributions,
+    *,
+    explainer: ModelExplainer | None,
+    phi: np.ndarray | None,
+    ref: dict[str, Any],
+) -> tuple[CheckResult, attr.Drift | None, dict[str, Any]]:
+    """The drift check against the champion (or its absence), the drift and the report entry."""
+    drift = None
+    if explainer is None or phi is None:
+        check = missing_champion_check(spec, ref)
+    else:
+        drift = attr.drift(
+            candidate_features=a.names,
+            candidate_imp=a.imp,
+            champion_features=explainer.features,
+            champion_imp=attr.importance(phi),
+        )
+        check = drift_check(spec, drift)
+    details = {
+        **{k: v for k, v in ref.items() if k != "digest"},
+        "explainer": explainer.description if explainer else None,
+    }
+    return check, drift, details
+
+
+def _run_metrics(
+    policy: ExplainabilityPolicy,
+    a: _Attributions,
+    *,
+    stats: RunStats,
+    n_bg: int,
+    agreement: float,
+    rho: float,
+) -> dict[str, float]:
     metrics: dict[str, float] = {
         "explained_rows": float(stats.rows),
         "background_rows": float(n_bg),
         "explain_seconds": stats.seconds,
         "explain_rows_per_second": stats.rows / stats.seconds if stats.seconds > 0 else 0.0,
         "stability_topk_agreement": agreement,
-        "stability_rank_correlation": stab_rho,
-        "max_attribution_share": float(share.max()),
+        "stability_rank_correlation": rho,
+        "max_attribution_share": float(a.share.max()),
     }
     if policy.min_features is not None:
         metrics["features_to_reach_share"] = float(
-            attr.features_to_reach(share, policy.min_features.share)
+            attr.features_to_reach(a.share, policy.min_features.share)
         )
-    for i in attr.order(imp)[:_METRIC_FEATURES]:
-        metrics[f"attribution_share.{names[i]}"] = float(share[i])
+    for i in attr.order(a.imp)[:_METRIC_FEATURES]:
+        metrics[f"attribution_share.{a.names[i]}"] = float(a.share[i])
+    return metrics
 
-    tables = [_importance_table(names, imp, share, imp_a, imp_b)]
-    drift = None
-    champion_details: dict[str, Any] | None = None
-    if policy.champion is not None:
-        if champ_explainer is None or champ_phi is None:
-            checks.append(missing_champion_check(policy.champion, champion_ref))
-        else:
-            drift = attr.drift(
-                candidate_features=names,
-                candidate_imp=imp,
-                champion_features=champ_explainer.features,
-                champion_imp=attr.importance(champ_phi),
-            )
-            checks.append(drift_check(policy.champion, drift))
-            if np.isfinite(drift.rank_correlation):
-                metrics["champion_rank_correlation"] = drift.rank_correlation
-            tables.append(_drift_table(drift, names, champ_explainer.features))
-        champion_details = {
-            **{k: v for k, v in champion_ref.items() if k != "digest"},
-            "explainer": champ_explainer.description if champ_explainer else None,
-        }
-    if dir_table:
-        tables.append(
-            {
-                "title": "Expected directions",
-                "note": "Spearman correlation of the feature's value with its SHAP value",
-                "columns": ["feature", "expected", "rank correlation", "status"],
-                "rows": dir_table,
-            }
-        )
-    images, plot_problems = _images(
-        policy=policy, explainer=explainer, phi=phi, rows=rows, share=share, drift=drift
-    )
-    sampling = {
+
+def _directions_table(dir_table: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "title": "Expected directions",
+        "note": "Spearman correlation of the feature's value with its SHAP value",
+        "columns": ["feature", "expected", "rank correlation", "status"],
+        "rows": dir_table,
+    }
+
+
+def _sampling_details(
+    policy: ExplainabilityPolicy,
+    a: _Attributions,
+    *,
+    data: EvalData,
+    stats: RunStats,
+    n_pool: int,
+    n_bg: int,
+    clock: float,
+) -> dict[str, Any]:
+    return {
         "explained_rows": stats.rows,
         "candidate_rows": n_pool,
         "background_rows": n_bg,
         "stratified_by": data.label if (data.label and policy.sampling.stratify) else None,
-        "halves": [int(len(pos_a)), int(len(pos_b))],
+        "halves": [int(a.n_a), int(a.n_b)],
         "time_budget_s": policy.sampling.time_budget_s,
         "explain_seconds": round(stats.seconds, 3),
         "pilot_rows_per_second": round(stats.pilot_rows_per_second, 3),
@@ -739,17 +846,29 @@ def _evaluate(
         "stopped_by": stats.stopped_by,
         "gate_seconds": round(time.monotonic() - clock, 3),
     }
-    tables.insert(
-        0,
-        {
-            "title": "Sampling plan",
-            "note": f"explainer: {explainer.description}; attributions in {explainer.units}"
-            + (f"; {explainer.mapping_note}" if explainer.mapping_note else ""),
-            "columns": ["item", "value"],
-            "rows": [[k, _cell(v)] for k, v in sampling.items()],
-        },
-    )
-    details: dict[str, Any] = {
+
+
+def _sampling_table(explainer: ModelExplainer, sampling: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": "Sampling plan",
+        "note": f"explainer: {explainer.description}; attributions in {explainer.units}"
+        + (f"; {explainer.mapping_note}" if explainer.mapping_note else ""),
+        "columns": ["item", "value"],
+        "rows": [[k, _cell(v)] for k, v in sampling.items()],
+    }
+
+
+def _report_details(
+    explainer: ModelExplainer,
+    a: _Attributions,
+    *,
+    sampling: dict[str, Any],
+    tables: list[dict],
+    images: list,
+    model_uri: str,
+    data_uri: str,
+) -> dict[str, Any]:
+    return {
         "explainer": {
             "kind": explainer.kind,
             "description": explainer.description,
@@ -759,14 +878,9 @@ def _evaluate(
             "mapping_note": explainer.mapping_note,
         },
         "sampling": sampling,
-        "importance": {names[i]: float(share[i]) for i in attr.order(imp)},
+        "importance": {a.names[i]: float(a.share[i]) for i in attr.order(a.imp)},
         "tables": tables,
         "images": images,
         "model_uri": model_uri,
         "data_uri": data_uri,
     }
-    if champion_details is not None:
-        details["champion_comparison"] = champion_details
-    if plot_problems:
-        details["plot_problems"] = plot_problems
-    return Evaluation(checks=checks, metrics=metrics, details=details)

@@ -166,10 +166,8 @@ def explain_within_budget(
     parts: list[list[np.ndarray]] = [[] for _ in explainers]
     pilot = min(PILOT_ROWS, n_max)
     _append(parts, [e.explain(rows.iloc[:pilot]) for e in explainers])
-    done, rounds = pilot, 1
     per_row = max((time.monotonic() - t0) / pilot, 1e-6)
     pilot_rate = 1.0 / per_row
-    workers = 1
     cores = n_jobs or available_cores()
     # Forked workers never call the model's own predict (which may use OpenMP, not fork-safe):
     # only exact explainers over already-loaded trees and coefficients run there.
@@ -179,14 +177,57 @@ def explain_within_budget(
         and all(getattr(e, "kind", "") in ("tree", "linear") for e in explainers)
     )
     left = deadline - time.monotonic()
-    if done < min_rows and (min_rows - done) * per_row / (cores if can_fork else 1) > left:
+    speedup = cores if can_fork else 1
+    if pilot < min_rows and (min_rows - pilot) * per_row / speedup > left:
         raise GateInputError(
             f"explaining the minimum {min_rows} rows would take about "
-            f"{(min_rows - done) * per_row / (cores if can_fork else 1):.0f} s at the measured "
+            f"{(min_rows - pilot) * per_row / speedup:.0f} s at the measured "
             f"{pilot_rate:.2g} rows/s, beyond the {budget_s:g} s time budget "
             f"({max(left, 0):.0f} s left); raise gates.explainability.sampling.time_budget_s or "
             "lower min_explain_rows"
         )
+    done, rounds, workers = _explain_rest(
+        explainers,
+        rows,
+        parts,
+        done=pilot,
+        per_row=per_row,
+        deadline=deadline,
+        min_rows=min_rows,
+        cores=cores,
+        can_fork=can_fork,
+    )
+    stopped_by = "all rows" if done >= n_max else "time budget"
+    out = [np.concatenate(p, axis=0) for p in parts]
+    return out, RunStats(
+        rows=done,
+        seconds=time.monotonic() - t0,
+        workers=workers,
+        rounds=rounds,
+        stopped_by=stopped_by,
+        pilot_rows_per_second=pilot_rate,
+    )
+
+
+def _explain_rest(
+    explainers: Sequence[Any],
+    rows: pd.DataFrame,
+    parts: list[list[np.ndarray]],
+    *,
+    done: int,
+    per_row: float,
+    deadline: float,
+    min_rows: int,
+    cores: int,
+    can_fork: bool,
+) -> tuple[int, int, int]:
+    """Explain batches after the pilot until every row is done or the time left is too short.
+
+    Each batch's attributions are appended to ``parts``. Returns the rows explained, the
+    rounds run (the pilot counts as the first) and the workers used.
+    """
+    n_max = len(rows)
+    rounds, workers = 1, 1
     pool = None
     try:
         while done < n_max:
@@ -198,13 +239,17 @@ def explain_within_budget(
                 workers = cores
                 # Planned rate with `cores` workers until a parallel round is measured.
                 per_row = per_row / (cores * 0.9)
-            fit = int(left * _SAFETY / per_row)
-            if done >= min_rows and fit < (2 * workers if workers > 1 else 1):
+            batch = _next_batch(
+                left=left,
+                per_row=per_row,
+                done=done,
+                remaining=remaining,
+                min_rows=min_rows,
+                workers=workers,
+                first=rounds == 1,
+            )
+            if batch is None:
                 break
-            batch = min(remaining, max(fit, min_rows - done, 1))
-            if rounds == 1:
-                # Re-measure on a real batch before committing most of the time left.
-                batch = min(batch, max(min_rows - done, int(0.3 * left / per_row), 1))
             t = time.monotonic()
             if pool is not None and batch >= 2 * workers:
                 results = _parallel(pool, done, done + batch, workers, timeout=left + 30.0)
@@ -219,16 +264,28 @@ def explain_within_budget(
             pool.terminate()
             pool.join()
         _STATE.clear()
-    stopped_by = "all rows" if done >= n_max else "time budget"
-    out = [np.concatenate(p, axis=0) for p in parts]
-    return out, RunStats(
-        rows=done,
-        seconds=time.monotonic() - t0,
-        workers=workers,
-        rounds=rounds,
-        stopped_by=stopped_by,
-        pilot_rows_per_second=pilot_rate,
-    )
+    return done, rounds, workers
+
+
+def _next_batch(
+    *,
+    left: float,
+    per_row: float,
+    done: int,
+    remaining: int,
+    min_rows: int,
+    workers: int,
+    first: bool,
+) -> int | None:
+    """Rows of the next batch, sized to the time left; None when none is worth starting."""
+    fit = int(left * _SAFETY / per_row)
+    if done >= min_rows and fit < (2 * workers if workers > 1 else 1):
+        return None
+    batch = min(remaining, max(fit, min_rows - done, 1))
+    if first:
+        # Re-measure on a real batch before committing most of the time left.
+        batch = min(batch, max(min_rows - done, int(0.3 * left / per_row), 1))
+    return batch
 
 
 def _append(parts: list[list[np.ndarray]], results: list[np.ndarray]) -> None:

@@ -282,6 +282,7 @@ def evaluate(
     Returns:
         ``(checks, metrics, details)``.
     """
+    # One generator for every grouping, drawn in grouping order: the intervals depend on it.
     rng = np.random.default_rng(policy.seed)
     checks: list[CheckResult] = []
     metrics: dict[str, float] = {}
@@ -295,158 +296,225 @@ def evaluate(
     too_small: list[str] = []
 
     for g in groupings:
-        n_groups = len(g.labels)
-        rules = [r for r in policy.rules if _applies(r, g.columns)]
-        if n_groups < 2:
-            checks.append(
-                CheckResult(
-                    name=f"groups of {g.name}",
-                    value=n_groups,
-                    threshold=2,
-                    operator=">=",
-                    status=Status.ERROR,
-                    message=f"{g.name} has a single group ({g.labels[0]!r}) in the data; "
-                    "fairness between groups cannot be assessed, evaluate on data that holds "
-                    "every group",
-                )
-            )
+        if len(g.labels) < 2:
+            checks.append(_single_group_check(g))
             continue
         eligible = g.counts >= policy.min_group_size
-        for k in np.flatnonzero(~eligible):
-            checks.append(
-                CheckResult(
-                    name=f"group size {g.name}={g.labels[k]}",
-                    value=int(g.counts[k]),
-                    threshold=policy.min_group_size,
-                    operator=">=",
-                    severity=policy.on_small,
-                    status=_small_status(policy),
-                    message=f"insufficient data: group {g.name}={g.labels[k]} has "
-                    f"{int(g.counts[k])} rows, fewer than min_group_size "
-                    f"{policy.min_group_size}; it is left out of every disparity over {g.name}",
-                    details={"grouping": g.name, "group": g.labels[k], "n": int(g.counts[k])},
-                )
-            )
-
-        if task == "binary":
-            counts = dp.confusion_by_group(
-                codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred
-            )
-            rates = dp.binary_rates(counts)
-            res = (
-                dp.bootstrap_binary(counts, n_resamples=policy.n_resamples, rng=rng)
-                if policy.n_resamples
-                else None
-            )
-        else:
-            rates = dp.regression_stats(
-                dp.regression_sums(codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred)
-            )
-            res = None
-            if policy.n_resamples:
-                res, method = dp.bootstrap_regression(
-                    codes=g.codes,
-                    n_groups=n_groups,
-                    y_true=y_true,
-                    y_pred=y_pred,
-                    n_resamples=policy.n_resamples,
-                    rng=rng,
-                )
-        group_cis = (
-            {m: dp.group_cis(res.rates[m], policy.confidence) for m in rates if m != "count"}
-            if res is not None
-            else {}
+        checks.extend(_small_group_checks(g, eligible, policy))
+        rates, res, group_cis, method = _group_rates(g, task, policy, rng, y_true, y_pred, method)
+        values = _named_disparities(named, g, rates, res, eligible, policy.confidence, metrics)
+        disparity_rows.extend(_disparity_rows(g, values))
+        rule_checks, n_assessed, small = _assess_rules(
+            [r for r in policy.rules if _applies(r, g.columns)],
+            policy=policy,
+            g=g,
+            task=task,
+            rates=rates,
+            res=res,
+            eligible=eligible,
+            values=values,
+            y_true=y_true,
+            y_pred=y_pred,
+            y_score=y_score,
+            metrics=metrics,
         )
-
-        # Every named disparity is computed and kept, judged or not: the evidence is the table.
-        values: dict[str, tuple[float, tuple[float, float] | None]] = {}
-        for name in named:
-            v, _ = dp.disparity(name, rates, eligible)
-            ci = None
-            if res is not None:
-                ci = dp.percentile_ci(dp.disparity(name, res.rates, eligible)[0], policy.confidence)
-            values[name] = (float(v), ci)
-            if math.isfinite(float(v)):
-                metrics[f"{name}__{g.slug}"] = float(v)
-            disparity_rows.append(
-                [
-                    g.name,
-                    name,
-                    _fmt(float(v)),
-                    f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "—",
-                ]
-            )
-
-        enough = int(eligible.sum()) >= 2
-        for rule in rules:
-            name = _rule_name(rule, g.name)
-            if not enough:
-                checks.append(
-                    CheckResult(
-                        name=name,
-                        threshold=rule.threshold,
-                        operator=rule.operator,
-                        severity=rule.severity,
-                        rationale=rule.rationale,
-                        status=_small_status(policy),
-                        message=f"insufficient data: fewer than two groups of {g.name} have "
-                        f"min_group_size {policy.min_group_size} rows; {rule.metric} was not "
-                        "assessed",
-                        details={"grouping": g.name},
-                    )
-                )
-                too_small.append(g.name)
-                continue
-            assessed += 1
-            checks.append(
-                _rule_check(
-                    rule,
-                    name=name,
-                    g=g,
-                    task=task,
-                    rates=rates,
-                    res=res,
-                    eligible=eligible,
-                    values=values,
-                    confidence=policy.confidence,
-                    y_true=y_true,
-                    y_pred=y_pred,
-                    y_score=y_score,
-                    metrics=metrics,
-                )
-            )
-
+        checks.extend(rule_checks)
+        assessed += n_assessed
+        too_small.extend(small)
         tables.append(_group_table(g, task, rates, group_cis, eligible))
-        detail_groupings.append(
-            {
-                "name": g.name,
-                "columns": list(g.columns),
-                "groups": [
-                    {
-                        "group": label,
-                        "n": int(g.counts[k]),
-                        "eligible": bool(eligible[k]),
-                        **{
-                            m: (float(rates[m][k]) if math.isfinite(rates[m][k]) else None)
-                            for m in rates
-                            if m != "count"
-                        },
-                        "ci": {
-                            m: [_none(group_cis[m][0][k]), _none(group_cis[m][1][k])]
-                            for m in group_cis
-                        },
-                    }
-                    for k, label in enumerate(g.labels)
-                ],
-                "disparities": {
-                    k: {"value": _none(v), "ci": [_none(c[0]), _none(c[1])] if c else None}
-                    for k, (v, c) in values.items()
-                },
-            }
-        )
+        detail_groupings.append(_grouping_detail(g, rates, group_cis, eligible, values))
         if task == "binary":
             images.append(_chart(g, rates, group_cis, eligible))
 
+    checks.extend(_policy_checks(policy, too_small=too_small, assessed=assessed))
+    details = _details(
+        policy,
+        task=task,
+        n_rows=int(np.asarray(y_true).shape[0]),
+        method=method,
+        groupings=detail_groupings,
+        tables=tables,
+        disparity_rows=disparity_rows,
+        images=images,
+    )
+    return checks, metrics, details
+
+
+# Checks on the groups themselves, before any disparity.
+
+
+def _single_group_check(g: Grouping) -> CheckResult:
+    return CheckResult(
+        name=f"groups of {g.name}",
+        value=len(g.labels),
+        threshold=2,
+        operator=">=",
+        status=Status.ERROR,
+        message=f"{g.name} has a single group ({g.labels[0]!r}) in the data; "
+        "fairness between groups cannot be assessed, evaluate on data that holds "
+        "every group",
+    )
+
+
+def _small_group_checks(
+    g: Grouping, eligible: np.ndarray, policy: FairnessPolicy
+) -> list[CheckResult]:
+    return [
+        CheckResult(
+            name=f"group size {g.name}={g.labels[k]}",
+            value=int(g.counts[k]),
+            threshold=policy.min_group_size,
+            operator=">=",
+            severity=policy.on_small,
+            status=_small_status(policy),
+            message=f"insufficient data: group {g.name}={g.labels[k]} has "
+            f"{int(g.counts[k])} rows, fewer than min_group_size "
+            f"{policy.min_group_size}; it is left out of every disparity over {g.name}",
+            details={"grouping": g.name, "group": g.labels[k], "n": int(g.counts[k])},
+        )
+        for k in np.flatnonzero(~eligible)
+    ]
+
+
+# Computing: per-group rates, their resamples and the named disparities.
+
+
+def _group_rates(
+    g: Grouping,
+    task: str,
+    policy: FairnessPolicy,
+    rng: np.random.Generator,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    method: str,
+) -> tuple[
+    dict[str, np.ndarray],
+    dp.Resampled | None,
+    dict[str, tuple[np.ndarray, np.ndarray]],
+    str,
+]:
+    """Per-group rates, their bootstrap resamples (or None), per-group intervals, the method.
+
+    ``method`` comes back unchanged unless a regression bootstrap names the one it used.
+    """
+    n_groups = len(g.labels)
+    if task == "binary":
+        counts = dp.confusion_by_group(
+            codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred
+        )
+        rates = dp.binary_rates(counts)
+        res = (
+            dp.bootstrap_binary(counts, n_resamples=policy.n_resamples, rng=rng)
+            if policy.n_resamples
+            else None
+        )
+    else:
+        rates = dp.regression_stats(
+            dp.regression_sums(codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred)
+        )
+        res = None
+        if policy.n_resamples:
+            res, method = dp.bootstrap_regression(
+                codes=g.codes,
+                n_groups=n_groups,
+                y_true=y_true,
+                y_pred=y_pred,
+                n_resamples=policy.n_resamples,
+                rng=rng,
+            )
+    group_cis = (
+        {m: dp.group_cis(res.rates[m], policy.confidence) for m in rates if m != "count"}
+        if res is not None
+        else {}
+    )
+    return rates, res, group_cis, method
+
+
+def _named_disparities(
+    named: tuple[str, ...],
+    g: Grouping,
+    rates: dict[str, np.ndarray],
+    res: dp.Resampled | None,
+    eligible: np.ndarray,
+    confidence: float,
+    metrics: dict[str, float],
+) -> dict[str, tuple[float, tuple[float, float] | None]]:
+    """Every named disparity with its interval; the finite ones go into ``metrics`` too."""
+    # Every named disparity is computed and kept, judged or not: the evidence is the table.
+    values: dict[str, tuple[float, tuple[float, float] | None]] = {}
+    for name in named:
+        v, _ = dp.disparity(name, rates, eligible)
+        ci = None
+        if res is not None:
+            ci = dp.percentile_ci(dp.disparity(name, res.rates, eligible)[0], confidence)
+        values[name] = (float(v), ci)
+        if math.isfinite(float(v)):
+            metrics[f"{name}__{g.slug}"] = float(v)
+    return values
+
+
+# Checks: one per rule and grouping, and the policy-wide ones.
+
+
+def _assess_rules(
+    rules: list[FairnessRule],
+    *,
+    policy: FairnessPolicy,
+    g: Grouping,
+    task: str,
+    rates: dict[str, np.ndarray],
+    res: dp.Resampled | None,
+    eligible: np.ndarray,
+    values: dict[str, tuple[float, tuple[float, float] | None]],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    metrics: dict[str, float],
+) -> tuple[list[CheckResult], int, list[str]]:
+    """The checks of the rules over one grouping, how many were assessed, and where too few."""
+    if int(eligible.sum()) < 2:
+        not_assessed = [
+            CheckResult(
+                name=_rule_name(rule, g.name),
+                threshold=rule.threshold,
+                operator=rule.operator,
+                severity=rule.severity,
+                rationale=rule.rationale,
+                status=_small_status(policy),
+                message=f"insufficient data: fewer than two groups of {g.name} have "
+                f"min_group_size {policy.min_group_size} rows; {rule.metric} was not "
+                "assessed",
+                details={"grouping": g.name},
+            )
+            for rule in rules
+        ]
+        return not_assessed, 0, [g.name] * len(rules)
+    judged = [
+        _rule_check(
+            rule,
+            name=_rule_name(rule, g.name),
+            g=g,
+            task=task,
+            rates=rates,
+            res=res,
+            eligible=eligible,
+            values=values,
+            confidence=policy.confidence,
+            y_true=y_true,
+            y_pred=y_pred,
+            y_score=y_score,
+            metrics=metrics,
+        )
+        for rule in rules
+    ]
+    return judged, len(rules), []
+
+
+def _policy_checks(
+    policy: FairnessPolicy, *, too_small: list[str], assessed: int
+) -> list[CheckResult]:
+    """The checks on the whole run: was anything assessed, and does every rule say why."""
+    checks: list[CheckResult] = []
     if too_small and not assessed:
         # on_small=warn is for some small groups; when no rule could be judged anywhere the gate
         # has measured nothing, and a warning would let the model through unjudged.
@@ -463,7 +531,6 @@ def evaluate(
                 "use a coarser sensitive feature or lower gates.fairness.min_group_size",
             )
         )
-
     for i, rule in enumerate(policy.rules):
         if not (rule.rationale or "").strip():
             checks.append(
@@ -475,10 +542,68 @@ def evaluate(
                     "rationale; say why the bound exists so reviewers can judge it",
                 )
             )
+    return checks
 
-    details: dict[str, Any] = {
+
+# Report: tables and details.
+
+
+def _disparity_rows(
+    g: Grouping, values: dict[str, tuple[float, tuple[float, float] | None]]
+) -> list[list[Any]]:
+    return [
+        [g.name, name, _fmt(v), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "—"]
+        for name, (v, ci) in values.items()
+    ]
+
+
+def _grouping_detail(
+    g: Grouping,
+    rates: dict[str, np.ndarray],
+    group_cis: dict[str, tuple[np.ndarray, np.ndarray]],
+    eligible: np.ndarray,
+    values: dict[str, tuple[float, tuple[float, float] | None]],
+) -> dict[str, Any]:
+    return {
+        "name": g.name,
+        "columns": list(g.columns),
+        "groups": [
+            {
+                "group": label,
+                "n": int(g.counts[k]),
+                "eligible": bool(eligible[k]),
+                **{
+                    m: (float(rates[m][k]) if math.isfinite(rates[m][k]) else None)
+                    for m in rates
+                    if m != "count"
+                },
+                "ci": {
+                    m: [_none(group_cis[m][0][k]), _none(group_cis[m][1][k])] for m in group_cis
+                },
+            }
+            for k, label in enumerate(g.labels)
+        ],
+        "disparities": {
+            k: {"value": _none(v), "ci": [_none(c[0]), _none(c[1])] if c else None}
+            for k, (v, c) in values.items()
+        },
+    }
+
+
+def _details(
+    policy: FairnessPolicy,
+    *,
+    task: str,
+    n_rows: int,
+    method: str,
+    groupings: list[dict[str, Any]],
+    tables: list[dict[str, Any]],
+    disparity_rows: list[list[Any]],
+    images: list[dict[str, str]],
+) -> dict[str, Any]:
+    return {
         "task": task,
-        "n_rows": int(np.asarray(y_true).shape[0]),
+        "n_rows": n_rows,
         "decision_threshold": policy.decision_threshold if task == "binary" else None,
         "min_group_size": policy.min_group_size,
         "bootstrap": {
@@ -487,7 +612,7 @@ def evaluate(
             "seed": policy.seed,
             "method": method if policy.n_resamples else None,
         },
-        "groupings": detail_groupings,
+        "groupings": groupings,
         "tables": [
             *tables,
             {
@@ -499,7 +624,6 @@ def evaluate(
         ],
         "images": images,
     }
-    return checks, metrics, details
 
 
 def _none(x: float | None) -> float | None:
@@ -522,6 +646,18 @@ def _rule_check(
     y_score: np.ndarray | None,
     metrics: dict[str, float],
 ) -> CheckResult:
+    if dp.is_fast(rule.metric, task):
+        return _fast_rule_check(
+            rule,
+            name=name,
+            g=g,
+            rates=rates,
+            res=res,
+            eligible=eligible,
+            values=values,
+            confidence=confidence,
+            metrics=metrics,
+        )
     base = dict(
         name=name,
         threshold=rule.threshold,
@@ -529,29 +665,6 @@ def _rule_check(
         severity=rule.severity,
         rationale=rule.rationale,
     )
-    if dp.is_fast(rule.metric, task):
-        comps, how = dp.fast_components(rule.metric)
-        if rule.metric in values:
-            value, ci = values[rule.metric]
-        else:
-            value = float(dp.disparity(rule.metric, rates, eligible)[0])
-            ci = None
-            if res is not None:
-                ci = dp.percentile_ci(dp.disparity(rule.metric, res.rates, eligible)[0], confidence)
-            if math.isfinite(value):
-                metrics[f"{rule.metric}__{g.slug}"] = value
-        # The component that decides the disparity (for equalized odds: the worse one).
-        parts = {m: float(dp.aggregate(rates[m], eligible, how)) for m in comps}
-        finite = {m: v for m, v in parts.items() if math.isfinite(v)}
-        if finite:
-            key = max if how == "difference" else min
-            worst = key(finite, key=finite.__getitem__)
-        else:
-            worst = comps[0]
-        why, why_details = _explain(worst, rates[worst], eligible, g, how)
-        return _judge(
-            rule, name=name, grouping=g, value=value, ci=ci, why=why, why_details=why_details
-        )
     try:
         fast_metrics, _ = dp.fast_components(rule.metric)
     except KeyError:
@@ -563,6 +676,65 @@ def _rule_check(
             status=Status.ERROR,
             message=f"{rule.metric} needs {need} but the task is {task}; fix the rule",
         )
+    return _engine_rule_check(
+        rule,
+        base=base,
+        g=g,
+        eligible=eligible,
+        y_true=y_true,
+        y_pred=y_pred,
+        y_score=y_score,
+        metrics=metrics,
+    )
+
+
+def _fast_rule_check(
+    rule: FairnessRule,
+    *,
+    name: str,
+    g: Grouping,
+    rates: dict[str, np.ndarray],
+    res: dp.Resampled | None,
+    eligible: np.ndarray,
+    values: dict[str, tuple[float, tuple[float, float] | None]],
+    confidence: float,
+    metrics: dict[str, float],
+) -> CheckResult:
+    """A rule on a disparity of the gate's own per-group rates, with its bootstrap interval."""
+    comps, how = dp.fast_components(rule.metric)
+    if rule.metric in values:
+        value, ci = values[rule.metric]
+    else:
+        value = float(dp.disparity(rule.metric, rates, eligible)[0])
+        ci = None
+        if res is not None:
+            ci = dp.percentile_ci(dp.disparity(rule.metric, res.rates, eligible)[0], confidence)
+        if math.isfinite(value):
+            metrics[f"{rule.metric}__{g.slug}"] = value
+    # The component that decides the disparity (for equalized odds: the worse one).
+    parts = {m: float(dp.aggregate(rates[m], eligible, how)) for m in comps}
+    finite = {m: v for m, v in parts.items() if math.isfinite(v)}
+    if finite:
+        key = max if how == "difference" else min
+        worst = key(finite, key=finite.__getitem__)
+    else:
+        worst = comps[0]
+    why, why_details = _explain(worst, rates[worst], eligible, g, how)
+    return _judge(rule, name=name, grouping=g, value=value, ci=ci, why=why, why_details=why_details)
+
+
+def _engine_rule_check(
+    rule: FairnessRule,
+    *,
+    base: dict[str, Any],
+    g: Grouping,
+    eligible: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None,
+    metrics: dict[str, float],
+) -> CheckResult:
+    """A rule on a fairlearn/sklearn metric computed per group by ``MetricFrame`` (no interval)."""
     try:
         fn_name, fn, how = dp.resolve_engine_metric(rule.metric)
     except LookupError:
@@ -597,7 +769,7 @@ def _rule_check(
     why, why_details = _explain(fn_name, by_group, eligible, g, how)
     why_details["engine"] = "fairlearn.MetricFrame"
     return _judge(
-        rule, name=name, grouping=g, value=value, ci=None, why=why, why_details=why_details
+        rule, name=base["name"], grouping=g, value=value, ci=None, why=why, why_details=why_details
     )
 
 

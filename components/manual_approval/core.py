@@ -160,38 +160,13 @@ def run_manual_approval(
     if mode == "pending" and _has_no_approval_section(policy_text):
         # Nobody is named to approve, so nothing can move to production; the version stays at
         # staging without an approval request instead of failing the run.
-        log.warning(
-            "'%s' version %s: the policy has no approval section", registered_model_name, version
-        )
-        who, source = resolve_identity(submitted_by or None)
-        return ApprovalOutcome(
-            name=registered_model_name,
-            version=str(version),
-            mode=mode,
-            state="not_configured",
-            submitted_by=who,
-            submitted_by_source=source,
-        )
+        return _not_configured(registered_model_name, version, mode=mode, submitted_by=submitted_by)
     policy = approval_policy(policy_text)
     tracking = resolve_tracking_uri(tracking_uri)
     version = str(version).strip()
     _check_scorecard(scorecard, name=registered_model_name, version=version, tracking=tracking)
-    who, source = resolve_identity(submitted_by or None)
-    requested = request_approval(
-        name=registered_model_name,
-        version=version,
-        submitted_by=who,
-        tracking_uri=tracking,
-        policy=policy,
-    )
-    state = requested.state
-    log.warning(
-        "'%s' version %s: approval %s (submitted by %s, from %s)",
-        registered_model_name,
-        version,
-        state,
-        who,
-        source,
+    state, who, source = _request(
+        registered_model_name, version, submitted_by=submitted_by, tracking=tracking, policy=policy
     )
     if mode == "wait" and state == "pending":
         state = wait_for_decision(
@@ -209,6 +184,44 @@ def run_manual_approval(
         submitted_by=who,
         submitted_by_source=source,
     )
+
+
+def _not_configured(name: str, version: str, *, mode: str, submitted_by: str) -> ApprovalOutcome:
+    """The outcome when the policy names nobody to approve: no request, the version stays."""
+    log.warning("'%s' version %s: the policy has no approval section", name, version)
+    who, source = resolve_identity(submitted_by or None)
+    return ApprovalOutcome(
+        name=name,
+        version=str(version),
+        mode=mode,
+        state="not_configured",
+        submitted_by=who,
+        submitted_by_source=source,
+    )
+
+
+def _request(
+    name: str, version: str, *, submitted_by: str, tracking: str, policy: ApprovalPolicy
+) -> tuple[str, str, str]:
+    """Mark the version pending approval; returns its approval state and the submitter."""
+    who, source = resolve_identity(submitted_by or None)
+    requested = request_approval(
+        name=name,
+        version=version,
+        submitted_by=who,
+        tracking_uri=tracking,
+        policy=policy,
+    )
+    state = requested.state
+    log.warning(
+        "'%s' version %s: approval %s (submitted by %s, from %s)",
+        name,
+        version,
+        state,
+        who,
+        source,
+    )
+    return state, who, source
 
 
 def _has_no_approval_section(policy_text: str) -> bool:

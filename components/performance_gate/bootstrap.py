@@ -543,31 +543,71 @@ def _binary_units(
         units = _cells_from_key(y, models, key, score_group, dict.fromkeys(names, method))
         units.draw = "rows"
         return units
+    return _binned_units(
+        y,
+        models,
+        names,
+        groups=groups,
+        base=base,
+        preds=preds,
+        max_bins=max_bins,
+        max_binned_cells=max_binned_cells,
+    )
 
-    def binned(n_bins: int) -> tuple[list[tuple[np.ndarray, int]], np.ndarray, int]:
-        bins = []
-        for inv, first in groups:
-            # Arcsine-spaced quantile bins: finer at both ends of the ranking, where average
-            # precision (top) and the log loss of confident mistakes (both ends) are decided.
-            # Edges fall between groups of tied scores, never inside one.
-            warped = (2.0 / np.pi) * np.arcsin(np.sqrt(first / n))
-            bin_of_group = np.minimum((warped * n_bins).astype(np.int64), n_bins - 1)
-            _, compact = np.unique(bin_of_group, return_inverse=True)
-            bins.append((compact[inv], int(compact.max()) + 1))
-        key = _mixed_key(bins + base)
-        return bins, key, _n_distinct(key)
 
+def _binned_units(
+    y: np.ndarray,
+    models: list[tuple[np.ndarray, np.ndarray | None]],
+    names: list[str],
+    *,
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    base: list[tuple[np.ndarray, int]],
+    preds: str,
+    max_bins: int,
+    max_binned_cells: int,
+) -> _Units:
+    """Units over score bins, for when exact score cells exceed both budgets."""
+    n = y.size
     # As many bins as the cell budget allows: halve until it fits, then try sqrt(2) x more.
     n_bins = max_bins
-    bins, key, n_cells = binned(n_bins)
+    bins, key, n_cells = _binned_key(groups, base, n, n_bins)
     while n_cells > max_binned_cells and n_bins > 16:
         n_bins //= 2
-        bins, key, n_cells = binned(n_bins)
+        bins, key, n_cells = _binned_key(groups, base, n, n_bins)
     if n_bins < max_bins:
-        finer = binned(int(n_bins * 1.41))
+        finer = _binned_key(groups, base, n, int(n_bins * 1.41))
         if finer[2] <= max_binned_cells:
             n_bins = int(n_bins * 1.41)
             bins, key, n_cells = finer
+    methods = _binned_methods(names, n_cells=n_cells, n_bins=n_bins, preds=preds)
+    calibration = [
+        _calibrate_bins(y, score, b, n_b) for (b, n_b), (_, score) in zip(bins, models, strict=True)
+    ]
+    return _cells_from_key(y, models, key, [b for b, _ in bins], methods, calibration)
+
+
+def _binned_key(
+    groups: list[tuple[np.ndarray, np.ndarray]],
+    base: list[tuple[np.ndarray, int]],
+    n: int,
+    n_bins: int,
+) -> tuple[list[tuple[np.ndarray, int]], np.ndarray, int]:
+    """Each model's score bin per row, the cell key over bins and ``base``, its cell count."""
+    bins = []
+    for inv, first in groups:
+        # Arcsine-spaced quantile bins: finer at both ends of the ranking, where average
+        # precision (top) and the log loss of confident mistakes (both ends) are decided.
+        # Edges fall between groups of tied scores, never inside one.
+        warped = (2.0 / np.pi) * np.arcsin(np.sqrt(first / n))
+        bin_of_group = np.minimum((warped * n_bins).astype(np.int64), n_bins - 1)
+        _, compact = np.unique(bin_of_group, return_inverse=True)
+        bins.append((compact[inv], int(compact.max()) + 1))
+    key = _mixed_key(bins + base)
+    return bins, key, _n_distinct(key)
+
+
+def _binned_methods(names: list[str], *, n_cells: int, n_bins: int, preds: str) -> dict[str, str]:
+    """How each metric is resampled over score-bin cells (count metrics stay exact)."""
     approx = (
         f"approximate: multinomial over {n_cells} ({preds}, score-bin) cells, "
         f"{n_bins} arcsine-spaced quantile bins per model; "
@@ -585,10 +625,7 @@ def _binary_units(
             methods[name] = approx + "bins as thresholds, shifted by exact - binned point value"
         else:
             methods[name] = approx + "mean loss per cell"
-    calibration = [
-        _calibrate_bins(y, score, b, n_b) for (b, n_b), (_, score) in zip(bins, models, strict=True)
-    ]
-    return _cells_from_key(y, models, key, [b for b, _ in bins], methods, calibration)
+    return methods
 
 
 def _cells_from_key(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from quality_gates.components.performance_gate.bootstrap import (
+    DiffCI,
     bootstrap_ci,
     paired_bootstrap_diff,
 )
@@ -25,9 +26,11 @@ from quality_gates.components.performance_gate.metrics import (
     point_metrics,
 )
 from quality_gates.components.performance_gate.policy import (
+    ChampionRule,
     ChampionSpec,
     MetricRule,
     PerformancePolicy,
+    SliceRule,
 )
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import CheckResult, Status
@@ -124,16 +127,7 @@ def encode(
     """
     task = infer_task(declared=policy.task, y_true=y_true, y_pred=y_pred, classes=classes)
     if task == "regression":
-        if not np.issubdtype(y_true.dtype, np.number):
-            raise GateInputError(
-                f"regression label in {source} is not numeric (dtype {y_true.dtype}); "
-                "convert it or set gates.performance.task to a classification task"
-            )
-        yp = np.asarray(y_pred, dtype=float).ravel()
-        if yp.shape[0] != y_true.shape[0] or not np.all(np.isfinite(yp)):
-            raise GateInputError(f"model returned non-finite or misshaped predictions on {source}")
-        return Encoded(task, y_true.astype(float), yp, None, None)
-
+        return _encode_regression(y_true, y_pred, source)
     if classes is None:
         classes = sorted(pd.unique(np.concatenate([y_true, np.asarray(y_pred)])).tolist())
     y_true = _align_labels(y_true, classes, source)
@@ -141,37 +135,15 @@ def encode(
     if not np.issubdtype(cls.dtype, np.number):
         cls = cls.astype(str)
     if task == "binary":
-        if len(classes) > 2:
-            raise GateInputError(
-                f"task is binary but the model has {len(classes)} classes; "
-                "set gates.performance.task: multiclass"
-            )
-        pos = positive_label if positive_label is not None else classes[-1]
-        matches = np.flatnonzero(cls == (str(pos) if cls.dtype.kind in "UO" else pos))
-        shown = [_fmt(c) for c in classes]
-        if matches.size == 0 and isinstance(pos, str) and pos in shown:
-            # positive_label: "1" against numeric classes: the same class written as text (the
-            # fairness gate matches it the same way), not a label the model lacks.
-            matches = np.array([shown.index(pos)])
-        if matches.size == 0:
-            raise GateInputError(
-                f"positive_label {pos!r} is not among the classes {[_fmt(c) for c in classes]}; "
-                "fix data.positive_label in the policy"
-            )
-        pos_idx = int(matches[0])
-        pos_value = cls[pos_idx]
-        yt = (y_true == pos_value).astype(np.int64)
-        score = None
-        if proba is not None:
-            proba = np.asarray(proba, dtype=float)
-            score = proba[:, pos_idx] if proba.ndim == 2 else proba.ravel()
-        if score is not None:
-            # The policy's decision threshold, not the model's implicit 0.5, makes the class call.
-            yp = (score >= policy.decision_threshold).astype(np.int64)
-        else:
-            yp = (np.asarray(y_pred).astype(cls.dtype) == pos_value).astype(np.int64)
-        return Encoded("binary", yt, yp, score, [c for c in classes])
-
+        return _encode_binary(
+            policy,
+            positive_label,
+            y_true=y_true,
+            y_pred=y_pred,
+            proba=proba,
+            classes=classes,
+            cls=cls,
+        )
     code = {c: i for i, c in enumerate(cls.tolist())}
     yt = pd.Series(y_true).map(code).to_numpy(dtype=np.int64)
     yp_series = pd.Series(np.asarray(y_pred).astype(cls.dtype)).map(code)
@@ -179,6 +151,66 @@ def encode(
         raise GateInputError(f"model predicted classes outside its own classes_ on {source}")
     score = np.asarray(proba, dtype=float) if proba is not None and np.ndim(proba) == 2 else None
     return Encoded("multiclass", yt, yp_series.to_numpy(np.int64), score, list(classes))
+
+
+def _encode_regression(y_true: np.ndarray, y_pred: np.ndarray, source: str) -> Encoded:
+    if not np.issubdtype(y_true.dtype, np.number):
+        raise GateInputError(
+            f"regression label in {source} is not numeric (dtype {y_true.dtype}); "
+            "convert it or set gates.performance.task to a classification task"
+        )
+    yp = np.asarray(y_pred, dtype=float).ravel()
+    if yp.shape[0] != y_true.shape[0] or not np.all(np.isfinite(yp)):
+        raise GateInputError(f"model returned non-finite or misshaped predictions on {source}")
+    return Encoded("regression", y_true.astype(float), yp, None, None)
+
+
+def _encode_binary(
+    policy: PerformancePolicy,
+    positive_label: Any,
+    *,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    proba: np.ndarray | None,
+    classes: list,
+    cls: np.ndarray,
+) -> Encoded:
+    """0/1 labels and decisions, and the positive-class score; ``cls``: classes as compared."""
+    if len(classes) > 2:
+        raise GateInputError(
+            f"task is binary but the model has {len(classes)} classes; "
+            "set gates.performance.task: multiclass"
+        )
+    pos_idx = _positive_index(positive_label, classes, cls)
+    pos_value = cls[pos_idx]
+    yt = (y_true == pos_value).astype(np.int64)
+    score = None
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        score = proba[:, pos_idx] if proba.ndim == 2 else proba.ravel()
+    if score is not None:
+        # The policy's decision threshold, not the model's implicit 0.5, makes the class call.
+        yp = (score >= policy.decision_threshold).astype(np.int64)
+    else:
+        yp = (np.asarray(y_pred).astype(cls.dtype) == pos_value).astype(np.int64)
+    return Encoded("binary", yt, yp, score, [c for c in classes])
+
+
+def _positive_index(positive_label: Any, classes: list, cls: np.ndarray) -> int:
+    """Position of the positive class (default: the last class) among ``classes``."""
+    pos = positive_label if positive_label is not None else classes[-1]
+    matches = np.flatnonzero(cls == (str(pos) if cls.dtype.kind in "UO" else pos))
+    shown = [_fmt(c) for c in classes]
+    if matches.size == 0 and isinstance(pos, str) and pos in shown:
+        # positive_label: "1" against numeric classes: the same class written as text (the
+        # fairness gate matches it the same way), not a label the model lacks.
+        matches = np.array([shown.index(pos)])
+    if matches.size == 0:
+        raise GateInputError(
+            f"positive_label {pos!r} is not among the classes {[_fmt(c) for c in classes]}; "
+            "fix data.positive_label in the policy"
+        )
+    return int(matches[0])
 
 
 def _available(task: str, enc: Encoded) -> tuple[str, ...]:
@@ -295,72 +327,85 @@ def _slice_checks(
                 )
             )
             continue
-        # One pass of factorize over the whole column; the loop below is over slices, not rows.
-        codes, uniques = pd.factorize(frame[rule.column], use_na_sentinel=False)
-        counts = np.bincount(codes, minlength=len(uniques))
-        for k, value in enumerate(uniques):
-            label = "<missing>" if pd.isna(value) else str(value)
-            name = f"slice {rule.column}={label}: {_rule_name(rule)}"
-            n = int(counts[k])
-            if n < rule.min_size:
-                status = {"warn": Status.WARNED, "block": Status.FAILED, "skip": Status.SKIPPED}[
-                    rule.on_small
-                ]
-                checks.append(
-                    CheckResult(
-                        name=name,
-                        threshold=rule.threshold,
-                        operator=rule.operator,
-                        severity=rule.severity,
-                        status=status,
-                        rationale=rule.rationale,
-                        message=f"insufficient data: slice {rule.column}={label} has {n} rows, "
-                        f"fewer than min_size {rule.min_size}",
-                        details={"n": n},
-                    )
-                )
-                rows.append(
-                    dict(
-                        column=rule.column,
-                        value=label,
-                        metric=rule.metric,
-                        value_metric=None,
-                        n=n,
-                        status=status.value,
-                    )
-                )
-                continue
-            mask = codes == k
-            sub = point_metrics(
-                task=enc.task,
-                y_true=enc.y_true[mask],
-                y_pred=enc.y_pred[mask],
-                y_score=None if enc.y_score is None else enc.y_score[mask],
-            )
-            if rule.metric not in sub:
-                check = CheckResult(
-                    name=name,
-                    threshold=rule.threshold,
-                    operator=rule.operator,
-                    severity=rule.severity,
-                    status=Status.ERROR,
-                    message=_unavailable_message(rule.metric, enc),
-                )
-            else:
-                check = _threshold_check(rule, sub[rule.metric], name=name, details={"n": n})
-                check.message = f"slice {rule.column}={label} (n={n}): {check.message}"
-            checks.append(check)
-            rows.append(
-                dict(
-                    column=rule.column,
-                    value=label,
-                    metric=rule.metric,
-                    value_metric=check.value,
-                    n=n,
-                    status=check.status.value,
-                )
-            )
+        rule_checks, rule_rows = _slice_rule_checks(rule, enc, frame[rule.column])
+        checks.extend(rule_checks)
+        rows.extend(rule_rows)
     return checks, rows, thresholds
+
+
+def _slice_rule_checks(
+    rule: SliceRule, enc: Encoded, column: pd.Series
+) -> tuple[list[CheckResult], list[dict]]:
+    """One check and one report row per value of the slice column."""
+    checks: list[CheckResult] = []
+    rows: list[dict] = []
+    # One pass of factorize over the whole column; the loop below is over slices, not rows.
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    counts = np.bincount(codes, minlength=len(uniques))
+    for k, value in enumerate(uniques):
+        label = "<missing>" if pd.isna(value) else str(value)
+        n = int(counts[k])
+        if n < rule.min_size:
+            check = _small_slice_check(rule, label, n)
+            value_metric = None
+        else:
+            check = _slice_metric_check(rule, enc, codes == k, label, n)
+            value_metric = check.value
+        checks.append(check)
+        rows.append(
+            dict(
+                column=rule.column,
+                value=label,
+                metric=rule.metric,
+                value_metric=value_metric,
+                n=n,
+                status=check.status.value,
+            )
+        )
+    return checks, rows
+
+
+def _slice_name(rule: SliceRule, label: str) -> str:
+    return f"slice {rule.column}={label}: {_rule_name(rule)}"
+
+
+def _small_slice_check(rule: SliceRule, label: str, n: int) -> CheckResult:
+    status = {"warn": Status.WARNED, "block": Status.FAILED, "skip": Status.SKIPPED}[rule.on_small]
+    return CheckResult(
+        name=_slice_name(rule, label),
+        threshold=rule.threshold,
+        operator=rule.operator,
+        severity=rule.severity,
+        status=status,
+        rationale=rule.rationale,
+        message=f"insufficient data: slice {rule.column}={label} has {n} rows, "
+        f"fewer than min_size {rule.min_size}",
+        details={"n": n},
+    )
+
+
+def _slice_metric_check(
+    rule: SliceRule, enc: Encoded, mask: np.ndarray, label: str, n: int
+) -> CheckResult:
+    name = _slice_name(rule, label)
+    sub = point_metrics(
+        task=enc.task,
+        y_true=enc.y_true[mask],
+        y_pred=enc.y_pred[mask],
+        y_score=None if enc.y_score is None else enc.y_score[mask],
+    )
+    if rule.metric not in sub:
+        return CheckResult(
+            name=name,
+            threshold=rule.threshold,
+            operator=rule.operator,
+            severity=rule.severity,
+            status=Status.ERROR,
+            message=_unavailable_message(rule.metric, enc),
+        )
+    check = _threshold_check(rule, sub[rule.metric], name=name, details={"n": n})
+    check.message = f"slice {rule.column}={label} (n={n}): {check.message}"
+    return check
 
 
 def champion_checks(
@@ -409,6 +454,35 @@ def champion_checks(
                 f"(if_missing: {spec.if_missing})",
             )
         ], details
+    diffs, cand_m, champ_m = _champion_comparison(spec, candidate, champion, candidate_metrics)
+    checks = []
+    for rule in spec.rules:
+        name = f"{rule.metric} vs champion@{spec.alias} (margin {rule.margin:g})"
+        if rule.metric not in diffs:
+            checks.append(
+                CheckResult(
+                    name=name,
+                    status=Status.ERROR,
+                    severity=rule.severity,
+                    message=_unavailable_message(rule.metric, candidate),
+                )
+            )
+            continue
+        check, comparison = _champion_rule_check(
+            rule, diffs[rule.metric], name=name, spec=spec, cand_m=cand_m, champ_m=champ_m
+        )
+        checks.append(check)
+        details["comparisons"].append(comparison)
+    return checks, details
+
+
+def _champion_comparison(
+    spec: ChampionSpec,
+    candidate: Encoded,
+    champion: Encoded,
+    candidate_metrics: dict[str, float] | None,
+) -> tuple[dict[str, DiffCI], dict[str, float], dict[str, float]]:
+    """Paired bootstrap differences of the ruled metrics, and both models' point metrics."""
     metrics = sorted({r.metric for r in spec.rules})
     available = set(_available(candidate.task, candidate)) & set(
         _available(champion.task, champion)
@@ -437,75 +511,70 @@ def champion_checks(
         y_pred=champion.y_pred,
         y_score=champion.y_score,
     )
-    checks = []
-    for rule in spec.rules:
-        name = f"{rule.metric} vs champion@{spec.alias} (margin {rule.margin:g})"
-        if rule.metric not in diffs:
-            checks.append(
-                CheckResult(
-                    name=name,
-                    status=Status.ERROR,
-                    severity=rule.severity,
-                    message=_unavailable_message(rule.metric, candidate),
-                )
-            )
-            continue
-        d = diffs[rule.metric]
-        sign = -1.0 if rule.metric in LOWER_IS_BETTER else 1.0
-        # Improvement = how much better the candidate is; its CI's lower end is the worst case.
-        lo, hi = sorted((sign * d.ci_low, sign * d.ci_high))
-        est = sign * d.estimate
-        if not all(math.isfinite(x) for x in (lo, hi, est)):
-            status, msg = (
-                Status.ERROR,
-                (
-                    f"{rule.metric} difference to the champion is undefined on this data; "
-                    "evaluate on data with both classes"
-                ),
-            )
-        else:
-            ok = lo >= -rule.margin
-            status = _status_for(ok, rule.severity)
-            msg = (
-                f"{rule.metric}: candidate {cand_m.get(rule.metric, float('nan')):.4g} vs champion "
-                f"{champ_m.get(rule.metric, float('nan')):.4g}; improvement {est:+.4g}, "
-                f"{int(spec.confidence * 100)}% CI [{lo:+.4g}, {hi:+.4g}] "
-                + ("clears" if ok else "does not clear")
-                + f" the non-inferiority margin -{rule.margin:g}"
-            )
-        checks.append(
-            CheckResult(
-                name=name,
-                value=est,
-                threshold=-rule.margin,
-                operator="ci_low >=",
-                ci_low=lo,
-                ci_high=hi,
-                severity=rule.severity,
-                rationale=rule.rationale,
-                status=status,
-                message=msg,
-                details={
-                    "candidate": cand_m.get(rule.metric),
-                    "champion": champ_m.get(rule.metric),
-                    "method": d.method,
-                    "n_resamples": d.n_resamples,
-                },
-            )
+    return diffs, cand_m, champ_m
+
+
+def _champion_rule_check(
+    rule: ChampionRule,
+    d: DiffCI,
+    *,
+    name: str,
+    spec: ChampionSpec,
+    cand_m: dict[str, float],
+    champ_m: dict[str, float],
+) -> tuple[CheckResult, dict[str, Any]]:
+    """The non-inferiority check of one rule on its bootstrap difference ``d``, and its row."""
+    sign = -1.0 if rule.metric in LOWER_IS_BETTER else 1.0
+    # Improvement = how much better the candidate is; its CI's lower end is the worst case.
+    lo, hi = sorted((sign * d.ci_low, sign * d.ci_high))
+    est = sign * d.estimate
+    if not all(math.isfinite(x) for x in (lo, hi, est)):
+        status, msg = (
+            Status.ERROR,
+            (
+                f"{rule.metric} difference to the champion is undefined on this data; "
+                "evaluate on data with both classes"
+            ),
         )
-        details["comparisons"].append(
-            dict(
-                metric=rule.metric,
-                candidate=cand_m.get(rule.metric),
-                champion=champ_m.get(rule.metric),
-                diff=est,
-                ci_low=lo,
-                ci_high=hi,
-                margin=rule.margin,
-                status=status.value,
-            )
+    else:
+        ok = lo >= -rule.margin
+        status = _status_for(ok, rule.severity)
+        msg = (
+            f"{rule.metric}: candidate {cand_m.get(rule.metric, float('nan')):.4g} vs champion "
+            f"{champ_m.get(rule.metric, float('nan')):.4g}; improvement {est:+.4g}, "
+            f"{int(spec.confidence * 100)}% CI [{lo:+.4g}, {hi:+.4g}] "
+            + ("clears" if ok else "does not clear")
+            + f" the non-inferiority margin -{rule.margin:g}"
         )
-    return checks, details
+    check = CheckResult(
+        name=name,
+        value=est,
+        threshold=-rule.margin,
+        operator="ci_low >=",
+        ci_low=lo,
+        ci_high=hi,
+        severity=rule.severity,
+        rationale=rule.rationale,
+        status=status,
+        message=msg,
+        details={
+            "candidate": cand_m.get(rule.metric),
+            "champion": champ_m.get(rule.metric),
+            "method": d.method,
+            "n_resamples": d.n_resamples,
+        },
+    )
+    comparison = dict(
+        metric=rule.metric,
+        candidate=cand_m.get(rule.metric),
+        champion=champ_m.get(rule.metric),
+        diff=est,
+        ci_low=lo,
+        ci_high=hi,
+        margin=rule.margin,
+        status=status.value,
+    )
+    return check, comparison
 
 
 def _roc_points(y_true: np.ndarray, score: np.ndarray, n: int = 101) -> dict[str, list[float]]:

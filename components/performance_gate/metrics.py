@@ -111,19 +111,31 @@ def point_metrics(
         return _regression_metrics(y_true, y_pred)
     cm = confusion_matrix(y_true=y_true, y_pred=y_pred, n_classes=k)
     if task == "binary":
-        out = {
-            name: float(v[0])
-            for name, v in binary_count_metrics(
-                tn=cm[0, 0][None], fp=cm[0, 1][None], fn=cm[1, 0][None], tp=cm[1, 1][None]
-            ).items()
-        }
-        if y_score is not None:
-            pos, neg = score_groups(y_true, y_score)
-            out["roc_auc"] = float(auc_from_groups(pos[None], neg[None])[0])
-            out["pr_auc"] = float(ap_from_groups(pos[None], neg[None])[0])
-            out["log_loss"] = float(binary_log_loss_rows(y_true, y_score).mean())
-            out["brier"] = float(binary_brier_rows(y_true, y_score).mean())
-        return out
+        return _binary_metrics(y_true, y_score, cm)
+    return _multiclass_metrics(y_true, y_score, cm, k)
+
+
+def _binary_metrics(
+    y_true: np.ndarray, y_score: np.ndarray | None, cm: np.ndarray
+) -> dict[str, float]:
+    out = {
+        name: float(v[0])
+        for name, v in binary_count_metrics(
+            tn=cm[0, 0][None], fp=cm[0, 1][None], fn=cm[1, 0][None], tp=cm[1, 1][None]
+        ).items()
+    }
+    if y_score is not None:
+        pos, neg = score_groups(y_true, y_score)
+        out["roc_auc"] = float(auc_from_groups(pos[None], neg[None])[0])
+        out["pr_auc"] = float(ap_from_groups(pos[None], neg[None])[0])
+        out["log_loss"] = float(binary_log_loss_rows(y_true, y_score).mean())
+        out["brier"] = float(binary_brier_rows(y_true, y_score).mean())
+    return out
+
+
+def _multiclass_metrics(
+    y_true: np.ndarray, y_score: np.ndarray | None, cm: np.ndarray, k: int
+) -> dict[str, float]:
     out = {name: float(v[0]) for name, v in multiclass_count_metrics(cm[None]).items()}
     if y_score is not None:
         aucs, aps = np.empty(k), np.empty(k)

@@ -391,44 +391,8 @@ def _evidence(
     line_counts: dict[str, int],
     policy: PiiPolicy,
 ) -> list[dict[str, Any]]:
-    finding_rows, allowed_rows, hint_rows, weak_rows = [], [], [], []
-    for t in tables:
-        for c in t.columns:
-            for entity, d in c.per_entity.items():
-                share = d["cells"] / max(c.non_null, 1)
-                row = [
-                    t.name,
-                    c.display,
-                    entity,
-                    d["cells"],
-                    f"{share:.2%}",
-                    round(d["max_confidence"], 2),
-                    ", ".join(d["examples"]),
-                ]
-                if d["cells"] and d["allowed"]:
-                    allowed_rows.append([*row[:5], d["rationale"]])
-                elif d["cells"]:
-                    finding_rows.append(row)
-                if d["below_confidence"]:
-                    weak_rows.append(
-                        [t.name, c.display, entity, d["below_confidence"], d["max_confidence"]]
-                    )
-            for entity in c.hint_only:
-                hint_rows.append(
-                    [
-                        t.name,
-                        c.display,
-                        entity,
-                        HINT_ONLY_CONFIDENCE,
-                        "name suggests it; no cell has the shape of it",
-                    ]
-                )
-    for src, per in lines_found.items():
-        for entity, d in per.items():
-            finding_rows.append(
-                [src, "(text)", entity, d["cells"], f"{d['cells']} of {line_counts.get(src, 0)} "
-                 "lines", round(d["max_confidence"], 2), ", ".join(d["examples"])]
-            )  # fmt: skip
+    finding_rows, allowed_rows, hint_rows, weak_rows = _column_rows(tables)
+    finding_rows += _text_rows(lines_found, line_counts)
     cols = ["source", "column", "entity", "cells", "share", "max confidence", "masked examples"]
     out = [
         {
@@ -447,15 +411,7 @@ def _evidence(
                 "rows": allowed_rows,
             }
         )
-    allowed_unused = [
-        [a.column, ", ".join(a.entities) or "all", a.rationale]
-        for a in policy.allow
-        if not any(
-            c.column == a.column and any(d["allowed"] and d["cells"] for d in c.per_entity.values())
-            for t in tables
-            for c in t.columns
-        )
-    ]
+    allowed_unused = _allowed_unused(tables, policy)
     if allowed_unused:
         out.append(
             {
@@ -495,6 +451,72 @@ def _evidence(
         }
     )
     return out
+
+
+def _column_rows(
+    tables: list[TableScan],
+) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]:
+    """Rows of the scanned columns: counted findings, allowed ones, name hints, weak ones."""
+    finding_rows, allowed_rows, hint_rows, weak_rows = [], [], [], []
+    for t in tables:
+        for c in t.columns:
+            for entity, d in c.per_entity.items():
+                share = d["cells"] / max(c.non_null, 1)
+                row = [
+                    t.name,
+                    c.display,
+                    entity,
+                    d["cells"],
+                    f"{share:.2%}",
+                    round(d["max_confidence"], 2),
+                    ", ".join(d["examples"]),
+                ]
+                if d["cells"] and d["allowed"]:
+                    allowed_rows.append([*row[:5], d["rationale"]])
+                elif d["cells"]:
+                    finding_rows.append(row)
+                if d["below_confidence"]:
+                    weak_rows.append(
+                        [t.name, c.display, entity, d["below_confidence"], d["max_confidence"]]
+                    )
+            for entity in c.hint_only:
+                hint_rows.append(
+                    [
+                        t.name,
+                        c.display,
+                        entity,
+                        HINT_ONLY_CONFIDENCE,
+                        "name suggests it; no cell has the shape of it",
+                    ]
+                )
+    return finding_rows, allowed_rows, hint_rows, weak_rows
+
+
+def _text_rows(
+    lines_found: dict[str, dict[str, dict[str, Any]]], line_counts: dict[str, int]
+) -> list[list[Any]]:
+    """Finding rows of the text sources (feature names, artifacts), in the same columns."""
+    rows = []
+    for src, per in lines_found.items():
+        for entity, d in per.items():
+            rows.append(
+                [src, "(text)", entity, d["cells"], f"{d['cells']} of {line_counts.get(src, 0)} "
+                 "lines", round(d["max_confidence"], 2), ", ".join(d["examples"])]
+            )  # fmt: skip
+    return rows
+
+
+def _allowed_unused(tables: list[TableScan], policy: PiiPolicy) -> list[list[Any]]:
+    """Allow-list entries under which no cell of any table was allowed in this run."""
+    return [
+        [a.column, ", ".join(a.entities) or "all", a.rationale]
+        for a in policy.allow
+        if not any(
+            c.column == a.column and any(d["allowed"] and d["cells"] for d in c.per_entity.values())
+            for t in tables
+            for c in t.columns
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------------

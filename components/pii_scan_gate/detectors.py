@@ -135,6 +135,16 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
         The variants, in no particular order.
     """
     return [
+        *_email_variants(),
+        *_phone_variants(regions),
+        *_id_number_variants(),
+        *_network_variants(),
+        *_text_variants(),
+    ]
+
+
+def _email_variants() -> list[Variant]:
+    return [
         Variant(
             "email",
             "email",
@@ -151,6 +161,12 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             # the label.
             must=r"@(?:[A-Za-z]|\d+(?:[A-WYZa-wyz\-.]|[xX][A-Za-z0-9\-]))",
         ),
+    ]
+
+
+def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
+    """International, national (per ``regions``) and North American phone numbers."""
+    return [
         Variant(
             "phone",
             "international",
@@ -210,6 +226,12 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             needs_context=True,
             context_near=True,
         ),
+    ]
+
+
+def _id_number_variants() -> list[Variant]:
+    """Numbers that identify a person or an account: SSN, payment card, IBAN."""
+    return [
         Variant(
             "ssn",
             "ssn",
@@ -244,6 +266,11 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             right=r"(?:$|[^\w])",
             probe=False,
         ),
+    ]
+
+
+def _network_variants() -> list[Variant]:
+    return [
         Variant(
             "ipv4",
             "ipv4",
@@ -271,6 +298,12 @@ def variants(regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> list[Varian
             # (12:30:45) and MAC addresses (five colons) go no further.
             must=r"::|(?:[0-9A-Fa-f]{0,4}:){6}",
         ),
+    ]
+
+
+def _text_variants() -> list[Variant]:
+    """Entities written in words: dates of birth, names with an honorific, street addresses."""
+    return [
         Variant(
             "date_of_birth",
             "date",
