@@ -66,6 +66,95 @@ def _with_mlflow_env(secret_name, config_name, *tasks: dsl.PipelineTask) -> None
         )
 
 
+def _gate_tasks(
+    *,
+    model_uri,
+    data_uri,
+    policy,
+    registered_model_name,
+    champion_alias,
+    mlflow_tracking_uri,
+    sensitive_data_uri,
+    train_data_uri,
+) -> dict[str, dsl.PipelineTask]:
+    """Create one task per gate, wired to the pipeline's parameters, keyed by the gate's name.
+
+    The aggregator takes each verdict by that name (one typed input per registered gate); a new
+    gate is one more entry here.
+    """
+    perf = performance_gate(
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy=policy,
+        registered_model_name=registered_model_name,
+        champion_alias=champion_alias,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    )
+    gates = {
+        "performance": perf,
+        "fairness": fairness_gate(
+            model_uri=model_uri,
+            data_uri=data_uri,
+            policy=policy,
+            sensitive_data_uri=sensitive_data_uri,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
+        "explainability": explainability_gate(
+            model_uri=model_uri,
+            data_uri=data_uri,
+            policy=policy,
+            registered_model_name=registered_model_name,
+            champion_alias=champion_alias,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
+        # The PII gate also scans the performance report, so nothing we publish quotes
+        # personal data.
+        "pii": pii_scan_gate(
+            data_uri=data_uri,
+            policy=policy,
+            train_data_uri=train_data_uri,
+            model_uri=model_uri,
+            performance_report=perf.outputs["report"],
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
+    }
+    for name, task in gates.items():
+        task.set_display_name(f"{gate(name).title} gate")
+    return gates
+
+
+def _stage_and_request_approval(
+    *,
+    scorecard,
+    model_uri,
+    registered_model_name,
+    staging_alias,
+    policy,
+    submitted_by,
+    approval_mode,
+    mlflow_tracking_uri,
+) -> tuple[dsl.PipelineTask, dsl.PipelineTask]:
+    """Promote to the staging alias, then record (or wait for) a named approver's decision."""
+    staged = promote(
+        scorecard=scorecard,
+        model_uri=model_uri,
+        registered_model_name=registered_model_name,
+        alias=staging_alias,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("promote to staging")
+    approval = manual_approval(
+        scorecard=scorecard,
+        registered_model_name=registered_model_name,
+        version=staged.outputs["Output"],
+        policy=policy,
+        submitted_by=submitted_by,
+        mode=approval_mode,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("manual approval")
+    kubernetes.set_timeout(approval, seconds=APPROVAL_TASK_TIMEOUT_S)
+    return staged, approval
+
+
 @dsl.pipeline(
     name=PIPELINE_NAME,
     description="Promote a candidate model to the MLflow staging alias only when every "
@@ -115,46 +204,16 @@ def gated_promotion(
     Returns:
         The scorecard artifact.
     """
-    # One entry per gate: its task, wired to the pipeline's parameters. The aggregator takes
-    # each verdict by the gate's name (one typed input per registered gate).
-    perf = performance_gate(
+    gates = _gate_tasks(
         model_uri=model_uri,
         data_uri=data_uri,
         policy=policy,
         registered_model_name=registered_model_name,
         champion_alias=champion_alias,
         mlflow_tracking_uri=mlflow_tracking_uri,
+        sensitive_data_uri=sensitive_data_uri,
+        train_data_uri=train_data_uri,
     )
-    gates = {
-        "performance": perf,
-        "fairness": fairness_gate(
-            model_uri=model_uri,
-            data_uri=data_uri,
-            policy=policy,
-            sensitive_data_uri=sensitive_data_uri,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-        ),
-        "explainability": explainability_gate(
-            model_uri=model_uri,
-            data_uri=data_uri,
-            policy=policy,
-            registered_model_name=registered_model_name,
-            champion_alias=champion_alias,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-        ),
-        # The PII gate also scans the performance report, so nothing we publish quotes
-        # personal data.
-        "pii": pii_scan_gate(
-            data_uri=data_uri,
-            policy=policy,
-            train_data_uri=train_data_uri,
-            model_uri=model_uri,
-            performance_report=perf.outputs["report"],
-            mlflow_tracking_uri=mlflow_tracking_uri,
-        ),
-    }
-    for name, task in gates.items():
-        task.set_display_name(f"{gate(name).title} gate")
     agg = aggregator(
         **{name: task.outputs["verdict"] for name, task in gates.items()},
         policy=policy,
@@ -166,23 +225,16 @@ def gated_promotion(
     ).set_display_name("aggregate scorecard")
     # kfp 2.17: branch on a single `-> bool` output; a NamedTuple field is silently skipped.
     with dsl.If(agg.outputs["Output"] == True, name="all-gates-passed"):  # noqa: E712
-        staged = promote(
+        tasks = _stage_and_request_approval(
             scorecard=agg.outputs["scorecard"],
             model_uri=model_uri,
             registered_model_name=registered_model_name,
-            alias=staging_alias,
-            mlflow_tracking_uri=mlflow_tracking_uri,
-        ).set_display_name("promote to staging")
-        approval = manual_approval(
-            scorecard=agg.outputs["scorecard"],
-            registered_model_name=registered_model_name,
-            version=staged.outputs["Output"],
+            staging_alias=staging_alias,
             policy=policy,
             submitted_by=submitted_by,
-            mode=approval_mode,
+            approval_mode=approval_mode,
             mlflow_tracking_uri=mlflow_tracking_uri,
-        ).set_display_name("manual approval")
-        kubernetes.set_timeout(approval, seconds=APPROVAL_TASK_TIMEOUT_S)
-        _with_mlflow_env(mlflow_secret_name, mlflow_config_name, staged, approval)
+        )
+        _with_mlflow_env(mlflow_secret_name, mlflow_config_name, *tasks)
     _with_mlflow_env(mlflow_secret_name, mlflow_config_name, *gates.values(), agg)
     return agg.outputs["scorecard"]

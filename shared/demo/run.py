@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.tracking.client import connect
 
 REGISTERED_MODEL = "credit-risk"
 EXPERIMENT = "quality-gates-demo"
@@ -111,10 +112,9 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
     """
     import joblib
     import mlflow
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = connect(tracking_uri)
     try:
         mv = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
         return f"models:/{REGISTERED_MODEL}/{mv.version}"
@@ -195,8 +195,6 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     Returns:
         0 when the demo showed what it is meant to (promotion, or a refused weak candidate).
     """
-    from mlflow import MlflowClient
-
     from quality_gates.shared.kfp_glue.local_run import run_pipeline
 
     home = Path(home).resolve()
@@ -207,7 +205,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     train_path, eval_path, leaky_path = prepare_data(home, rows=rows)
     models = prepare_models(home, train_path)
     champion_uri = ensure_champion(home, models["champion"], tracking_uri)
-    _experiment(MlflowClient(tracking_uri=tracking_uri), home)
+    _experiment(connect(tracking_uri), home)
     if scenario not in SCENARIOS:
         raise GateInputError(f"unknown demo scenario '{scenario}'; choose {', '.join(SCENARIOS)}")
     role = "candidate" if scenario == "leaky" else scenario
@@ -233,7 +231,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
         _say(f"  blocked by {gate} / {check}: {message}")
     _say(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
     _say(f"           {run.scorecard_dir / 'scorecard.md'}")
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = connect(tracking_uri)
     aliases = client.get_registered_model(REGISTERED_MODEL).aliases
     held = {a: v for a, v in aliases.items()}
     if run.promoted_version:

@@ -7,6 +7,7 @@ from importlib import metadata
 
 import pytest
 
+from quality_gates.shared.contracts.gates import component_folders, gates
 from quality_gates.shared.contracts.versions import KFP_VERSION
 
 # Heavy engines and the one component image allowed to hold each of them.
@@ -17,15 +18,8 @@ HEAVY = {
     "fairlearn": "fairness_gate",
     "phonenumbers": "pii_scan_gate",
 }
-COMPONENTS = (
-    "performance_gate",
-    "fairness_gate",
-    "explainability_gate",
-    "pii_scan_gate",
-    "aggregator",
-    "promote",
-    "manual_approval",
-)
+COMPONENTS = component_folders()
+WITH_EXTRA = tuple(s.folder for s in gates() if s.extra)
 # Runs inside the image: which modules import, who we are, which versions.
 PROBE = """
 import importlib, json, os, sys
@@ -100,5 +94,5 @@ def test_component_images_store_the_core_once(docker_client, images):
         "the component images do not share their core layers; the first RUN/COPY steps of "
         "the component Dockerfiles must stay identical"
     )
-    for component in ("fairness_gate", "explainability_gate", "pii_scan_gate"):
+    for component in WITH_EXTRA:
         assert len(layers[component]) > len(common), f"{component} has no layer of its own"
