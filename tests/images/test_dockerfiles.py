@@ -14,17 +14,14 @@ import pytest
 import yaml
 
 from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.gates import gates
 from quality_gates.shared.contracts.versions import image_for
 from quality_gates.shared.kfp_glue.docker_run import _check_reachable_uri, _check_under_root
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "docker" / "requirements"
-# The extra each component installs on top of the core (pyproject optional-dependencies).
-EXTRA = {
-    "fairness_gate": "fairness",
-    "explainability_gate": "explainability",
-    "pii_scan_gate": "pii",
-}
+# The extra each component installs on top of the core: the gate registry's declarations.
+EXTRA = {s.folder: s.extra for s in gates() if s.extra}
 
 
 def _image_tags():
@@ -139,3 +136,32 @@ def test_container_runs_refuse_inputs_the_containers_cannot_see(tmp_path):
     with pytest.raises(GateInputError, match="not reachable from a container"):
         _check_reachable_uri("http://127.0.0.1:5000")
     _check_reachable_uri("http://172.17.0.2:5000")
+
+
+def test_dockerfiles_are_generated_from_the_one_template(tmp_path):
+    """`python3 docker/dockerfiles.py --check` passes here and names a hand-edited file."""
+    script = ROOT / "docker" / "dockerfiles.py"
+    ok = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    shutil.copytree(ROOT / "docker", tmp_path / "docker")
+    for folder in (ROOT / "components").iterdir():
+        if (folder / "component.py").exists():
+            (tmp_path / "components" / folder.name).mkdir(parents=True)
+            for name in ("component.py", "gate.py", "Dockerfile"):
+                if (folder / name).exists():
+                    shutil.copy(folder / name, tmp_path / "components" / folder.name / name)
+    edited = tmp_path / "components" / "promote" / "Dockerfile"
+    edited.write_text(edited.read_text() + "RUN echo hand-edited\n")
+    stale = subprocess.run(
+        [
+            sys.executable,
+            str(tmp_path / "docker" / "dockerfiles.py"),
+            "--check",
+            "--root",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert stale.returncode == 1 and "components/promote/Dockerfile" in stale.stderr
+    assert edited.read_text().endswith("hand-edited\n")  # --check writes nothing
