@@ -19,7 +19,8 @@ from quality_gates.shared.contracts.errors import GateInputError
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 
-_GATE = '''"""The {title} gate's declaration in the gate registry (see shared/contracts/gates.py)."""
+_GATE = '''\
+"""The {title} gate's declaration in the gate registry (see shared/contracts/gates.py)."""
 
 from quality_gates.components.{folder}.policy import {camel}Policy
 from quality_gates.shared.contracts.gates import GateSpec
@@ -133,7 +134,8 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
     )
 '''
 
-_COMPONENT = '''"""KFP component wrapper of the {title} gate: inputs in, the run template, outputs out."""
+_COMPONENT = '''\
+"""KFP component wrapper of the {title} gate: inputs in, the run template, outputs out."""
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Markdown, Metrics, Output
@@ -176,7 +178,7 @@ def {folder}(
     )
 '''
 
-_README = '''# {folder}
+_README = """# {folder}
 
 Blocks evaluation data in which a column has more missing values than the policy allows.
 (Skeleton written by `make gate NAME={name}`: replace the check in `core.py` with this gate's own.)
@@ -201,9 +203,10 @@ gates:
     rationale: A feed with many gaps is broken upstream.
 ```
 `quality-gates check {name} --data eval.parquet --policy policy.yaml`
-'''
+"""
 
-_TEST = '''"""The {title} gate's own behaviour (the contract suite in tests/contract covers bad input)."""
+_TEST = '''\
+"""The {title} gate's own behaviour (the contract suite in tests/contract covers bad input)."""
 
 import pandas as pd
 import yaml

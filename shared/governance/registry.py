@@ -1,7 +1,7 @@
 """MLflow registry and evidence: log the evaluation run, register and promote by alias.
 
-Conventions (docs/ARCHITECTURE.md, "MLflow conventions"): registry aliases, never the deprecated stages;
-every tag this package writes starts with ``quality_gates.``; gate results, reports and the
+Conventions (docs/ARCHITECTURE.md, "MLflow conventions"): registry aliases, never the deprecated
+stages; every tag this package writes starts with ``quality_gates.``; gate results, reports and the
 scorecard are artifacts of the evaluation run; MLflow is used through :class:`~mlflow.MlflowClient`
 methods (``mlflow.sklearn.save_model`` only writes a model folder to local disk).
 
