@@ -16,7 +16,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from component_list import component_folders, extra_of, gate_keywords  # noqa: E402
+from component_list import (  # noqa: E402
+    GateDeclarationError,
+    component_folders,
+    extra_of,
+    gate_keywords,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "docker/component.Dockerfile.in"
@@ -66,17 +71,26 @@ def main(argv: list[str] | None = None) -> int:
         argv: Arguments without the program name.
 
     Returns:
-        0 when written or up to date; 1 when ``--check`` finds a stale or missing file.
+        0 when written or up to date; 1 when ``--check`` finds a stale or missing file; 2 when
+        a ``gate.py`` declaration cannot be read (nothing is written then).
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Write components/*/Dockerfile from docker/component.Dockerfile.in."
+    )
     parser.add_argument("--check", action="store_true", help="only report stale files")
     parser.add_argument("--root", default=str(ROOT), help="repository root")
     args = parser.parse_args(argv)
     root = Path(args.root)
+    try:  # render every file before writing any: a bad declaration leaves the tree untouched
+        rendered = {
+            root / "components" / folder / "Dockerfile": render(root, folder)
+            for folder in component_folders(root)
+        }
+    except GateDeclarationError as exc:
+        print(f"dockerfiles.py: {exc}", file=sys.stderr)
+        return 2
     stale = []
-    for folder in component_folders(root):
-        path = root / "components" / folder / "Dockerfile"
-        text = render(root, folder)
+    for path, text in rendered.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue

@@ -138,11 +138,8 @@ def test_container_runs_refuse_inputs_the_containers_cannot_see(tmp_path):
     _check_reachable_uri("http://172.17.0.2:5000")
 
 
-def test_dockerfiles_are_generated_from_the_one_template(tmp_path):
-    """`python3 docker/dockerfiles.py --check` passes here and names a hand-edited file."""
-    script = ROOT / "docker" / "dockerfiles.py"
-    ok = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stderr
+def _copy_for_generation(tmp_path: Path) -> Path:
+    # What docker/dockerfiles.py reads and writes, so it can run on a copy with --root.
     shutil.copytree(ROOT / "docker", tmp_path / "docker")
     for folder in (ROOT / "components").iterdir():
         if (folder / "component.py").exists():
@@ -150,18 +147,58 @@ def test_dockerfiles_are_generated_from_the_one_template(tmp_path):
             for name in ("component.py", "gate.py", "Dockerfile"):
                 if (folder / name).exists():
                     shutil.copy(folder / name, tmp_path / "components" / folder.name / name)
-    edited = tmp_path / "components" / "promote" / "Dockerfile"
-    edited.write_text(edited.read_text() + "RUN echo hand-edited\n")
-    stale = subprocess.run(
-        [
-            sys.executable,
-            str(tmp_path / "docker" / "dockerfiles.py"),
-            "--check",
-            "--root",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    return tmp_path
+
+
+def _generate(root: Path, *args: str) -> subprocess.CompletedProcess:
+    script = root / "docker" / "dockerfiles.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args, "--root", str(root)], capture_output=True, text=True
     )
+
+
+def test_dockerfiles_are_generated_from_the_one_template(tmp_path):
+    """`python3 docker/dockerfiles.py --check` passes here and names a hand-edited file."""
+    script = ROOT / "docker" / "dockerfiles.py"
+    ok = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    root = _copy_for_generation(tmp_path)
+    edited = root / "components" / "promote" / "Dockerfile"
+    edited.write_text(edited.read_text() + "RUN echo hand-edited\n")
+    stale = _generate(root, "--check")
     assert stale.returncode == 1 and "components/promote/Dockerfile" in stale.stderr
     assert edited.read_text().endswith("hand-edited\n")  # --check writes nothing
+    assert _generate(root).returncode == 0
+    assert edited.read_text() == (ROOT / "components" / "promote" / "Dockerfile").read_text()
+
+
+def test_the_generator_reads_a_qualified_gatespec_call(tmp_path):
+    root = _copy_for_generation(tmp_path)
+    gate_py = root / "components" / "fairness_gate" / "gate.py"
+    text = gate_py.read_text()
+    assert "GATE = GateSpec(" in text
+    gate_py.write_text(text.replace("GATE = GateSpec(", "GATE = gates.GateSpec("))
+    assert _generate(root, "--check").returncode == 0  # still the 'fairness' extra
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    ["extra=EXTRA_NAME,", 'extra=f"{1}",', "**EXTRA_KWARGS,"],
+    ids=["name", "f-string", "double-star"],
+)
+def test_an_unreadable_extra_fails_the_generator_instead_of_dropping_the_extra(
+    tmp_path, declaration
+):
+    # Guessing "no extra" would build a fairness image without fairlearn.
+    root = _copy_for_generation(tmp_path)
+    gate_py = root / "components" / "fairness_gate" / "gate.py"
+    text = gate_py.read_text()
+    assert 'extra="fairness",' in text
+    gate_py.write_text(text.replace('extra="fairness",', declaration))
+    before = {p: p.read_text() for p in root.glob("components/*/Dockerfile")}
+    (root / "components" / "aggregator" / "Dockerfile").write_text("stale\n")
+    before[root / "components" / "aggregator" / "Dockerfile"] = "stale\n"
+    proc = _generate(root)
+    assert proc.returncode == 2, proc.stderr
+    assert "components/fairness_gate/gate.py" in proc.stderr
+    assert {p: p.read_text() for p in root.glob("components/*/Dockerfile")} == before
