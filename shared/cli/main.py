@@ -196,16 +196,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(home=args.home, scenario=scenario, rows=args.rows)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``quality-gates`` command."""
-    p = argparse.ArgumentParser(
-        prog="quality-gates",
-        description="Quality gates for ML models: check, run the gated-promotion pipeline, "
-        "compile, demo. Exit codes: 0 passed/warned, 1 failed, 2 error.",
-    )
-    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _add_check_command(sub: argparse._SubParsersAction) -> None:
     from quality_gates.shared.contracts.gates import gate_names
 
     check = sub.add_parser("check", help="run one gate (or all configured) and print a scorecard")
@@ -227,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_cmd_check)
 
+
+def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the whole pipeline locally through kfp.local")
     run.add_argument("--model", required=True, help="candidate model URI")
     run.add_argument("--data", required=True, help="evaluation data")
@@ -249,11 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the scorecard JSON")
     run.set_defaults(func=_cmd_run)
 
-    comp = sub.add_parser("compile", help="compile the pipeline and every component.yaml")
-    comp.add_argument("--output-root", help="repository root to write into (default: the package)")
-    comp.add_argument("--pipeline-only", action="store_true")
-    comp.set_defaults(func=_cmd_compile)
 
+def _add_demo_command(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="end-to-end demo on synthetic credit-risk data")
     demo.add_argument(
         "--home",
@@ -270,6 +260,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
     demo.set_defaults(func=_cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``quality-gates`` command."""
+    p = argparse.ArgumentParser(
+        prog="quality-gates",
+        description="Quality gates for ML models: check, run the gated-promotion pipeline, "
+        "compile, demo. Exit codes: 0 passed/warned, 1 failed, 2 error.",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    _add_check_command(sub)
+    _add_run_command(sub)
+    comp = sub.add_parser("compile", help="compile the pipeline and every component.yaml")
+    comp.add_argument("--output-root", help="repository root to write into (default: the package)")
+    comp.add_argument("--pipeline-only", action="store_true")
+    comp.set_defaults(func=_cmd_compile)
+
+    _add_demo_command(sub)
 
     from quality_gates.shared.cli.approval import add_commands
 

@@ -59,11 +59,8 @@ def _check_remote_uris(arguments: dict) -> None:
             )
 
 
-def _cmd_submit(args: argparse.Namespace) -> int:
-    from quality_gates.shared.kfp_glue import connection as kc
-    from quality_gates.shared.kfp_glue import submit as ks
-    from quality_gates.shared.policy.schema import load_policy
-
+def _check_host_and_timeout(args: argparse.Namespace) -> str:
+    """Return the KFP host; refuse a missing or non-HTTP host and a misused --timeout."""
     host = (args.host or os.environ.get("KFP_HOST") or "").strip()
     if not host:
         raise GateInputError(
@@ -75,6 +72,49 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         raise GateInputError("--timeout applies to --wait; add --wait or drop --timeout")
     if args.timeout is not None and args.timeout <= 0:
         raise GateInputError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    return host
+
+
+def _follow_run(
+    client: object, run_id: str, args: argparse.Namespace, *, host: str, auth: object, url: str
+) -> int:
+    """Wait for the run (``--wait``), print its outcome and return the exit code."""
+    from quality_gates.shared.kfp_glue import connection as kc
+    from quality_gates.shared.kfp_glue import submit as ks
+
+    with kc.api_errors(host, auth, f"following run {run_id}"):
+        outcome = ks.wait_for_run(
+            client,
+            run_id,
+            timeout_s=args.timeout,
+            poll_s=args.poll_interval,
+            on_state=lambda state: print(f"state: {state}", file=sys.stderr, flush=True),
+        )
+    if outcome.timed_out:
+        print(
+            f"timeout: run {run_id} still {outcome.state} after {args.timeout:g} s; it keeps "
+            f"running, follow it at {url}",
+            file=sys.stderr,
+        )
+        return EXIT_TIMEOUT
+    if outcome.state == ks.SUCCEEDED:
+        out(f"result: run {run_id} SUCCEEDED")
+        return EXIT_OK
+    line = f"result: run {run_id} {outcome.state}"
+    if outcome.failed_tasks:
+        line += f"; failed tasks: {', '.join(outcome.failed_tasks)}"
+    if outcome.error:
+        line += f" ({outcome.error})"
+    out(line)
+    return EXIT_FAILED
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from quality_gates.shared.kfp_glue import connection as kc
+    from quality_gates.shared.kfp_glue import submit as ks
+    from quality_gates.shared.policy.schema import load_policy
+
+    host = _check_host_and_timeout(args)
     auth = kc.resolve_auth(
         token=args.token,
         token_file=args.token_file,
@@ -132,31 +172,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     out(f"url: {url}")
     if not args.wait:
         return EXIT_OK
-    with kc.api_errors(host, auth, f"following run {run.run_id}"):
-        outcome = ks.wait_for_run(
-            client,
-            run.run_id,
-            timeout_s=args.timeout,
-            poll_s=args.poll_interval,
-            on_state=lambda state: print(f"state: {state}", file=sys.stderr, flush=True),
-        )
-    if outcome.timed_out:
-        print(
-            f"timeout: run {run.run_id} still {outcome.state} after {args.timeout:g} s; it keeps "
-            f"running, follow it at {url}",
-            file=sys.stderr,
-        )
-        return EXIT_TIMEOUT
-    if outcome.state == ks.SUCCEEDED:
-        out(f"result: run {run.run_id} SUCCEEDED")
-        return EXIT_OK
-    line = f"result: run {run.run_id} {outcome.state}"
-    if outcome.failed_tasks:
-        line += f"; failed tasks: {', '.join(outcome.failed_tasks)}"
-    if outcome.error:
-        line += f" ({outcome.error})"
-    out(line)
-    return EXIT_FAILED
+    return _follow_run(client, run.run_id, args, host=host, auth=auth, url=url)
 
 
 def _positive_float(text: str) -> float:

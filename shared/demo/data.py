@@ -124,7 +124,50 @@ def make_credit_data(
         raise ValueError(f"pii_rate must be in [0, 1], got {pii_rate}")
     rng = np.random.default_rng(seed)
     n = n_rows
+    # One generator through every stage, in a fixed order: each stage's draws follow the
+    # previous stage's, so the table for a given seed never changes.
+    c = _draw_applicants(rng, n)
+    c.update(_draw_credit(rng, n, c))
+    default = _draw_default(rng, n, c, bias)
 
+    employment_years = np.where(rng.random(n) < 0.03, np.nan, c["emp_true"])
+    notes = np.char.strip(
+        np.char.add(
+            np.char.add(_NOTES_A[rng.integers(0, len(_NOTES_A), n)], " "),
+            _NOTES_B[rng.integers(0, len(_NOTES_B), n)],
+        )
+    )
+    if pii_rate > 0:
+        # Drawn last so that pii_rate does not change any other column for a given seed.
+        notes = _add_pii(notes, rng, pii_rate)
+    width = max(6, len(str(n - 1)))
+    ids = np.char.add("A", np.char.zfill(np.arange(n).astype(str), width))
+
+    return pd.DataFrame(
+        {
+            ID_COLUMN: ids,
+            "age": c["age"],
+            "income": c["income"],
+            "loan_amount": c["loan_amount"],
+            "loan_term_months": c["term"].astype(np.int64),
+            "credit_score": c["credit_score"],
+            "debt_to_income": c["dti"],
+            "employment_years": employment_years,
+            "num_open_accounts": c["accounts"],
+            "num_late_payments": c["late"],
+            "home_ownership": c["home"],
+            "purpose": c["purpose"],
+            "region": c["region"],
+            "sex": c["sex"],
+            "age_band": c["age_band"],
+            TEXT_COLUMN: notes,
+            LABEL: default,
+        }
+    )
+
+
+def _draw_applicants(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Draw who applies and for what: demographics, income, housing, purpose and the loan."""
     sex = np.where(rng.random(n) < 0.5, "F", "M")
     female = sex == "F"
     age = np.clip(np.rint(18 + rng.gamma(3.0, 7.0, n)), 18, 85).astype(np.int64)
@@ -153,7 +196,29 @@ def make_credit_data(
     )
     loan_amount = np.clip(np.round(income * ratio / 50.0) * 50.0, 1000.0, 100000.0)
     term = rng.choice(_TERMS, size=n, p=_TERMS_P)
+    return {
+        "sex": sex,
+        "female": female,
+        "age": age,
+        "age_band": age_band,
+        "emp_true": emp_true,
+        "log_income": log_income,
+        "income": income,
+        "home_idx": home_idx,
+        "home": home,
+        "purpose_idx": purpose_idx,
+        "purpose": purpose,
+        "region": region,
+        "loan_amount": loan_amount,
+        "term": term,
+    }
 
+
+def _draw_credit(
+    rng: np.random.Generator, n: int, c: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Draw the credit history: latent risk, late payments, bureau score, DTI and accounts."""
+    age, income, loan_amount, term = c["age"], c["income"], c["loan_amount"], c["term"]
     # Unobserved creditworthiness: seen only through the bureau score and late payments.
     latent = rng.normal(0.0, 1.0, n)
     late = rng.poisson(np.exp(-0.9 + 0.7 * latent)).astype(np.int64)
@@ -163,59 +228,37 @@ def make_credit_data(
     monthly = loan_amount * (1.0 + 0.08 * term / 12.0) / term
     dti = np.round(np.clip(rng.beta(2.2, 7.0, n) + 12.0 * monthly / income, 0.0, 1.5), 3)
     accounts = (1 + rng.poisson(3.0 + 0.04 * (age - 18), n)).astype(np.int64)
+    return {
+        "latent": latent,
+        "late": late,
+        "credit_score": credit_score,
+        "dti": dti,
+        "accounts": accounts,
+    }
 
+
+def _draw_default(
+    rng: np.random.Generator, n: int, c: dict[str, np.ndarray], bias: float
+) -> np.ndarray:
+    """Draw the ``default`` label from the logistic risk model (plus ``bias`` for women)."""
+    dti, log_income, term, emp_true = c["dti"], c["log_income"], c["term"], c["emp_true"]
     logit = (
         -2.6
-        + 0.5 * latent
-        - 0.01 * (credit_score - 690)
-        + 0.2 * late
+        + 0.5 * c["latent"]
+        - 0.01 * (c["credit_score"] - 690)
+        + 0.2 * c["late"]
         + 1.0 * dti
         + 5.0 * np.maximum(dti - 0.45, 0.0)
         - 0.45 * (log_income - 10.7)
         + 0.01 * (term - 36)
         - 0.05 * np.minimum(emp_true, 10)
-        + _PURPOSE_RISK[purpose_idx]
-        + np.array([0.25, 0.0, -0.2])[home_idx]
-        + 0.0015 * (age - 45) ** 2
-        + bias * female
+        + _PURPOSE_RISK[c["purpose_idx"]]
+        + np.array([0.25, 0.0, -0.2])[c["home_idx"]]
+        + 0.0015 * (c["age"] - 45) ** 2
+        + bias * c["female"]
         + rng.normal(0.0, 0.3, n)
     )
-    default = (rng.random(n) < _sigmoid(logit)).astype(np.int64)
-
-    employment_years = np.where(rng.random(n) < 0.03, np.nan, emp_true)
-    notes = np.char.strip(
-        np.char.add(
-            np.char.add(_NOTES_A[rng.integers(0, len(_NOTES_A), n)], " "),
-            _NOTES_B[rng.integers(0, len(_NOTES_B), n)],
-        )
-    )
-    if pii_rate > 0:
-        # Drawn last so that pii_rate does not change any other column for a given seed.
-        notes = _add_pii(notes, rng, pii_rate)
-    width = max(6, len(str(n - 1)))
-    ids = np.char.add("A", np.char.zfill(np.arange(n).astype(str), width))
-
-    return pd.DataFrame(
-        {
-            ID_COLUMN: ids,
-            "age": age,
-            "income": income,
-            "loan_amount": loan_amount,
-            "loan_term_months": term.astype(np.int64),
-            "credit_score": credit_score,
-            "debt_to_income": dti,
-            "employment_years": employment_years,
-            "num_open_accounts": accounts,
-            "num_late_payments": late,
-            "home_ownership": home,
-            "purpose": purpose,
-            "region": region,
-            "sex": sex,
-            "age_band": age_band,
-            TEXT_COLUMN: notes,
-            LABEL: default,
-        }
-    )
+    return (rng.random(n) < _sigmoid(logit)).astype(np.int64)
 
 
 def _add_pii(notes: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:

@@ -13,9 +13,13 @@ import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.tracking.client import connect
+
+if TYPE_CHECKING:
+    from quality_gates.shared.kfp_glue.local_run import LocalRun
 
 REGISTERED_MODEL = "credit-risk"
 EXPERIMENT = "quality-gates-demo"
@@ -183,6 +187,50 @@ SCENARIOS = {
 }
 
 
+def _report(run: LocalRun, *, role: str, home: Path, tracking_uri: str) -> None:
+    """Say what the run decided, where its evidence is and which aliases moved."""
+    card = run.scorecard
+    _say(f"decision: {card.decision.value} — {card.summary}")
+    for gate, check, message in card.failing_checks():
+        _say(f"  blocked by {gate} / {check}: {message}")
+    _say(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
+    _say(f"           {run.scorecard_dir / 'scorecard.md'}")
+    client = connect(tracking_uri)
+    aliases = client.get_registered_model(REGISTERED_MODEL).aliases
+    held = {a: v for a, v in aliases.items()}
+    if run.promoted_version:
+        mine = sorted(a for a, v in held.items() if str(v) == str(run.promoted_version))
+        _say(
+            f"the {role} is {REGISTERED_MODEL} version {run.promoted_version}, holding alias(es): "
+            f"{', '.join(mine)}"
+        )
+    else:
+        _say(
+            f"the {role} was NOT promoted; aliases unchanged: "
+            + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
+        )
+    _say_next_steps(run, home=home, tracking_uri=tracking_uri)
+
+
+def _say_next_steps(run: LocalRun, *, home: Path, tracking_uri: str) -> None:
+    """Write the demo policy into the demo folder and print the commands that come next."""
+    policy_path = home / "policy.yaml"
+    policy_path.write_text(demo_policy_text(), encoding="utf-8")
+    if run.promoted_version:
+        _say(f"approval: {run.approval_state} (submitted by {SUBMITTER}); next steps:")
+        common = f"--model {REGISTERED_MODEL} --policy {policy_path} --tracking-uri {tracking_uri}"
+        _say(
+            f"  quality-gates approve {common} --version {run.promoted_version} "
+            f'--as {APPROVER} --comment "reviewed the scorecard"'
+        )
+        _say(f'  quality-gates rollback {common} --as {APPROVER} --reason "incident"')
+        _say(f"  quality-gates status --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}")
+        _say(
+            f"  quality-gates audit verify --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}"
+        )
+    _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
+
+
 def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000) -> int:
     """Run the whole gated-promotion flow locally and report where the evidence is.
 
@@ -225,41 +273,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
         experiment_name=EXPERIMENT,
         tracking_uri=tracking_uri,
     )
-    card = run.scorecard
-    _say(f"decision: {card.decision.value} — {card.summary}")
-    for gate, check, message in card.failing_checks():
-        _say(f"  blocked by {gate} / {check}: {message}")
-    _say(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
-    _say(f"           {run.scorecard_dir / 'scorecard.md'}")
-    client = connect(tracking_uri)
-    aliases = client.get_registered_model(REGISTERED_MODEL).aliases
-    held = {a: v for a, v in aliases.items()}
-    if run.promoted_version:
-        mine = sorted(a for a, v in held.items() if str(v) == str(run.promoted_version))
-        _say(
-            f"the {role} is {REGISTERED_MODEL} version {run.promoted_version}, holding alias(es): "
-            f"{', '.join(mine)}"
-        )
-    else:
-        _say(
-            f"the {role} was NOT promoted; aliases unchanged: "
-            + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
-        )
-    policy_path = home / "policy.yaml"
-    policy_path.write_text(demo_policy_text(), encoding="utf-8")
-    if run.promoted_version:
-        _say(f"approval: {run.approval_state} (submitted by {SUBMITTER}); next steps:")
-        common = f"--model {REGISTERED_MODEL} --policy {policy_path} --tracking-uri {tracking_uri}"
-        _say(
-            f"  quality-gates approve {common} --version {run.promoted_version} "
-            f'--as {APPROVER} --comment "reviewed the scorecard"'
-        )
-        _say(f'  quality-gates rollback {common} --as {APPROVER} --reason "incident"')
-        _say(f"  quality-gates status --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}")
-        _say(
-            f"  quality-gates audit verify --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}"
-        )
-    _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
+    _report(run, role=role, home=home, tracking_uri=tracking_uri)
     expect_promotion = scenario == "candidate"
     ok = (run.promoted_version is not None) == expect_promotion
     if not ok:

@@ -442,6 +442,56 @@ def _require_approver(policy: ApprovalPolicy, who: str, verb: str) -> str:
     return who
 
 
+def _check_approvable(
+    client: MlflowClient, name: str, version: str, approver: str, tracking: str
+) -> tuple[dict[str, str], list[str]]:
+    """Refuse before taking the lease; return the version's tags and its submitters."""
+    tags = dict(_get_version(client, name, version, tracking).tags or {})
+    _require_decidable(tags, name, version)
+    submitters = [s for s in tags.get(SUBMITTED_BY, "").split(",") if s.strip()]
+    if any(_same_identity(s, approver) for s in submitters):
+        raise GateInputError(
+            f"'{approver}' submitted '{name}' version {version} and cannot approve it; "
+            "another approver must"
+        )
+    _require_gates_passed(tags, name, version)
+    _verify_digest(tags, name, version, tracking, required=True)
+    return tags, submitters
+
+
+def _record_approval(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    alias: str,
+    approver: str,
+    comment: str,
+    tags: dict[str, str],
+    tracking: str,
+) -> tuple[str | None, str]:
+    """Under the lease: re-check, tag the version and move the alias; return (previous, at)."""
+    # Decided meanwhile (a concurrent approval): refuse with who and when.
+    now = dict(_get_version(client, name, version, tracking).tags or {})
+    _require_decidable(now, name, version)
+    _require_gates_passed(now, name, version)
+    digests = (ARTIFACT_DIGEST, MODEL_DIGEST)
+    if [now.get(k) for k in digests] != [tags.get(k) for k in digests]:
+        raise GateInputError(
+            f"the digest tags of '{name}' version {version} changed while approving; retry"
+        )
+    previous = _alias_holder(client, name, alias, tracking)
+    at = utc_now()
+    new_tags = {APPROVER: approver, APPROVED_AT: at, APPROVAL_COMMENT: comment}
+    if previous and previous != version:
+        new_tags[PREVIOUS_PRODUCTION] = previous
+    # The state tag last, then the alias: production never points at a version whose
+    # approval record is incomplete.
+    new_tags[APPROVAL] = APPROVED
+    _set_tags(client, name, version, new_tags)
+    client.set_registered_model_alias(name, alias, version)
+    return previous, at
+
+
 def approve(
     *,
     name: str,
@@ -480,36 +530,11 @@ def approve(
     doing = f"approving '{name}' version {version}"
     with mlflow_call(doing=doing, tracking_uri=tracking):
         client = connect(tracking)
-        tags = dict(_get_version(client, name, version, tracking).tags or {})
-        _require_decidable(tags, name, version)
-        submitters = [s for s in tags.get(SUBMITTED_BY, "").split(",") if s.strip()]
-        if any(_same_identity(s, approver) for s in submitters):
-            raise GateInputError(
-                f"'{approver}' submitted '{name}' version {version} and cannot approve it; "
-                "another approver must"
-            )
-        _require_gates_passed(tags, name, version)
-        _verify_digest(tags, name, version, tracking, required=True)
+        tags, submitters = _check_approvable(client, name, version, approver, tracking)
         with _decision_lease(client, name, approver):
-            # Decided meanwhile (a concurrent approval): refuse with who and when.
-            now = dict(_get_version(client, name, version, tracking).tags or {})
-            _require_decidable(now, name, version)
-            _require_gates_passed(now, name, version)
-            digests = (ARTIFACT_DIGEST, MODEL_DIGEST)
-            if [now.get(k) for k in digests] != [tags.get(k) for k in digests]:
-                raise GateInputError(
-                    f"the digest tags of '{name}' version {version} changed while approving; retry"
-                )
-            previous = _alias_holder(client, name, alias, tracking)
-            at = utc_now()
-            new_tags = {APPROVER: approver, APPROVED_AT: at, APPROVAL_COMMENT: comment}
-            if previous and previous != version:
-                new_tags[PREVIOUS_PRODUCTION] = previous
-            # The state tag last, then the alias: production never points at a version whose
-            # approval record is incomplete.
-            new_tags[APPROVAL] = APPROVED
-            _set_tags(client, name, version, new_tags)
-            client.set_registered_model_alias(name, alias, version)
+            previous, at = _record_approval(
+                client, name, version, alias, approver, comment, tags, tracking
+            )
     seq = _audit(
         policy,
         name=name,
@@ -768,6 +793,55 @@ def _rollback_target(
     return best, versions[best]
 
 
+def _choose_rollback(
+    client: MlflowClient, name: str, alias: str, tracking: str
+) -> tuple[str, str, dict[str, str]]:
+    """Return (current holder, target, target's tags), or refuse when there is none."""
+    current = _alias_holder(client, name, alias, tracking)
+    if current is None:
+        raise GateInputError(f"no version of '{name}' holds '{alias}'; nothing to roll back")
+    found = _rollback_target(client, name, current)
+    if found is None:
+        raise GateInputError(
+            f"no earlier approved version of '{name}' to roll back to ('{alias}' is version "
+            f"{current}); approve one first"
+        )
+    target, target_tags = found
+    return current, target, target_tags
+
+
+def _record_rollback(
+    client: MlflowClient,
+    name: str,
+    alias: str,
+    current: str,
+    target: str,
+    actor: str,
+    reason: str,
+    tracking: str,
+) -> str:
+    """Under the lease: re-check, tag the version rolled back from and move the alias."""
+    if (
+        _alias_holder(client, name, alias, tracking) != current
+        or (_rollback_target(client, name, current) or ("", {}))[0] != target
+    ):
+        raise GateInputError(f"'{alias}' of '{name}' changed meanwhile; retry")
+    at = utc_now()
+    _set_tags(
+        client,
+        name,
+        current,
+        {
+            ROLLED_BACK_AT: at,
+            ROLLED_BACK_BY: actor,
+            ROLLBACK_REASON: reason,
+            ROLLED_BACK: "true",
+        },
+    )
+    client.set_registered_model_alias(name, alias, target)
+    return at
+
+
 def rollback(
     *,
     name: str,
@@ -808,36 +882,10 @@ def rollback(
     alias = policy.production_alias
     with mlflow_call(doing=f"rolling back '{name}'", tracking_uri=tracking):
         client = connect(tracking)
-        current = _alias_holder(client, name, alias, tracking)
-        if current is None:
-            raise GateInputError(f"no version of '{name}' holds '{alias}'; nothing to roll back")
-        found = _rollback_target(client, name, current)
-        if found is None:
-            raise GateInputError(
-                f"no earlier approved version of '{name}' to roll back to ('{alias}' is version "
-                f"{current}); approve one first"
-            )
-        target, target_tags = found
+        current, target, target_tags = _choose_rollback(client, name, alias, tracking)
         verified = _verify_digest(target_tags, name, target, tracking, required=False)
         with _decision_lease(client, name, actor):
-            if (
-                _alias_holder(client, name, alias, tracking) != current
-                or (_rollback_target(client, name, current) or ("", {}))[0] != target
-            ):
-                raise GateInputError(f"'{alias}' of '{name}' changed meanwhile; retry")
-            at = utc_now()
-            _set_tags(
-                client,
-                name,
-                current,
-                {
-                    ROLLED_BACK_AT: at,
-                    ROLLED_BACK_BY: actor,
-                    ROLLBACK_REASON: reason,
-                    ROLLED_BACK: "true",
-                },
-            )
-            client.set_registered_model_alias(name, alias, target)
+            at = _record_rollback(client, name, alias, current, target, actor, reason, tracking)
     seq = _audit(
         policy,
         name=name,

@@ -242,6 +242,18 @@ def verify(records: list[dict[str, Any]], *, head: str | None = None) -> list[st
         Problems; an empty list means the log is intact.
     """
     problems: list[str] = []
+    good = _check_records(records, problems)
+    _check_file_order(good, problems)
+    # Chain order (by seq, so a reordering is reported once, above, and not as a broken chain).
+    ordered = sorted(good, key=lambda r: r["seq"])
+    _check_chain(ordered, problems)
+    if head:
+        _check_head(head, ordered, problems)
+    return problems
+
+
+def _check_records(records: list[dict[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
+    """Check each record on its own; return those well-formed enough to check the chain."""
     good: list[dict[str, Any]] = []
     for r in records:
         if "_error" in r:
@@ -272,7 +284,10 @@ def verify(records: list[dict[str, Any]], *, head: str | None = None) -> list[st
         if body["event"] not in EVENTS:
             problems.append(f"{_name(r)}: unknown event '{body['event']}'")
         good.append(r)
+    return good
 
+
+def _check_file_order(good: list[dict[str, Any]], problems: list[str]) -> None:
     # File order: seq must strictly increase.
     for before, after in zip(good, good[1:], strict=False):
         if after["seq"] == before["seq"]:
@@ -282,8 +297,8 @@ def verify(records: list[dict[str, Any]], *, head: str | None = None) -> list[st
                 f"{_name(after)} comes after record seq {before['seq']}: records reordered"
             )
 
-    # Chain order (by seq, so a reordering is reported once, above, and not as a broken chain).
-    ordered = sorted(good, key=lambda r: r["seq"])
+
+def _check_chain(ordered: list[dict[str, Any]], problems: list[str]) -> None:
     if ordered and ordered[0]["seq"] != 1:
         first = ordered[0]["seq"]
         gone = "seq 1" if first == 2 else f"seq 1..{first - 1}"
@@ -307,20 +322,19 @@ def verify(records: list[dict[str, Any]], *, head: str | None = None) -> list[st
                 "record was removed, replaced or edited and re-hashed"
             )
 
-    if head:
-        seq_text, _, sha = head.partition(":")
-        last = ordered[-1] if ordered else None
-        if not seq_text.isdigit() or not _HEX64.fullmatch(sha):
-            problems.append(f"head '{head}' is malformed: expected <seq>:<sha256>")
-        elif last is None or last["seq"] < int(seq_text):
-            have = f"seq {last['seq']}" if last else "no record"
-            problems.append(
-                f"the log ends at {have} but its head is seq {seq_text}: records after it "
-                "were removed"
-            )
-        elif last["seq"] == int(seq_text) and last["sha256"] != sha:
-            problems.append(f"{_name(last)}: differs from the head recorded when it was written")
-    return problems
+
+def _check_head(head: str, ordered: list[dict[str, Any]], problems: list[str]) -> None:
+    seq_text, _, sha = head.partition(":")
+    last = ordered[-1] if ordered else None
+    if not seq_text.isdigit() or not _HEX64.fullmatch(sha):
+        problems.append(f"head '{head}' is malformed: expected <seq>:<sha256>")
+    elif last is None or last["seq"] < int(seq_text):
+        have = f"seq {last['seq']}" if last else "no record"
+        problems.append(
+            f"the log ends at {have} but its head is seq {seq_text}: records after it were removed"
+        )
+    elif last["seq"] == int(seq_text) and last["sha256"] != sha:
+        problems.append(f"{_name(last)}: differs from the head recorded when it was written")
 
 
 def verify_file(path: str | Path, *, head: str | None = None) -> list[str]:

@@ -297,25 +297,7 @@ def promote(
     Raises:
         GateInputError: When promotion is refused or MLflow fails; the message says why.
     """
-    if not registered_name or not registered_name.strip():
-        raise GateInputError("no registered model name given; pass registered_name")
-    if "'" in registered_name:
-        raise GateInputError(
-            f"registered model name {registered_name!r} contains a quote; use another name"
-        )
-    if not alias or not alias.strip():
-        raise GateInputError("no alias given; pass alias, e.g. staging")
-    if not scorecard.all_passed:
-        raise GateInputError(
-            f"refusing to promote {model_uri}: the scorecard decision is "
-            f"{scorecard.decision.value} ({scorecard.summary}); fix the model and re-run the gates"
-        )
-    expected = scorecard.model_digest
-    if not expected:
-        raise GateInputError(
-            f"refusing to promote {model_uri}: the scorecard records no model digest, so the "
-            "bytes cannot be verified; re-run the gates with a gate that loads the model"
-        )
+    expected = _check_promotable(scorecard, model_uri, registered_name, alias)
     tracking = resolve_tracking_uri(tracking_uri)
     fetched = fetch(model_uri, tracking_uri=tracking, dst_dir=None, read=True)
     work = Path(tempfile.mkdtemp(prefix="qg-promote-"))
@@ -349,6 +331,32 @@ def promote(
         shutil.rmtree(work, ignore_errors=True)
         if fetched.owned_dir is not None:
             shutil.rmtree(fetched.owned_dir, ignore_errors=True)
+
+
+def _check_promotable(
+    scorecard: Scorecard, model_uri: str, registered_name: str, alias: str
+) -> str:
+    """Refuse before touching the model or the registry; return the recorded model digest."""
+    if not registered_name or not registered_name.strip():
+        raise GateInputError("no registered model name given; pass registered_name")
+    if "'" in registered_name:
+        raise GateInputError(
+            f"registered model name {registered_name!r} contains a quote; use another name"
+        )
+    if not alias or not alias.strip():
+        raise GateInputError("no alias given; pass alias, e.g. staging")
+    if not scorecard.all_passed:
+        raise GateInputError(
+            f"refusing to promote {model_uri}: the scorecard decision is "
+            f"{scorecard.decision.value} ({scorecard.summary}); fix the model and re-run the gates"
+        )
+    expected = scorecard.model_digest
+    if not expected:
+        raise GateInputError(
+            f"refusing to promote {model_uri}: the scorecard records no model digest, so the "
+            "bytes cannot be verified; re-run the gates with a gate that loads the model"
+        )
+    return expected
 
 
 def _promote_verified(

@@ -524,48 +524,12 @@ def resolve_columns(
             f"no label column configured for {source}; set data.label in the policy "
             f"(columns: {_preview(columns)})"
         )
-    roles = {"label": label, "prediction": prediction, "score": score}
-    for role, name in roles.items():
-        if name is not None and name not in frame.columns:
-            raise GateInputError(_missing(role, [name], columns, source))
-    named = [(role, name) for role, name in roles.items() if name is not None]
-    for i, (role_a, name_a) in enumerate(named):
-        for role_b, name_b in named[i + 1 :]:
-            if name_a == name_b:
-                raise GateInputError(
-                    f"column '{name_a}' of {source} is named as both {role_a} and {role_b}; "
-                    "give each role its own column"
-                )
+    named = _check_roles(frame, {"label": label, "prediction": prediction, "score": score}, source)
 
     # data.exclude may name columns a given table lacks: one policy serves several datasets, and
     # an absent column is not passed to the model anyway.
     if explicit:
-        if not feature_list:
-            raise GateInputError(
-                f"the features list for {source} is empty; list the model's input columns in "
-                "data.features or leave it unset to use every other column"
-            )
-        dup = pd.Index(feature_list)
-        dup = dup[dup.duplicated()].unique().tolist()
-        if dup:
-            raise GateInputError(
-                f"features for {source} list {_quote(dup)} more than once; list each once"
-            )
-        missing = [c for c in feature_list if c not in frame.columns]
-        if missing:
-            raise GateInputError(_missing("feature", missing, columns, source))
-        for role, name in named:
-            if name in feature_list:
-                raise GateInputError(
-                    f"column '{name}' of {source} is named as both {role} and a feature; remove "
-                    "it from data.features"
-                )
-        both = [c for c in feature_list if c in spec.exclude]
-        if both:
-            raise GateInputError(
-                f"columns {_quote(both)} of {source} are both in data.features and "
-                "data.exclude; remove them from one of the two"
-            )
+        _check_features(frame, feature_list, named, spec, source)
     else:
         taken = {name for _, name in named} | set(spec.exclude)
         feature_list = [c for c in frame.columns if c not in taken]
@@ -584,6 +548,62 @@ def resolve_columns(
     if score is not None:
         _check_score(frame[score], score, source)
     return label, prediction, score, feature_list
+
+
+def _check_roles(
+    frame: pd.DataFrame, roles: dict[str, str | None], source: str
+) -> list[tuple[str, str]]:
+    """Check that each named role column exists and that no column plays two roles."""
+    columns = [str(c) for c in frame.columns]
+    for role, name in roles.items():
+        if name is not None and name not in frame.columns:
+            raise GateInputError(_missing(role, [name], columns, source))
+    named = [(role, name) for role, name in roles.items() if name is not None]
+    for i, (role_a, name_a) in enumerate(named):
+        for role_b, name_b in named[i + 1 :]:
+            if name_a == name_b:
+                raise GateInputError(
+                    f"column '{name_a}' of {source} is named as both {role_a} and {role_b}; "
+                    "give each role its own column"
+                )
+    return named
+
+
+def _check_features(
+    frame: pd.DataFrame,
+    feature_list: list[str],
+    named: list[tuple[str, str]],
+    spec: DataSpec,
+    source: str,
+) -> None:
+    """Check an explicitly given feature list against the table and the other roles."""
+    columns = [str(c) for c in frame.columns]
+    if not feature_list:
+        raise GateInputError(
+            f"the features list for {source} is empty; list the model's input columns in "
+            "data.features or leave it unset to use every other column"
+        )
+    dup = pd.Index(feature_list)
+    dup = dup[dup.duplicated()].unique().tolist()
+    if dup:
+        raise GateInputError(
+            f"features for {source} list {_quote(dup)} more than once; list each once"
+        )
+    missing = [c for c in feature_list if c not in frame.columns]
+    if missing:
+        raise GateInputError(_missing("feature", missing, columns, source))
+    for role, name in named:
+        if name in feature_list:
+            raise GateInputError(
+                f"column '{name}' of {source} is named as both {role} and a feature; remove "
+                "it from data.features"
+            )
+    both = [c for c in feature_list if c in spec.exclude]
+    if both:
+        raise GateInputError(
+            f"columns {_quote(both)} of {source} are both in data.features and "
+            "data.exclude; remove them from one of the two"
+        )
 
 
 def _check_no_missing(col: pd.Series, role: str, name: str, source: str, todo: str) -> None:

@@ -109,6 +109,30 @@ def run_pipeline(
     out.mkdir(parents=True, exist_ok=True)
     root = out / "kfp-local"
     log_path = out / "kfp-local.log"
+    uri = _resolve_tracking_uri(tracking_uri)
+    local.init(runner=runner or local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    before = set(root.iterdir()) if root.exists() else set()
+    task, error = _submit(
+        gated_promotion,
+        log_path,
+        uri,
+        model_uri=model_uri,
+        data_uri=data_uri,
+        policy=policy_text,
+        registered_model_name=registered_model_name,
+        champion_alias=champion_alias,
+        staging_alias=staging_alias,
+        experiment_name=experiment_name,
+        mlflow_tracking_uri=uri,
+        sensitive_data_uri=sensitive_data_uri,
+        train_data_uri=train_data_uri,
+        approval_mode=approval_mode,
+        submitted_by=submitted_by,
+    )
+    return _collect(task, error, out=out, root=root, before=before, log_path=log_path, uri=uri)
+
+
+def _resolve_tracking_uri(tracking_uri: str | None) -> str:
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
     if not uri:
         import mlflow
@@ -116,12 +140,18 @@ def run_pipeline(
         # MLflow's own default (a sqlite file in the working folder), made explicit so that
         # every task and the summary name the same registry.
         uri = mlflow.get_tracking_uri()
+    return uri
+
+
+def _submit(
+    pipeline: Any, log_path: Path, uri: str, **arguments: Any
+) -> tuple[Any, Exception | None]:
+    """Run the pipeline with its log redirected; return the task, or the error it raised."""
     # Tasks are subprocesses: they inherit the environment, not our Python state. The
     # caller's own environment is restored afterwards.
     previous_uri = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    local.init(runner=runner or local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    before = set(root.iterdir()) if root.exists() else set()
+    task: Any = None
     error: Exception | None = None
     with (
         log_path.open("a", encoding="utf-8") as log,
@@ -133,27 +163,28 @@ def run_pipeline(
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            task = gated_promotion(
-                model_uri=model_uri,
-                data_uri=data_uri,
-                policy=policy_text,
-                registered_model_name=registered_model_name,
-                champion_alias=champion_alias,
-                staging_alias=staging_alias,
-                experiment_name=experiment_name,
-                mlflow_tracking_uri=uri,
-                sensitive_data_uri=sensitive_data_uri,
-                train_data_uri=train_data_uri,
-                approval_mode=approval_mode,
-                submitted_by=submitted_by,
-            )
-        except Exception as exc:  # noqa: BLE001 - reported below as one line
+            task = pipeline(**arguments)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller as one line
             error = exc
         finally:
             if previous_uri is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 os.environ["MLFLOW_TRACKING_URI"] = previous_uri
+    return task, error
+
+
+def _collect(
+    task: Any,
+    error: Exception | None,
+    *,
+    out: Path,
+    root: Path,
+    before: set[Path],
+    log_path: Path,
+    uri: str,
+) -> LocalRun:
+    """Find this run's folder, raise a task's error as one line, or gather the evidence."""
     new_runs = sorted(set(root.iterdir()) - before, key=lambda p: p.stat().st_mtime)
     run_dir = new_runs[-1] if new_runs else root
     if error is not None:
@@ -163,7 +194,19 @@ def run_pipeline(
         )
     scorecard_path = Path(task.outputs["Output"].path)
     card = Scorecard.from_json(scorecard_path.read_text(encoding="utf-8"))
-    card_dir = out / "scorecard"
+    card_dir = _copy_scorecard(scorecard_path, run_dir, out / "scorecard")
+    return LocalRun(
+        scorecard=card,
+        scorecard_dir=card_dir,
+        run_dir=run_dir,
+        promoted_version=_read_output_field(run_dir / "promote" / "promotion", "version"),
+        log_path=log_path,
+        tracking_uri=uri,
+        approval_state=_read_output_field(run_dir / "manual-approval" / "decision", "state"),
+    )
+
+
+def _copy_scorecard(scorecard_path: Path, run_dir: Path, card_dir: Path) -> Path:
     card_dir.mkdir(exist_ok=True)
     agg_dir = run_dir / "aggregator"
     for src, name in (
@@ -173,20 +216,11 @@ def run_pipeline(
     ):
         if src.is_file():
             (card_dir / name).write_bytes(src.read_bytes())
-    promotion_file = run_dir / "promote" / "promotion"
-    version = None
-    if promotion_file.is_file():
-        version = json.loads(promotion_file.read_text(encoding="utf-8")).get("version")
-    approval_file = run_dir / "manual-approval" / "decision"
-    approval_state = None
-    if approval_file.is_file():
-        approval_state = json.loads(approval_file.read_text(encoding="utf-8")).get("state")
-    return LocalRun(
-        scorecard=card,
-        scorecard_dir=card_dir,
-        run_dir=run_dir,
-        promoted_version=version,
-        log_path=log_path,
-        tracking_uri=uri,
-        approval_state=approval_state,
-    )
+    return card_dir
+
+
+def _read_output_field(path: Path, key: str) -> Any:
+    # A task that did not run (not promoted, no approval step) left no file: None.
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get(key)

@@ -372,41 +372,32 @@ def _check_rows(result: GateResult) -> list[dict[str, Any]]:
     ]
 
 
-def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
-    details = result.details if isinstance(result.details, dict) else {}
-    notes: list[str] = []
-    # Plots by the section they illustrate, so each sits next to its table.
-    plot_list: dict[str, list[dict[str, str]]] = {"metrics": [], "champion": [], "slices": []}
+class _Sections:
+    """What a gate view collects while its sections are built: notes, and plots by section."""
 
-    def plot(section: str, title: str, draw: Callable[[], str]) -> None:
-        if not with_plots:
+    def __init__(self, details: dict[str, Any], *, with_plots: bool) -> None:
+        self.details = details
+        self.with_plots = with_plots
+        self.notes: list[str] = []
+        # Plots by the section they illustrate, so each sits next to its table.
+        self.plots: dict[str, list[dict[str, str]]] = {"metrics": [], "champion": [], "slices": []}
+
+    def plot(self, section: str, title: str, draw: Callable[[], str]) -> None:
+        if not self.with_plots:
             return
-        uri = _guard(f"plot {title!r}", notes, draw)
+        uri = _guard(f"plot {title!r}", self.notes, draw)
         if uri:
-            plot_list[section].append({"title": title, "uri": uri})
+            self.plots[section].append({"title": title, "uri": uri})
 
-    def detail(key: str, build: Callable[[Any], Any]) -> Any:
+    def detail(self, key: str, build: Callable[[Any], Any]) -> Any:
+        details = self.details
         if details.get(key) is None:
             return None
-        return _guard(f"details.{key}", notes, lambda: build(details[key]))
+        return _guard(f"details.{key}", self.notes, lambda: build(details[key]))
 
-    cm = detail("confusion_matrix", _confusion)
-    if cm:
-        plot("metrics", "Confusion matrix", lambda: plots.confusion_matrix_png(**cm))
 
-    roc = detail("roc_curve", _roc)
-    if roc:
-        plot("metrics", "ROC curve", lambda: plots.roc_curve_png(**roc))
-
-    cis = detail("metric_cis", lambda raw: _metric_cis(raw, notes)) or {}
-    metrics = [
-        {"name": name, "value": fmt(value), "ci": fmt_ci(*cis.get(name, (None, None)))}
-        for name, value in result.metrics.items()
-    ]
-
-    slice_groups = (
-        detail("slices", lambda raw: _slices(raw, details.get("slice_thresholds"), notes)) or []
-    )
+def _slice_section(sections: _Sections, slice_groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    notes = sections.notes
     slice_rows = []
     for i, g in enumerate(slice_groups):
         for r in g["rows"]:
@@ -432,41 +423,72 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
                     f"plot of {g['metric']} by {g['column']} shows {plots.MAX_BARS} of "
                     f"{len(bars)} slices (failing first); the table lists all"
                 )
-            plot(
+            sections.plot(
                 "slices",
                 f"{g['metric']} by {g['column']}",
                 lambda g=g, bars=bars: plots.slice_bars_png(
                     column=g["column"], metric=g["metric"], slices=bars, threshold=g["threshold"]
                 ),
             )
-    if len(slice_groups) > _MAX_SLICE_PLOTS and with_plots:
+    if len(slice_groups) > _MAX_SLICE_PLOTS and sections.with_plots:
         notes.append(f"slice plots shown for the first {_MAX_SLICE_PLOTS} column/metric pairs")
+    return slice_rows
+
+
+def _champion_section(sections: _Sections, champion: dict[str, Any]) -> list[Any]:
+    # Plots the comparison, then formats champion["rows"] in place; returns the forest rows.
+    forest = [
+        (r["metric"], r["diff"], r["ci_low"], r["ci_high"], r["margin"], r["status_class"])
+        for r in champion["rows"]
+        if r["diff"] is not None
+    ]
+    if forest:
+        sections.plot(
+            "champion",
+            "Candidate vs champion",
+            lambda: plots.forest_plot_png(comparisons=forest),
+        )
+    champion["rows"] = [
+        {
+            **r,
+            "candidate": fmt(r["candidate"]),
+            "champion": fmt(r["champion"]),
+            "diff": fmt(r["diff"]),
+            "ci": fmt_ci(r["ci_low"], r["ci_high"]),
+            "margin": fmt(r["margin"]),
+        }
+        for r in champion["rows"]
+    ]
+    return forest
+
+
+def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
+    details = result.details if isinstance(result.details, dict) else {}
+    sections = _Sections(details, with_plots=with_plots)
+    notes = sections.notes
+    plot, detail = sections.plot, sections.detail
+
+    cm = detail("confusion_matrix", _confusion)
+    if cm:
+        plot("metrics", "Confusion matrix", lambda: plots.confusion_matrix_png(**cm))
+
+    roc = detail("roc_curve", _roc)
+    if roc:
+        plot("metrics", "ROC curve", lambda: plots.roc_curve_png(**roc))
+
+    cis = detail("metric_cis", lambda raw: _metric_cis(raw, notes)) or {}
+    metrics = [
+        {"name": name, "value": fmt(value), "ci": fmt_ci(*cis.get(name, (None, None)))}
+        for name, value in result.metrics.items()
+    ]
+
+    slice_groups = (
+        detail("slices", lambda raw: _slices(raw, details.get("slice_thresholds"), notes)) or []
+    )
+    slice_rows = _slice_section(sections, slice_groups)
 
     champion = detail("champion", lambda raw: _champion(raw, notes))
-    forest: list[Any] = []
-    if champion:
-        forest = [
-            (r["metric"], r["diff"], r["ci_low"], r["ci_high"], r["margin"], r["status_class"])
-            for r in champion["rows"]
-            if r["diff"] is not None
-        ]
-        if forest:
-            plot(
-                "champion",
-                "Candidate vs champion",
-                lambda: plots.forest_plot_png(comparisons=forest),
-            )
-        champion["rows"] = [
-            {
-                **r,
-                "candidate": fmt(r["candidate"]),
-                "champion": fmt(r["champion"]),
-                "diff": fmt(r["diff"]),
-                "ci": fmt_ci(r["ci_low"], r["ci_high"]),
-                "margin": fmt(r["margin"]),
-            }
-            for r in champion["rows"]
-        ]
+    forest: list[Any] = _champion_section(sections, champion) if champion else []
 
     tables = detail("tables", lambda raw: _tables(raw, notes)) or []
     images = (detail("images", lambda raw: _images(raw, notes)) or []) if with_plots else []
@@ -484,7 +506,7 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
         "checks": _check_rows(result),
         "counts": ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks",
         "metrics": metrics,
-        "plots": plot_list,
+        "plots": sections.plots,
         "has_plot_details": bool(cm or roc or slice_groups or forest or details.get("images")),
         "failing": [
             {"check": c.name, "message": c.message}
