@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from quality_gates.shared.policy.base import GateSection, Severity, StrictModel
+from quality_gates.shared.policy.base import GateSection, MinMaxBound, Severity, StrictModel
 
 #: Disparities with a name of their own: (group metric(s), aggregation).
 NAMED_DISPARITIES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -46,7 +46,7 @@ REGRESSION_GROUP_METRICS: tuple[str, ...] = (
 _DISPARITY_RE = re.compile(r"^[a-z][a-z0-9_]*_(difference|ratio)$")
 
 
-class FairnessRule(StrictModel):
+class FairnessRule(MinMaxBound, StrictModel):
     """A bound on one disparity, over some or all of the policy's groupings.
 
     Attributes:
@@ -95,16 +95,6 @@ class FairnessRule(StrictModel):
                     "inside that range"
                 )
         return self
-
-    @property
-    def operator(self) -> str:
-        """``>=`` for a ``min`` rule, ``<=`` for a ``max`` rule."""
-        return ">=" if self.min is not None else "<="
-
-    @property
-    def threshold(self) -> float:
-        """The bound of the rule."""
-        return self.min if self.min is not None else self.max  # type: ignore[return-value]
 
 
 class FairnessPolicy(GateSection):

@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from quality_gates.shared.policy.base import GateSection, Severity, StrictModel
+from quality_gates.shared.policy.base import GateSection, MinMaxBound, Severity, StrictModel
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -50,7 +50,7 @@ MetricName = Literal[
 ]
 
 
-class MetricRule(StrictModel):
+class MetricRule(MinMaxBound, StrictModel):
     """A threshold on one metric: ``min`` (at least) or ``max`` (at most), exactly one."""
 
     metric: MetricName
@@ -73,16 +73,6 @@ class MetricRule(StrictModel):
                 "fail; give a threshold inside that range"
             )
         return self
-
-    @property
-    def operator(self) -> str:
-        """``>=`` for a ``min`` rule, ``<=`` for a ``max`` rule."""
-        return ">=" if self.min is not None else "<="
-
-    @property
-    def threshold(self) -> float:
-        """The bound of the rule."""
-        return self.min if self.min is not None else self.max  # type: ignore[return-value]
 
 
 def _num(value: float | None, unbounded: str) -> str:

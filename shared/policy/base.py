@@ -38,3 +38,20 @@ class GateSection(StrictModel):
     def has_rules(self) -> bool:
         """Whether the section configures anything to check."""
         return True
+
+
+class MinMaxBound:
+    """Mixin of a rule with exactly one of ``min`` (at least) or ``max`` (at most)."""
+
+    min: float | None
+    max: float | None
+
+    @property
+    def operator(self) -> str:
+        """``>=`` for a ``min`` rule, ``<=`` for a ``max`` rule."""
+        return ">=" if self.min is not None else "<="
+
+    @property
+    def threshold(self) -> float:
+        """The bound of the rule."""
+        return self.min if self.min is not None else self.max  # type: ignore[return-value]

@@ -29,6 +29,8 @@ LAYERS = [
     "shared.cli",
 ]
 SOURCE_DIRS = ("shared", "components", "pipelines")
+# The team's design page beside the checkout; spelled in two pieces so this test does not cite it.
+OUTSIDE_DOC = "DESIGN" + ".md"
 
 
 def _rank(module: str) -> int | None:
@@ -108,7 +110,7 @@ def test_mlflow_client_is_reached_through_one_module():
 def test_no_source_cites_a_document_outside_the_repository():
     cited = []
     for path in [*_sources(), *ROOT.glob("*.md"), *(ROOT / "components").rglob("README.md")]:
-        if "DESIGN.md" in path.read_text(encoding="utf-8"):
+        if OUTSIDE_DOC in path.read_text(encoding="utf-8"):
             cited.append(str(path.relative_to(ROOT)))
     assert cited == [], f"cite docs/ARCHITECTURE.md instead: {cited}"
 
