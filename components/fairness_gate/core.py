@@ -14,12 +14,14 @@ interval and a rule may judge on a bound of it. Groups below ``min_group_size`` 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from quality_gates.components.fairness_gate import disparities as dp
+from quality_gates.components.fairness_gate import pairwise as pw
 from quality_gates.components.fairness_gate.groups import (
     Grouping,
     build_grouping,
@@ -35,6 +37,7 @@ from quality_gates.components.fairness_gate.policy import (
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import CheckResult, Status
 from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.gates.decisions import Evidence, check_fields, describe, judge
 from quality_gates.shared.io.data import EvalData
 from quality_gates.shared.io.models import LoadedModel, model_input, predict
 from quality_gates.shared.io.predictions import infer_task
@@ -143,7 +146,7 @@ def _small_status(fp: FairnessPolicy) -> Status:
 
 
 def _rule_name(rule: FairnessRule, grouping: str) -> str:
-    on = "" if rule.judge_on == "estimate" else f" (on {rule.judge_on})"
+    on = " (on estimate)" if rule.judge_on == "estimate" else ""
     return f"{rule.metric} [{grouping}] {rule.operator} {rule.threshold:g}{on}"
 
 
@@ -180,57 +183,91 @@ def _explain(
 def _judge(
     rule: FairnessRule,
     *,
+    policy: FairnessPolicy,
     name: str,
     grouping: Grouping,
     value: float,
-    ci: tuple[float, float] | None,
+    interval: pw.DisparityInterval | None,
     why: str,
     why_details: dict[str, Any],
 ) -> CheckResult:
+    """A rule's check: the rule engine's verdict on the disparity's interval (or estimate)."""
+    on_inconclusive = policy.inconclusive_for(rule)
+    extra: dict[str, Any] = {}
+    if interval is not None:
+        extra = {
+            "bias_corrected": interval.bias_corrected,
+            "detectable": interval.detectable,
+            "smallest_group_n": interval.smallest_n,
+            "critical_value": interval.critical,
+        }
     base = dict(
         name=name,
-        value=value,
         threshold=rule.threshold,
         operator=rule.operator,
         severity=rule.severity,
         rationale=rule.rationale,
-        ci_low=ci[0] if ci else None,
-        ci_high=ci[1] if ci else None,
-        details={"grouping": grouping.name, "judge_on": rule.judge_on, **why_details},
+        details={"grouping": grouping.name, "judge_on": rule.judge_on, **why_details, **extra},
     )
-    judged = value
-    if rule.judge_on != "estimate":
-        if ci is None:
-            return CheckResult(
-                **base,
-                status=Status.ERROR,
-                message=f"{name}: no bootstrap interval for {rule.metric} (n_resamples is 0 or "
-                "the metric is computed by fairlearn without one); set judge_on: estimate",
-            )
-        judged = ci[0] if rule.judge_on == "ci_low" else ci[1]
-    if judged is None or not math.isfinite(judged):
+    if value is None or not math.isfinite(value):
         return CheckResult(
             **base,
+            value=value,
             status=Status.ERROR,
             message=f"{rule.metric} over {grouping.name} is undefined on this data ({why}); "
             "evaluate on data where every compared group has the rows the metric needs",
         )
-    ok = judged >= rule.threshold if rule.operator == ">=" else judged <= rule.threshold
-    on = "" if rule.judge_on == "estimate" else f" ({rule.judge_on} {judged:.4g})"
-    ci_text = f", {ci[0]:.3g}–{ci[1]:.3g} CI" if ci and all(map(math.isfinite, ci)) else ""
-    bound = "min" if rule.operator == ">=" else "max"
-    if ok:
-        message = (
-            f"{rule.metric} over {grouping.name} = {value:.4g}{ci_text}{on} meets {bound} "
-            f"{rule.threshold:g}: {why}"
+    if rule.judge_on == "interval" and interval is None:
+        return CheckResult(
+            **base,
+            value=value,
+            status=Status.ERROR,
+            message=f"{name}: {rule.metric} has no interval here (a regression disparity with "
+            "n_resamples 0, or a metric computed by fairlearn without one); set judge_on: "
+            "estimate for this rule",
         )
-    else:
-        by = abs(judged - rule.threshold)
-        message = (
-            f"{rule.metric} over {grouping.name} = {value:.4g}{ci_text}{on} violates {bound} "
-            f"{rule.threshold:g} by {by:.3g}: {why}"
+    ev = Evidence(
+        value,
+        interval.low if interval else None,
+        interval.high if interval else None,
+        n=interval.smallest_n if interval else None,
+        method=interval.method if interval else "",
+    )
+    verdict = judge(
+        ev,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        judge_on=rule.judge_on,
+        severity=rule.severity,
+        on_inconclusive=on_inconclusive,
+    )
+    message = describe(
+        verdict,
+        ev,
+        what=f"{rule.metric} over {grouping.name}",
+        threshold=rule.threshold,
+        operator=rule.operator,
+        confidence=policy.confidence,
+        on_inconclusive=on_inconclusive,
+        rows="rows in the smallest compared group",
+    )
+    if verdict.decision == "inconclusive" and interval is not None:
+        message = "insufficient evidence: " + message + "; " + _resolution(rule, interval)
+    base["details"].update(verdict.details(), method=ev.method)
+    return CheckResult(**base, message=f"{message}: {why}", **check_fields(verdict, ev))
+
+
+def _resolution(rule: FairnessRule, iv: pw.DisparityInterval) -> str:
+    """What the data can resolve at its group sizes (for an inconclusive result)."""
+    if rule.metric.endswith("_ratio"):
+        return (
+            f"with {iv.smallest_n} rows in the smallest group, ratios above {iv.detectable:.3g} "
+            "cannot be told from parity (80% power)"
         )
-    return CheckResult(**base, status=_status_for(ok, rule.severity), message=message)
+    return (
+        f"with {iv.smallest_n} rows in the smallest group, disparities below "
+        f"{iv.detectable:.3g} cannot be told from none (80% power)"
+    )
 
 
 def _group_table(
@@ -301,16 +338,18 @@ def evaluate(
             continue
         eligible = g.counts >= policy.min_group_size
         checks.extend(_small_group_checks(g, eligible, policy))
-        rates, res, group_cis, method = _group_rates(g, task, policy, rng, y_true, y_pred, method)
-        values = _named_disparities(named, g, rates, res, eligible, policy.confidence, metrics)
+        rates, res, group_cis, method, counts = _group_rates(
+            g, task, policy, rng, y_true, y_pred, method
+        )
+        evidence = _Evidence(policy=policy, task=task, rates=rates, res=res, counts=counts)
+        values = _named_disparities(named, g, evidence, eligible, metrics)
         disparity_rows.extend(_disparity_rows(g, values))
         rule_checks, n_assessed, small = _assess_rules(
             [r for r in policy.rules if _applies(r, g.columns)],
             policy=policy,
             g=g,
             task=task,
-            rates=rates,
-            res=res,
+            evidence=evidence,
             eligible=eligible,
             values=values,
             y_true=y_true,
@@ -392,12 +431,14 @@ def _group_rates(
     dp.Resampled | None,
     dict[str, tuple[np.ndarray, np.ndarray]],
     str,
+    np.ndarray | None,
 ]:
-    """Per-group rates, their bootstrap resamples (or None), per-group intervals, the method.
+    """Per-group rates, resamples (or None), per-group intervals, the method, binary counts.
 
     ``method`` comes back unchanged unless a regression bootstrap names the one it used.
     """
     n_groups = len(g.labels)
+    counts = None
     if task == "binary":
         counts = dp.confusion_by_group(
             codes=g.codes, n_groups=n_groups, y_true=y_true, y_pred=y_pred
@@ -427,27 +468,66 @@ def _group_rates(
         if res is not None
         else {}
     )
-    return rates, res, group_cis, method
+    return rates, res, group_cis, method, counts
+
+
+Values = dict[str, tuple[float, "pw.DisparityInterval | None"]]
+
+
+@dataclass
+class _Evidence:
+    """What one grouping's data says: rates, resamples, counts; intervals computed on demand."""
+
+    policy: FairnessPolicy
+    task: str
+    rates: dict[str, np.ndarray]
+    res: dp.Resampled | None
+    counts: np.ndarray | None
+    _cache: dict[str, pw.DisparityInterval | None] = field(default_factory=dict)
+
+    def interval(self, name: str, eligible: np.ndarray) -> pw.DisparityInterval | None:
+        """The interval of a fast-path disparity over the eligible groups (None if none)."""
+        if name not in self._cache:
+            self._cache[name] = self._compute(name, eligible)
+        return self._cache[name]
+
+    def _compute(self, name: str, eligible: np.ndarray) -> pw.DisparityInterval | None:
+        comps, how = dp.fast_components(name)
+        if self.task == "binary":
+            if self.counts is None or any(m not in pw.PROPORTIONS for m in comps):
+                return None
+            parts = [pw.binary_component(m, self.counts, eligible, how) for m in comps]
+        else:
+            if self.res is None:
+                return None
+            parts = [
+                pw.replicate_component(
+                    m, self.rates[m], self.res.rates[m], self.rates["count"], eligible, how
+                )
+                for m in comps
+            ]
+        return pw.disparity_interval(
+            parts,
+            how=how,
+            confidence=self.policy.confidence,
+            simultaneous=self.policy.multiplicity != "none",
+            seed=self.policy.seed,
+        )
 
 
 def _named_disparities(
     named: tuple[str, ...],
     g: Grouping,
-    rates: dict[str, np.ndarray],
-    res: dp.Resampled | None,
+    evidence: _Evidence,
     eligible: np.ndarray,
-    confidence: float,
     metrics: dict[str, float],
-) -> dict[str, tuple[float, tuple[float, float] | None]]:
+) -> Values:
     """Every named disparity with its interval; the finite ones go into ``metrics`` too."""
     # Every named disparity is computed and kept, judged or not: the evidence is the table.
-    values: dict[str, tuple[float, tuple[float, float] | None]] = {}
+    values: Values = {}
     for name in named:
-        v, _ = dp.disparity(name, rates, eligible)
-        ci = None
-        if res is not None:
-            ci = dp.percentile_ci(dp.disparity(name, res.rates, eligible)[0], confidence)
-        values[name] = (float(v), ci)
+        v, _ = dp.disparity(name, evidence.rates, eligible)
+        values[name] = (float(v), evidence.interval(name, eligible))
         if math.isfinite(float(v)):
             metrics[f"{name}__{g.slug}"] = float(v)
     return values
@@ -462,10 +542,9 @@ def _assess_rules(
     policy: FairnessPolicy,
     g: Grouping,
     task: str,
-    rates: dict[str, np.ndarray],
-    res: dp.Resampled | None,
+    evidence: _Evidence,
     eligible: np.ndarray,
-    values: dict[str, tuple[float, tuple[float, float] | None]],
+    values: Values,
     y_true: np.ndarray,
     y_pred: np.ndarray,
     y_score: np.ndarray | None,
@@ -495,11 +574,9 @@ def _assess_rules(
             name=_rule_name(rule, g.name),
             g=g,
             task=task,
-            rates=rates,
-            res=res,
+            evidence=evidence,
             eligible=eligible,
             values=values,
-            confidence=policy.confidence,
             y_true=y_true,
             y_pred=y_pred,
             y_score=y_score,
@@ -548,12 +625,17 @@ def _policy_checks(
 # Report: tables and details.
 
 
-def _disparity_rows(
-    g: Grouping, values: dict[str, tuple[float, tuple[float, float] | None]]
-) -> list[list[Any]]:
+def _disparity_rows(g: Grouping, values: Values) -> list[list[Any]]:
     return [
-        [g.name, name, _fmt(v), f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "—"]
-        for name, (v, ci) in values.items()
+        [
+            g.name,
+            name,
+            _fmt(v),
+            f"[{_fmt(iv.low)}, {_fmt(iv.high)}]" if iv else "—",
+            _fmt(iv.bias_corrected) if iv else "—",
+            _fmt(iv.detectable) if iv else "—",
+        ]
+        for name, (v, iv) in values.items()
     ]
 
 
@@ -562,7 +644,7 @@ def _grouping_detail(
     rates: dict[str, np.ndarray],
     group_cis: dict[str, tuple[np.ndarray, np.ndarray]],
     eligible: np.ndarray,
-    values: dict[str, tuple[float, tuple[float, float] | None]],
+    values: Values,
 ) -> dict[str, Any]:
     return {
         "name": g.name,
@@ -584,8 +666,13 @@ def _grouping_detail(
             for k, label in enumerate(g.labels)
         ],
         "disparities": {
-            k: {"value": _none(v), "ci": [_none(c[0]), _none(c[1])] if c else None}
-            for k, (v, c) in values.items()
+            k: {
+                "value": _none(v),
+                "ci": [_none(iv.low), _none(iv.high)] if iv else None,
+                "bias_corrected": _none(iv.bias_corrected) if iv else None,
+                "detectable": _none(iv.detectable) if iv else None,
+            }
+            for k, (v, iv) in values.items()
         },
     }
 
@@ -617,8 +704,19 @@ def _details(
             *tables,
             {
                 "title": "Disparities between groups",
-                "note": "difference = max - min over groups with enough rows; ratio = min / max",
-                "columns": ["grouping", "disparity", "value", f"{policy.confidence:.0%} CI"],
+                "note": "difference = max - min over groups with enough rows; ratio = min / max; "
+                "CI from the signed pairwise group differences (upper bound: every pair within "
+                "it; lower bound: simultaneous over the pairs); bias-corrected: the estimate less "
+                "its small-group bias; detectable: the smallest disparity (largest ratio) these "
+                "group sizes can tell from none with 80% power",
+                "columns": [
+                    "grouping",
+                    "disparity",
+                    "value",
+                    f"{policy.confidence:.0%} CI",
+                    "bias-corrected",
+                    "detectable",
+                ],
                 "rows": disparity_rows,
             },
         ],
@@ -636,11 +734,9 @@ def _rule_check(
     name: str,
     g: Grouping,
     task: str,
-    rates: dict[str, np.ndarray],
-    res: dp.Resampled | None,
+    evidence: _Evidence,
     eligible: np.ndarray,
-    values: dict[str, tuple[float, tuple[float, float] | None]],
-    confidence: float,
+    values: Values,
     y_true: np.ndarray,
     y_pred: np.ndarray,
     y_score: np.ndarray | None,
@@ -651,11 +747,9 @@ def _rule_check(
             rule,
             name=name,
             g=g,
-            rates=rates,
-            res=res,
+            evidence=evidence,
             eligible=eligible,
             values=values,
-            confidence=confidence,
             metrics=metrics,
         )
     base = dict(
@@ -680,6 +774,7 @@ def _rule_check(
         rule,
         base=base,
         g=g,
+        policy=evidence.policy,
         eligible=eligible,
         y_true=y_true,
         y_pred=y_pred,
@@ -693,22 +788,19 @@ def _fast_rule_check(
     *,
     name: str,
     g: Grouping,
-    rates: dict[str, np.ndarray],
-    res: dp.Resampled | None,
+    evidence: _Evidence,
     eligible: np.ndarray,
-    values: dict[str, tuple[float, tuple[float, float] | None]],
-    confidence: float,
+    values: Values,
     metrics: dict[str, float],
 ) -> CheckResult:
-    """A rule on a disparity of the gate's own per-group rates, with its bootstrap interval."""
+    """A rule on a disparity of the gate's own per-group rates, with its pairwise interval."""
+    rates = evidence.rates
     comps, how = dp.fast_components(rule.metric)
     if rule.metric in values:
-        value, ci = values[rule.metric]
+        value, interval = values[rule.metric]
     else:
         value = float(dp.disparity(rule.metric, rates, eligible)[0])
-        ci = None
-        if res is not None:
-            ci = dp.percentile_ci(dp.disparity(rule.metric, res.rates, eligible)[0], confidence)
+        interval = evidence.interval(rule.metric, eligible)
         if math.isfinite(value):
             metrics[f"{rule.metric}__{g.slug}"] = value
     # The component that decides the disparity (for equalized odds: the worse one).
@@ -720,7 +812,16 @@ def _fast_rule_check(
     else:
         worst = comps[0]
     why, why_details = _explain(worst, rates[worst], eligible, g, how)
-    return _judge(rule, name=name, grouping=g, value=value, ci=ci, why=why, why_details=why_details)
+    return _judge(
+        rule,
+        policy=evidence.policy,
+        name=name,
+        grouping=g,
+        value=value,
+        interval=interval,
+        why=why,
+        why_details=why_details,
+    )
 
 
 def _engine_rule_check(
@@ -728,6 +829,7 @@ def _engine_rule_check(
     *,
     base: dict[str, Any],
     g: Grouping,
+    policy: FairnessPolicy,
     eligible: np.ndarray,
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -769,7 +871,14 @@ def _engine_rule_check(
     why, why_details = _explain(fn_name, by_group, eligible, g, how)
     why_details["engine"] = "fairlearn.MetricFrame"
     return _judge(
-        rule, name=base["name"], grouping=g, value=value, ci=None, why=why, why_details=why_details
+        rule,
+        policy=policy,
+        name=base["name"],
+        grouping=g,
+        value=value,
+        interval=None,
+        why=why,
+        why_details=why_details,
     )
 
 

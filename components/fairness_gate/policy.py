@@ -15,7 +15,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from quality_gates.shared.policy.base import GateSection, MinMaxBound, Severity, StrictModel
+from quality_gates.shared.policy.base import (
+    JudgedSection,
+    JudgeOn,
+    MinMaxBound,
+    OnInconclusive,
+    Severity,
+    StrictModel,
+)
 
 #: Disparities with a name of their own: (group metric(s), aggregation).
 NAMED_DISPARITIES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -56,9 +63,11 @@ class FairnessRule(MinMaxBound, StrictModel):
         max: The disparity must be at most this (for differences).
         over: Groupings the rule applies to: a sensitive feature name, or a list of names for a
             declared intersection; default every declared grouping.
-        judge_on: ``estimate`` (the point value), or ``ci_low``/``ci_high`` (a bound of the
-            bootstrap interval: ``ci_high`` with ``max`` passes only when the model is fair with
-            confidence; ``ci_low`` with ``max`` fails only when it is unfair with confidence).
+        judge_on: ``interval`` (default): shown to pass when the disparity's interval lies
+            within the bound, shown to fail when it lies beyond it, else inconclusive
+            ("insufficient evidence", with what the group sizes can detect); ``estimate``: the
+            point value alone (for metrics computed by fairlearn, which have no interval).
+        on_inconclusive: Overrides the section's ``on_inconclusive`` for this rule.
         severity: ``block`` fails the gate, ``warn`` only warns.
         rationale: Why the rule exists; a rule without one is flagged as a warning.
     """
@@ -67,9 +76,21 @@ class FairnessRule(MinMaxBound, StrictModel):
     min: float | None = None
     max: float | None = None
     over: list[str | list[str]] | None = None
-    judge_on: Literal["estimate", "ci_low", "ci_high"] = "estimate"
+    judge_on: JudgeOn = "interval"
+    on_inconclusive: OnInconclusive | None = None
     severity: Severity = "block"
     rationale: str | None = None
+
+    @field_validator("judge_on", mode="before")
+    @classmethod
+    def _former_bounds(cls, v: object) -> object:
+        if v in ("ci_low", "ci_high"):
+            raise ValueError(
+                f"judge_on: {v} is replaced by judge_on: interval (the default), which shows a "
+                "rule passed, failed or inconclusive; choose what inconclusive does with "
+                "on_inconclusive: block (as ci_high did) or warn (close to ci_low)"
+            )
+        return v
 
     @field_validator("metric")
     @classmethod
@@ -97,7 +118,7 @@ class FairnessRule(MinMaxBound, StrictModel):
         return self
 
 
-class FairnessPolicy(GateSection):
+class FairnessPolicy(JudgedSection):
     """Policy section ``gates.fairness``.
 
     Attributes:
@@ -114,7 +135,11 @@ class FairnessPolicy(GateSection):
             file (``sensitive_data_uri``).
         sensitive_inputs: What to do when the model itself takes a sensitive column as input:
             ``allow``, ``warn`` or ``block``.
-        confidence: Coverage of the bootstrap intervals.
+        confidence: Coverage of the intervals.
+        on_inconclusive: What an inconclusive rule does (``block`` or ``warn``).
+        multiplicity: ``holm`` or ``bh``: the lower bound of a disparity is simultaneous over
+            the group pairs (a single-step family-wise adjustment, which unlike Holm's and
+            Benjamini-Hochberg's step-wise ones also gives an interval); ``none``: marginal.
         n_resamples: Bootstrap resamples (0 = no intervals).
         seed: Seed of the bootstrap.
         rules: Disparity rules; at least one is needed.
@@ -169,6 +194,10 @@ class FairnessPolicy(GateSection):
                         "intersections"
                     )
         return self
+
+    def inconclusive_for(self, rule: FairnessRule) -> str:
+        """What an inconclusive result of ``rule`` does: its own override, else the section's."""
+        return rule.on_inconclusive or self.on_inconclusive
 
     @property
     def has_rules(self) -> bool:

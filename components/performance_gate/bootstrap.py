@@ -57,7 +57,7 @@ import numpy as np
 from quality_gates.components.performance_gate import metrics as _m
 from quality_gates.components.performance_gate.metrics import Task
 
-__all__ = ["DiffCI", "bootstrap_ci", "paired_bootstrap_diff"]
+__all__ = ["DiffCI", "bootstrap_ci", "bootstrap_replicates", "paired_bootstrap_diff"]
 
 #: Up to this many distinct (label, prediction, score) cells the binary bootstrap is exact.
 _MAX_EXACT_CELLS = 16_384
@@ -82,6 +82,7 @@ class DiffCI:
         ci_high: Upper percentile bound of the resampled differences.
         n_resamples: Number of bootstrap resamples drawn.
         method: How the interval was computed, for the report and the audit record.
+        replicates: The resampled differences themselves, for the rule engine's p-values.
     """
 
     estimate: float
@@ -89,6 +90,7 @@ class DiffCI:
     ci_high: float
     n_resamples: int
     method: str
+    replicates: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def bootstrap_ci(
@@ -129,16 +131,58 @@ def bootstrap_ci(
         ValueError: If a metric is unknown for the task, needs ``y_score`` that is missing, or
             the arguments break the encoding contract.
     """
+    _check_request(task, metrics, n_resamples, confidence, has_score=y_score is not None)
+    reps = bootstrap_replicates(
+        task=task,
+        y_true=y_true,
+        y_pred=y_pred,
+        y_score=y_score,
+        metrics=metrics,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    return {name: _percentile_ci(values, confidence) for name, values in reps.items()}
+
+
+def bootstrap_replicates(
+    *,
+    task: Task,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray | None = None,
+    metrics: Sequence[str],
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The metrics of one model on every bootstrap resample (what ``bootstrap_ci`` cuts).
+
+    Args:
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+        y_true: Encoded labels or targets.
+        y_pred: Encoded predictions.
+        y_score: Scores, needed for score-based metrics.
+        metrics: Metric names.
+        n_resamples: Number of resamples.
+        seed: Seed of the random generator.
+
+    Returns:
+        Metric name to a ``(n_resamples,)`` array, ``nan`` where a resample leaves the metric
+        undefined (e.g. one class only). The rule engine (``shared/gates/decisions.py``) turns
+        them into an interval and the p-value that inverts it.
+
+    Raises:
+        ValueError: As :func:`bootstrap_ci`.
+    """
     y_true, y_pred, y_score, k = _m.validate_inputs(
         task=task, y_true=y_true, y_pred=y_pred, y_score=y_score
     )
-    names = _check_request(task, metrics, n_resamples, confidence, has_score=y_score is not None)
+    names = _check_request(task, metrics, n_resamples, 0.95, has_score=y_score is not None)
     if not names:
         return {}
     reps, _ = _replicates(
         task, y_true, [(y_pred, y_score)], k, names, n_resamples, np.random.default_rng(seed)
     )
-    return {name: _percentile_ci(reps[name][0], confidence) for name in names}
+    return {name: reps[name][0] for name in names}
 
 
 def paired_bootstrap_diff(
@@ -215,6 +259,7 @@ def paired_bootstrap_diff(
             ci_high=high,
             n_resamples=int(n_resamples),
             method=f"paired percentile bootstrap, {methods[name]}",
+            replicates=reps[name][0] - reps[name][1],
         )
     return out
 

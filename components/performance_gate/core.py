@@ -15,7 +15,7 @@ import pandas as pd
 
 from quality_gates.components.performance_gate.bootstrap import (
     DiffCI,
-    bootstrap_ci,
+    bootstrap_replicates,
     paired_bootstrap_diff,
 )
 from quality_gates.components.performance_gate.metrics import (
@@ -35,6 +35,16 @@ from quality_gates.components.performance_gate.policy import (
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import CheckResult, Status
 from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.gates.decisions import (
+    Evidence,
+    Verdict,
+    check_fields,
+    describe,
+    from_binomial,
+    from_replicates,
+    judge,
+    judge_family,
+)
 from quality_gates.shared.io.data import EvalData
 from quality_gates.shared.io.models import LoadedModel
 from quality_gates.shared.io.predictions import infer_task
@@ -231,38 +241,51 @@ def _unavailable_message(metric: str, enc: Encoded) -> str:
     )
 
 
-def _threshold_check(
-    rule: MetricRule,
-    value: float | None,
-    *,
-    name: str,
-    ci: tuple[float, float] | None = None,
-    details: dict | None = None,
-) -> CheckResult:
-    base = dict(
+def _undefined_check(rule: MetricRule, *, name: str, family: str) -> CheckResult:
+    return CheckResult(
         name=name,
-        value=value,
         threshold=rule.threshold,
         operator=rule.operator,
         severity=rule.severity,
         rationale=rule.rationale,
-        ci_low=ci[0] if ci else None,
-        ci_high=ci[1] if ci else None,
-        details=details or {},
+        family=family,
+        status=Status.ERROR,
+        message=f"{name}: {rule.metric} is undefined on this data (e.g. only one class "
+        "present); evaluate on data with both classes",
     )
-    if value is None or not math.isfinite(value):
-        return CheckResult(
-            **base,
-            status=Status.ERROR,
-            message=f"{name}: {rule.metric} is undefined on this data (e.g. only one class "
-            "present); evaluate on data with both classes",
-        )
-    ok = value >= rule.threshold if rule.operator == ">=" else value <= rule.threshold
-    verb = "meets" if ok else "violates"
+
+
+def _judged_check(
+    rule: MetricRule,
+    ev: Evidence,
+    verdict: Verdict,
+    *,
+    name: str,
+    what: str,
+    policy: PerformancePolicy,
+    family: str,
+    details: dict | None = None,
+) -> CheckResult:
+    """A threshold rule's check from its evidence and verdict (the rule engine's outcome)."""
+    message = describe(
+        verdict,
+        ev,
+        what=what,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        confidence=policy.confidence,
+        on_inconclusive=policy.inconclusive_for(rule),
+    )
     return CheckResult(
-        **base,
-        status=_status_for(ok, rule.severity),
-        message=f"{rule.metric} = {value:.4g} {verb} {rule.operator} {rule.threshold:g}",
+        name=name,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        severity=rule.severity,
+        rationale=rule.rationale,
+        family=family,
+        message=message,
+        details={**(details or {}), **verdict.details(), "method": ev.method},
+        **check_fields(verdict, ev),
     )
 
 
@@ -274,19 +297,27 @@ def _metric_checks(
     policy: PerformancePolicy, enc: Encoded, metrics: dict[str, float]
 ) -> tuple[list[CheckResult], dict[str, list[float]]]:
     checks: list[CheckResult] = []
-    wanted = [r.metric for r in policy.rules if r.metric in metrics]
-    cis: dict[str, tuple[float, float]] = {}
+    wanted = sorted({r.metric for r in policy.rules if r.metric in metrics})
+    n = int(enc.y_true.shape[0])
+    reps: dict[str, np.ndarray] = {}
     if wanted and policy.n_resamples > 0:
-        cis = bootstrap_ci(
+        reps = bootstrap_replicates(
             task=enc.task,
             y_true=enc.y_true,
             y_pred=enc.y_pred,
             y_score=enc.y_score,
-            metrics=sorted(set(wanted)),
+            metrics=wanted,
             n_resamples=policy.n_resamples,
-            confidence=policy.confidence,
             seed=policy.seed,
         )
+    evidence = {
+        m: (
+            from_replicates(metrics[m], reps[m], confidence=policy.confidence, n=n)
+            if m in reps
+            else Evidence(metrics[m], n=n)
+        )
+        for m in wanted
+    }
     for rule in policy.rules:
         name = _rule_name(rule)
         if rule.metric not in metrics:
@@ -297,15 +328,31 @@ def _metric_checks(
                     operator=rule.operator,
                     severity=rule.severity,
                     rationale=rule.rationale,
+                    family="thresholds",
                     status=Status.ERROR,
                     message=_unavailable_message(rule.metric, enc),
                 )
             )
             continue
-        checks.append(
-            _threshold_check(rule, metrics[rule.metric], name=name, ci=cis.get(rule.metric))
+        if not math.isfinite(metrics[rule.metric]):
+            checks.append(_undefined_check(rule, name=name, family="thresholds"))
+            continue
+        ev = evidence[rule.metric]
+        verdict = judge(
+            ev,
+            threshold=rule.threshold,
+            operator=rule.operator,
+            judge_on=rule.judge_on,
+            severity=rule.severity,
+            on_inconclusive=policy.inconclusive_for(rule),
         )
-    return checks, {k: [float(v[0]), float(v[1])] for k, v in cis.items()}
+        checks.append(
+            _judged_check(
+                rule, ev, verdict, name=name, what=rule.metric, policy=policy, family="thresholds"
+            )
+        )
+    cis = {m: [float(e.low), float(e.high)] for m, e in evidence.items() if e.has_interval}
+    return checks, cis
 
 
 def _slice_checks(
@@ -322,51 +369,147 @@ def _slice_checks(
                     name=f"slice {rule.column}: {_rule_name(rule)}",
                     status=Status.ERROR,
                     severity=rule.severity,
+                    family="slices",
                     message=f"slice column '{rule.column}' is not in {source}; "
                     "fix gates.performance.slices or add the column",
                 )
             )
             continue
-        rule_checks, rule_rows = _slice_rule_checks(rule, enc, frame[rule.column])
+        rule_checks, rule_rows = _slice_rule_checks(policy, rule, enc, frame[rule.column])
         checks.extend(rule_checks)
         rows.extend(rule_rows)
     return checks, rows, thresholds
 
 
+@dataclass
+class _Slice:
+    label: str
+    n: int
+    mask: np.ndarray
+    evidence: Evidence | None = None
+    check: CheckResult | None = None
+
+
 def _slice_rule_checks(
-    rule: SliceRule, enc: Encoded, column: pd.Series
+    policy: PerformancePolicy, rule: SliceRule, enc: Encoded, column: pd.Series
 ) -> tuple[list[CheckResult], list[dict]]:
-    """One check and one report row per value of the slice column."""
-    checks: list[CheckResult] = []
-    rows: list[dict] = []
-    # One pass of factorize over the whole column; the loop below is over slices, not rows.
+    """One check and one report row per value of the slice column; the slices are a family."""
+    # One pass of factorize over the whole column; the loops below are over slices, not rows.
     codes, uniques = pd.factorize(column, use_na_sentinel=False)
     counts = np.bincount(codes, minlength=len(uniques))
-    for k, value in enumerate(uniques):
-        label = "<missing>" if pd.isna(value) else str(value)
-        n = int(counts[k])
-        if n < rule.min_size:
-            check = _small_slice_check(rule, label, n)
-            value_metric = None
-        else:
-            check = _slice_metric_check(rule, enc, codes == k, label, n)
-            value_metric = check.value
-        checks.append(check)
-        rows.append(
-            dict(
-                column=rule.column,
-                value=label,
-                metric=rule.metric,
-                value_metric=value_metric,
-                n=n,
-                status=check.status.value,
-            )
+    slices = [
+        _Slice("<missing>" if pd.isna(value) else str(value), int(counts[k]), codes == k)
+        for k, value in enumerate(uniques)
+    ]
+    for k, sl in enumerate(slices):
+        _slice_evidence(policy, rule, enc, sl, seed=policy.seed + 1 + k)
+    judged = [sl for sl in slices if sl.check is None]
+    verdicts = judge_family(
+        [sl.evidence for sl in judged],  # type: ignore[misc]
+        thresholds=[rule.threshold] * len(judged),
+        operator=rule.operator,
+        judge_on=rule.judge_on,
+        severity=rule.severity,
+        on_inconclusive=policy.inconclusive_for(rule),
+        confidence=policy.confidence,
+        method=policy.multiplicity,
+    )
+    family = {"multiplicity": policy.multiplicity, "family_size": len(judged)}
+    for sl, verdict in zip(judged, verdicts, strict=True):
+        sl.check = _judged_check(
+            rule,
+            sl.evidence,  # type: ignore[arg-type]
+            verdict,
+            name=_slice_name(rule, sl.label),
+            what=f"slice {rule.column}={sl.label} (n={sl.n}): {rule.metric}",
+            policy=policy,
+            family="slices",
+            details={"n": sl.n, **family},
         )
-    return checks, rows
+    checks = [sl.check for sl in slices]
+    rows = [
+        dict(
+            column=rule.column,
+            value=sl.label,
+            metric=rule.metric,
+            value_metric=sl.evidence.estimate if sl.evidence is not None else None,
+            ci_low=sl.evidence.low if sl.evidence is not None else None,
+            ci_high=sl.evidence.high if sl.evidence is not None else None,
+            n=sl.n,
+            decision=sl.check.decision,  # type: ignore[union-attr]
+            status=sl.check.status.value,  # type: ignore[union-attr]
+        )
+        for sl in slices
+    ]
+    return checks, rows  # type: ignore[return-value]
 
 
 def _slice_name(rule: SliceRule, label: str) -> str:
     return f"slice {rule.column}={label}: {_rule_name(rule)}"
+
+
+def _slice_evidence(
+    policy: PerformancePolicy, rule: SliceRule, enc: Encoded, sl: _Slice, *, seed: int
+) -> None:
+    """Set the slice's evidence, or its final check when it cannot be judged."""
+    y_true, y_pred = enc.y_true[sl.mask], enc.y_pred[sl.mask]
+    y_score = None if enc.y_score is None else enc.y_score[sl.mask]
+    if sl.n < rule.min_size:
+        counts = _proportion_counts(rule.metric, enc.task, y_true, y_pred)
+        if counts is None:
+            sl.check = _small_slice_check(rule, sl.label, sl.n)
+        else:
+            # Small counts: the exact binomial interval, not a bootstrap of a few rows.
+            sl.evidence = from_binomial(*counts, confidence=policy.confidence)
+            if counts[1] == 0:
+                sl.check = _small_slice_check(rule, sl.label, sl.n)
+        return
+    sub = point_metrics(task=enc.task, y_true=y_true, y_pred=y_pred, y_score=y_score)
+    name = _slice_name(rule, sl.label)
+    if rule.metric not in sub:
+        sl.check = CheckResult(
+            name=name,
+            threshold=rule.threshold,
+            operator=rule.operator,
+            severity=rule.severity,
+            family="slices",
+            status=Status.ERROR,
+            message=_unavailable_message(rule.metric, enc),
+        )
+        return
+    value = sub[rule.metric]
+    if not math.isfinite(value):
+        sl.check = _undefined_check(rule, name=name, family="slices")
+        return
+    if policy.n_resamples == 0:
+        sl.evidence = Evidence(value, n=sl.n)
+        return
+    reps = bootstrap_replicates(
+        task=enc.task,
+        y_true=y_true,
+        y_pred=y_pred,
+        y_score=y_score,
+        metrics=[rule.metric],
+        n_resamples=policy.n_resamples,
+        seed=seed,
+    )
+    sl.evidence = from_replicates(value, reps[rule.metric], confidence=policy.confidence, n=sl.n)
+
+
+def _proportion_counts(
+    metric: str, task: str, y_true: np.ndarray, y_pred: np.ndarray
+) -> tuple[int, int] | None:
+    """``(successes, trials)`` of a metric that is a proportion, else None."""
+    if metric == "accuracy" and task != "regression":
+        return int((y_true == y_pred).sum()), int(y_true.shape[0])
+    if task != "binary":
+        return None
+    tp = int(((y_true == 1) & (y_pred == 1)).sum())
+    if metric == "recall":
+        return tp, int((y_true == 1).sum())
+    if metric == "precision":
+        return tp, int((y_pred == 1).sum())
+    return None
 
 
 def _small_slice_check(rule: SliceRule, label: str, n: int) -> CheckResult:
@@ -378,34 +521,11 @@ def _small_slice_check(rule: SliceRule, label: str, n: int) -> CheckResult:
         severity=rule.severity,
         status=status,
         rationale=rule.rationale,
+        family="slices",
         message=f"insufficient data: slice {rule.column}={label} has {n} rows, "
         f"fewer than min_size {rule.min_size}",
         details={"n": n},
     )
-
-
-def _slice_metric_check(
-    rule: SliceRule, enc: Encoded, mask: np.ndarray, label: str, n: int
-) -> CheckResult:
-    name = _slice_name(rule, label)
-    sub = point_metrics(
-        task=enc.task,
-        y_true=enc.y_true[mask],
-        y_pred=enc.y_pred[mask],
-        y_score=None if enc.y_score is None else enc.y_score[mask],
-    )
-    if rule.metric not in sub:
-        return CheckResult(
-            name=name,
-            threshold=rule.threshold,
-            operator=rule.operator,
-            severity=rule.severity,
-            status=Status.ERROR,
-            message=_unavailable_message(rule.metric, enc),
-        )
-    check = _threshold_check(rule, sub[rule.metric], name=name, details={"n": n})
-    check.message = f"slice {rule.column}={label} (n={n}): {check.message}"
-    return check
 
 
 def champion_checks(
@@ -415,11 +535,13 @@ def champion_checks(
     champion: Encoded | None,
     champion_ref: dict[str, Any],
     candidate_metrics: dict[str, float] | None = None,
+    on_inconclusive: str = "block",
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Compare the candidate with the champion by paired bootstrap, one check per rule.
 
     The difference is sign-adjusted so that positive means "the candidate is better"; a rule
-    passes when the lower CI bound of that improvement is at least ``-margin``.
+    is shown to pass when the lower CI bound of that improvement is at least ``-margin``, shown
+    to fail when the upper bound is below it, and inconclusive otherwise.
 
     Args:
         spec: The champion section of the policy.
@@ -427,6 +549,7 @@ def champion_checks(
         champion: Champion predictions on the same rows, or None when no model holds the alias.
         champion_ref: Alias, URI, version and digest of the champion, for the report.
         candidate_metrics: The candidate's point metrics when already computed (else computed).
+        on_inconclusive: The section's inconclusive policy (a rule may override it).
 
     Returns:
         The checks and the report details.
@@ -436,6 +559,7 @@ def champion_checks(
         return [
             CheckResult(
                 name=f"champion@{spec.alias}",
+                family="champion",
                 status=Status.ERROR,
                 message="gates.performance.champion has no rules; add at least one "
                 "{metric, margin} rule or remove the champion section",
@@ -448,6 +572,7 @@ def champion_checks(
         return [
             CheckResult(
                 name=f"champion@{spec.alias}",
+                family="champion",
                 status=status,
                 message=f"no model holds alias '{spec.alias}' of "
                 f"'{champion_ref.get('model_name')}': no champion to compare with "
@@ -462,6 +587,7 @@ def champion_checks(
             checks.append(
                 CheckResult(
                     name=name,
+                    family="champion",
                     status=Status.ERROR,
                     severity=rule.severity,
                     message=_unavailable_message(rule.metric, candidate),
@@ -469,7 +595,14 @@ def champion_checks(
             )
             continue
         check, comparison = _champion_rule_check(
-            rule, diffs[rule.metric], name=name, spec=spec, cand_m=cand_m, champ_m=champ_m
+            rule,
+            diffs[rule.metric],
+            name=name,
+            spec=spec,
+            on_inconclusive=rule.on_inconclusive or on_inconclusive,
+            n_rows=int(candidate.y_true.shape[0]),
+            cand_m=cand_m,
+            champ_m=champ_m,
         )
         checks.append(check)
         details["comparisons"].append(comparison)
@@ -520,50 +653,76 @@ def _champion_rule_check(
     *,
     name: str,
     spec: ChampionSpec,
+    on_inconclusive: str,
+    n_rows: int,
     cand_m: dict[str, float],
     champ_m: dict[str, float],
 ) -> tuple[CheckResult, dict[str, Any]]:
     """The non-inferiority check of one rule on its bootstrap difference ``d``, and its row."""
     sign = -1.0 if rule.metric in LOWER_IS_BETTER else 1.0
     # Improvement = how much better the candidate is; its CI's lower end is the worst case.
-    lo, hi = sorted((sign * d.ci_low, sign * d.ci_high))
     est = sign * d.estimate
-    if not all(math.isfinite(x) for x in (lo, hi, est)):
-        status, msg = (
-            Status.ERROR,
-            (
-                f"{rule.metric} difference to the champion is undefined on this data; "
-                "evaluate on data with both classes"
-            ),
-        )
-    else:
-        ok = lo >= -rule.margin
-        status = _status_for(ok, rule.severity)
-        msg = (
-            f"{rule.metric}: candidate {cand_m.get(rule.metric, float('nan')):.4g} vs champion "
-            f"{champ_m.get(rule.metric, float('nan')):.4g}; improvement {est:+.4g}, "
-            f"{int(spec.confidence * 100)}% CI [{lo:+.4g}, {hi:+.4g}] "
-            + ("clears" if ok else "does not clear")
-            + f" the non-inferiority margin -{rule.margin:g}"
-        )
-    check = CheckResult(
+    margin = float(rule.margin or 0.0)
+    base = dict(
         name=name,
-        value=est,
-        threshold=-rule.margin,
+        threshold=-margin,
         operator="ci_low >=",
-        ci_low=lo,
-        ci_high=hi,
         severity=rule.severity,
         rationale=rule.rationale,
-        status=status,
-        message=msg,
-        details={
-            "candidate": cand_m.get(rule.metric),
-            "champion": champ_m.get(rule.metric),
-            "method": d.method,
-            "n_resamples": d.n_resamples,
-        },
+        family="champion",
     )
+    reps = sign * d.replicates if d.replicates is not None else None
+    if reps is None or not math.isfinite(est):
+        check = CheckResult(
+            **base,
+            status=Status.ERROR,
+            message=f"{rule.metric} difference to the champion is undefined on this data; "
+            "evaluate on data with both classes",
+        )
+        status, lo, hi = check.status, None, None
+    else:
+        ev = from_replicates(
+            est,
+            reps,
+            confidence=spec.confidence,
+            n=n_rows,
+            method=d.method,
+        )
+        verdict = judge(
+            ev,
+            threshold=-margin,
+            operator=">=",
+            judge_on="interval",
+            severity=rule.severity,
+            on_inconclusive=on_inconclusive,
+        )
+        lead = (
+            f"{rule.metric}: candidate {cand_m.get(rule.metric, float('nan')):.4g} vs champion "
+            f"{champ_m.get(rule.metric, float('nan')):.4g}; "
+        )
+        text = describe(
+            verdict,
+            ev,
+            what="improvement",
+            threshold=-margin,
+            operator=">=",
+            confidence=spec.confidence,
+            on_inconclusive=on_inconclusive,
+        )
+        text = text.replace(f">= {-margin:g}", f"the non-inferiority margin -{margin:g}")
+        check = CheckResult(
+            **base,
+            message=lead + text,
+            details={
+                "candidate": cand_m.get(rule.metric),
+                "champion": champ_m.get(rule.metric),
+                "method": d.method,
+                "n_resamples": d.n_resamples,
+                **verdict.details(),
+            },
+            **{**check_fields(verdict, ev), "value": est},
+        )
+        status, lo, hi = check.status, ev.low, ev.high
     comparison = dict(
         metric=rule.metric,
         candidate=cand_m.get(rule.metric),
@@ -571,7 +730,8 @@ def _champion_rule_check(
         diff=est,
         ci_low=lo,
         ci_high=hi,
-        margin=rule.margin,
+        margin=margin,
+        decision=check.decision,
         status=status.value,
     )
     return check, comparison
@@ -617,6 +777,13 @@ def evaluate(
     Returns:
         ``(checks, metrics, details)``.
     """
+    n_rows = int(candidate.y_true.shape[0])
+    if n_rows < policy.min_rows:
+        raise GateInputError(
+            f"{source} has {n_rows} evaluation rows, fewer than gates.performance.min_rows "
+            f"({policy.min_rows}): metrics and intervals from so few rows are not evidence; "
+            "evaluate on more rows"
+        )
     metrics = point_metrics(
         task=candidate.task,
         y_true=candidate.y_true,
@@ -641,6 +808,7 @@ def evaluate(
             champion=champion,
             champion_ref=champion_ref or {},
             candidate_metrics=metrics,
+            on_inconclusive=policy.on_inconclusive,
         )
         checks += c_checks
         details["champion"] = c_details

@@ -10,7 +10,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from quality_gates.shared.policy.base import GateSection, MinMaxBound, Severity, StrictModel
+from quality_gates.shared.policy.base import (
+    JudgedSection,
+    JudgeOn,
+    MinMaxBound,
+    OnInconclusive,
+    Severity,
+    StrictModel,
+)
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -51,11 +58,20 @@ MetricName = Literal[
 
 
 class MetricRule(MinMaxBound, StrictModel):
-    """A threshold on one metric: ``min`` (at least) or ``max`` (at most), exactly one."""
+    """A threshold on one metric: ``min`` (at least) or ``max`` (at most), exactly one.
+
+    Attributes:
+        judge_on: ``interval`` (default): the bootstrap interval must lie on the passing side
+            (shown to pass), on the failing side it fails, across the threshold it is
+            inconclusive; ``estimate``: the point value alone.
+        on_inconclusive: Overrides the section's ``on_inconclusive`` for this rule.
+    """
 
     metric: MetricName
     min: float | None = None
     max: float | None = None
+    judge_on: JudgeOn = "interval"
+    on_inconclusive: OnInconclusive | None = None
     severity: Severity = "block"
     rationale: str | None = None
 
@@ -82,8 +98,10 @@ def _num(value: float | None, unbounded: str) -> str:
 class SliceRule(MetricRule):
     """A threshold on one metric for every value of a segment column.
 
-    Slices with fewer than ``min_size`` rows are reported as "insufficient data" with the status
-    given by ``on_small`` (never a silent pass).
+    The slices of one rule are a family: judged together under the section's ``multiplicity``
+    adjustment. Slices with fewer than ``min_size`` rows are judged with an exact binomial
+    interval when the metric is a proportion (accuracy, precision, recall), else reported as
+    "insufficient data" with the status given by ``on_small`` (never a silent pass).
     """
 
     column: str
@@ -95,13 +113,27 @@ class ChampionRule(StrictModel):
     """Non-inferiority against the champion on one metric.
 
     The paired-bootstrap CI of ``candidate - champion`` (sign-adjusted so that positive means the
-    candidate is better) must have its lower bound at or above ``-margin``.
+    candidate is better) is held to ``-margin``: shown non-inferior when its lower bound is at or
+    above it, shown worse when its upper bound is below it, inconclusive otherwise. The margin
+    has no default: "no worse at all" (0) can almost never be shown, so a policy must say how
+    much worse is still acceptable.
     """
 
     metric: MetricName
-    margin: float = Field(default=0.0, ge=0.0)
+    margin: float | None = Field(default=None, ge=0.0)
+    on_inconclusive: OnInconclusive | None = None
     severity: Severity = "block"
     rationale: str | None = None
+
+    @model_validator(mode="after")
+    def _explicit_margin(self) -> ChampionRule:
+        if self.margin is None:
+            raise ValueError(
+                f"champion rule on '{self.metric}' needs an explicit margin: how much worse than "
+                "the champion is still acceptable (e.g. margin: 0.01); with margin 0 an equally "
+                "good candidate can almost never be shown non-inferior"
+            )
+        return self
 
 
 class ChampionSpec(StrictModel):
@@ -117,12 +149,18 @@ class ChampionSpec(StrictModel):
     if_missing: Literal["skip", "warn", "block"] = "skip"
 
 
-class PerformancePolicy(GateSection):
-    """Policy section of the performance gate."""
+class PerformancePolicy(JudgedSection):
+    """Policy section of the performance gate.
+
+    Attributes:
+        min_rows: Fewer evaluation rows are an error: intervals from a handful of rows are not
+            evidence (two rows give a bootstrap "interval" of ROC AUC [1, 1]).
+    """
 
     rules_hint: ClassVar[str] = "add at least one rule (e.g. {metric: roc_auc, min: 0.7})"
 
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+    min_rows: int = Field(default=100, ge=1)
     decision_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     rules: list[MetricRule] = Field(default_factory=list)
     slices: list[SliceRule] = Field(default_factory=list)
@@ -130,6 +168,24 @@ class PerformancePolicy(GateSection):
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     n_resamples: int = Field(default=1000, ge=0, le=100_000)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _intervals_available(self) -> PerformancePolicy:
+        if self.n_resamples == 0:
+            on_interval = [
+                r.metric for r in (*self.rules, *self.slices) if r.judge_on == "interval"
+            ]
+            if on_interval:
+                raise ValueError(
+                    f"n_resamples is 0, so there are no intervals, but the rules on "
+                    f"{sorted(set(on_interval))} are judged on them; set n_resamples (e.g. 1000) "
+                    "or judge_on: estimate"
+                )
+        return self
+
+    def inconclusive_for(self, rule: MetricRule | ChampionRule) -> str:
+        """What an inconclusive result of ``rule`` does: its own override, else the section's."""
+        return rule.on_inconclusive or self.on_inconclusive
 
     @property
     def has_rules(self) -> bool:

@@ -11,7 +11,7 @@ import json
 import math
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -80,6 +80,13 @@ class CheckResult(BaseModel):
     rationale: str | None = None
     message: str = ""
     details: dict[str, Any] = Field(default_factory=dict)
+    #: What the evidence showed, for rules judged on an interval: ``pass`` (shown to pass),
+    #: ``fail`` (shown to fail) or ``inconclusive`` (the interval straddles the threshold); the
+    #: status is what the policy makes of it. None for checks that are not such rules.
+    decision: Literal["pass", "fail", "inconclusive"] | None = None
+    #: The part of the gate the check belongs to (e.g. ``thresholds``, ``slices``,
+    #: ``champion``), each shown with its own status on the scorecard.
+    family: str | None = None
 
     @field_validator("value", "threshold", "ci_low", "ci_high", mode="before")
     @classmethod

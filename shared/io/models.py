@@ -624,11 +624,13 @@ def resolve_alias(*, name: str, alias: str, tracking_uri: str | None = None) -> 
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
 
     Returns:
-        The versioned URI, or None when the registered model or the alias does not exist (e.g.
-        the first model ever evaluated has no champion).
+        The versioned URI, or None when no version holds the alias (e.g. no model of that name
+        has reached production yet).
 
     Raises:
-        GateInputError: When the server is unreachable or answers with another error.
+        GateInputError: When the registered model does not exist (a typo in the name must not
+            read as "no champion yet"), or the server is unreachable or answers with another
+            error.
     """
     tracking = resolve_tracking_uri(tracking_uri)
     ensure_reachable(tracking)
@@ -636,7 +638,13 @@ def resolve_alias(*, name: str, alias: str, tracking_uri: str | None = None) -> 
         try:
             version = alias_version(connect(tracking), name, alias, tracking_uri=tracking)
         except ModelMissing:
-            return None
+            raise GateInputError(
+                f"registered model '{name}' not found at tracking URI {tracking}, so there is "
+                "no champion to compare with; check --registered-model-name (or the policy's "
+                "champion.model_name), or create the registered model first when this is the "
+                "first model of a new name (a model that exists without the alias is handled "
+                "by champion.if_missing)"
+            ) from None
     return f"models:/{name}/{version}" if version is not None else None
 
 

@@ -55,3 +55,23 @@ class MinMaxBound:
     def threshold(self) -> float:
         """The bound of the rule."""
         return self.min if self.min is not None else self.max  # type: ignore[return-value]
+
+
+JudgeOn = Literal["interval", "estimate"]
+OnInconclusive = Literal["block", "warn"]
+Multiplicity = Literal["holm", "bh", "none"]
+
+
+class JudgedSection(GateSection):
+    """A gate section whose rules are judged on intervals (see ``shared/gates/decisions.py``).
+
+    Attributes:
+        on_inconclusive: What a rule whose interval straddles its threshold does: ``block``
+            (the model must be *shown* to meet the bar) or ``warn``. A rule may override it.
+        multiplicity: Adjustment over a family of checks of one rule (slices, group pairs):
+            ``holm`` (family-wise error), ``bh`` (Benjamini-Hochberg, false discovery rate) or
+            ``none``.
+    """
+
+    on_inconclusive: OnInconclusive = "block"
+    multiplicity: Multiplicity = "holm"

@@ -182,7 +182,10 @@ def test_resolve_alias(mlflow_env, data, model_a):
 
     assert resolve_alias(name=name, alias="production") == f"models:/{name}/{mv.version}"
     assert resolve_alias(name=name, alias="nope") is None
-    assert resolve_alias(name=_name("no-such-model"), alias="production") is None
+    # A name that does not exist is an error, never "no champion yet" (a typo would pass).
+    with pytest.raises(GateInputError, match="not found") as info:
+        resolve_alias(name=_name("no-such-model"), alias="production")
+    assert "registered-model-name" in str(info.value)
 
 
 @pytest.mark.parametrize(
