@@ -353,7 +353,7 @@ def from_replicates(
 
 
 def from_normal(
-    estimate: float, se: float, *, confidence: float, n: int | None, method: str
+    estimate: float, se: float, *, confidence: float, n: int | None, method: str = "normal"
 ) -> Evidence:
     """Evidence from an estimate and its standard error (normal approximation)."""
     from scipy.stats import norm
@@ -434,7 +434,8 @@ def describe(
     by = f" by {abs(ev.estimate - threshold):.3g}"
     if verdict.judged_on == "estimate":
         verb = "meets" if verdict.decision == "pass" else "violates"
-        return f"{head} {verb} {bar}{'' if verdict.decision == 'pass' else by} (judged on the estimate)"
+        gap = "" if verdict.decision == "pass" else by
+        return f"{head} {verb} {bar}{gap} (judged on the estimate)"
     if verdict.decision == "pass":
         return f"{head}: shown to meet {bar}"
     if verdict.decision == "fail":

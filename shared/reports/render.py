@@ -26,7 +26,7 @@ from typing import Any
 
 import jinja2
 
-from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.contracts.results import GateResult, Status, worst
 from quality_gates.shared.contracts.scorecard import Scorecard
 from quality_gates.shared.reports import plots
 
@@ -257,6 +257,8 @@ def _slices(raw: Any, raw_thresholds: Any, notes: list[str]) -> list[dict[str, A
             d = _mapping(item, f"slices[{i}]")
             column, metric = _text(d["column"]), _text(d["metric"])
             value = _number(d.get("value_metric"), f"slices[{i}].value_metric", optional=True)
+            low = _number(d.get("ci_low"), f"slices[{i}].ci_low", optional=True)
+            high = _number(d.get("ci_high"), f"slices[{i}].ci_high", optional=True)
             n = d.get("n")
             n = None if n is None else int(_number(n, f"slices[{i}].n"))
         except (_Malformed, KeyError, OverflowError):
@@ -276,6 +278,8 @@ def _slices(raw: Any, raw_thresholds: Any, notes: list[str]) -> list[dict[str, A
             {
                 "value": _text(d.get("value")),
                 "metric_value": value,
+                "ci": fmt_ci(low, high),
+                "evidence": _EVIDENCE.get(str(d.get("decision") or ""), MISSING),
                 "n": n,
                 "status": _status_text(status),
                 "status_class": _status_class(status),
@@ -303,6 +307,7 @@ def _champion(raw: Any, notes: list[str]) -> dict[str, Any]:
                     "ci_low": _number(c.get("ci_low"), f"{w}.ci_low", optional=True),
                     "ci_high": _number(c.get("ci_high"), f"{w}.ci_high", optional=True),
                     "margin": _number(c.get("margin"), f"{w}.margin", optional=True),
+                    "evidence": _EVIDENCE.get(str(c.get("decision") or ""), MISSING),
                     "status": _status_text(c.get("status")),
                     "status_class": _status_class(c.get("status")),
                 }
@@ -354,6 +359,23 @@ def _guard(what: str, notes: list[str], build: Callable[[], Any]) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+#: How a rule judged on an interval reads on a report (CheckResult.decision).
+_EVIDENCE = {"pass": "shown to pass", "fail": "shown to fail", "inconclusive": "inconclusive"}
+
+
+def part_statuses(result: GateResult) -> list[tuple[str, Status]]:
+    """The worst status of each part of a gate (checks grouped by ``family``), in check order.
+
+    The performance gate's thresholds, slices and champion comparison each get their own
+    status, so a scorecard separates "below the bar" from "worse than the model in use".
+    """
+    parts: dict[str, list[Status]] = {}
+    for c in result.checks:
+        if c.family:
+            parts.setdefault(c.family, []).append(c.status)
+    return [(name, worst(statuses)) for name, statuses in parts.items()]
+
+
 def _check_rows(result: GateResult) -> list[dict[str, Any]]:
     return [
         {
@@ -362,6 +384,7 @@ def _check_rows(result: GateResult) -> list[dict[str, Any]]:
             "operator": c.operator or MISSING,
             "threshold": fmt(c.threshold),
             "ci": fmt_ci(c.ci_low, c.ci_high),
+            "evidence": _EVIDENCE.get(c.decision or "", MISSING),
             "severity": c.severity or MISSING,
             "status": c.status.value,
             "status_class": _status_class(c.status),
@@ -408,6 +431,8 @@ def _slice_section(sections: _Sections, slice_groups: list[dict[str, Any]]) -> l
                     "metric": g["metric"],
                     "value": fmt(r["metric_value"]),
                     "threshold": fmt(g["threshold"]),
+                    "ci": r["ci"],
+                    "evidence": r["evidence"],
                     "n": fmt(r["n"]),
                     "status": r["status"],
                     "status_class": r["status_class"],
@@ -505,6 +530,10 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
         "error": result.error or (result.summary if result.status == Status.ERROR else None),
         "checks": _check_rows(result),
         "counts": ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks",
+        "parts": [
+            {"name": name, "status": st.value, "status_class": _status_class(st)}
+            for name, st in part_statuses(result)
+        ],
         "metrics": metrics,
         "plots": sections.plots,
         "has_plot_details": bool(cm or roc or slice_groups or forest or details.get("images")),

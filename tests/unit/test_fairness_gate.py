@@ -134,7 +134,7 @@ def test_demo_candidate_passes_and_biased_model_fails_a_named_rule(demo):
     assert len(bad.details["images"]) == 3
     html = reports.gate_report_html(bad)
     assert html.count("data:image/png;base64,") >= 3 and "F × 18-25" in html
-    assert "violates max 0.1" in reports.gate_report_markdown(bad)
+    assert "shown to violate <= 0.1" in reports.gate_report_markdown(bad)
     assert GateResult.from_json(bad.to_json()).status == Status.FAILED
 
 

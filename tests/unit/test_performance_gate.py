@@ -1,15 +1,18 @@
 """The performance gate end to end on real sklearn models and data files (no kfp, no MLflow)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
 from quality_gates.components.performance_gate.core import (
     Encoded,
     champion_checks,
+    evaluate,
 )
-from quality_gates.components.performance_gate.policy import ChampionSpec
-from quality_gates.shared.contracts.results import Status
+from quality_gates.components.performance_gate.policy import ChampionSpec, PerformancePolicy
+from quality_gates.shared.contracts.results import GateResult, Status
+from quality_gates.shared.reports.render import part_statuses
 from quality_gates.shared.gates.runner import check
 
 
@@ -159,11 +162,13 @@ def test_champion_non_inferiority_pass_fail_and_missing():
         spec=spec, candidate=_enc(y, good), champion=_enc(y, good), champion_ref={}
     )
     assert [c.status for c in same] == [Status.PASSED, Status.PASSED]
+    assert [c.decision for c in same] == ["pass", "pass"]
     assert same[0].value == 0.0 and same[0].ci_low == 0.0
     worse, details = champion_checks(
         spec=spec, candidate=_enc(y, poor), champion=_enc(y, good), champion_ref={}
     )
     assert [c.status for c in worse] == [Status.FAILED, Status.FAILED]
+    assert [c.decision for c in worse] == ["fail", "fail"]
     assert worse[0].ci_high < 0  # clearly worse on AUC
     assert worse[1].ci_high < 0  # log loss is lower-is-better: sign-adjusted to "improvement"
     assert details["comparisons"][0]["metric"] == "roc_auc"
@@ -221,3 +226,83 @@ def test_positive_label_written_as_text_matches_a_numeric_class(binary_case):
         _policy(rules).replace("label: target,", 'label: target, positive_label: "yes",'),
     )
     assert wrong.status == Status.ERROR and "positive_label 'yes'" in wrong.error
+
+
+def test_threshold_inside_the_interval_is_inconclusive_and_the_policy_decides(binary_case):
+    est = _run(binary_case, _policy("      - {metric: roc_auc, min: 0.5, judge_on: estimate}"))
+    c = est.checks[0]
+    inside = round((c.value + c.ci_low) / 2, 4)  # between the lower bound and the estimate
+    rule = "      - {metric: roc_auc, min: %s%s}"
+    r = _run(binary_case, _policy(rule % (inside, "")))
+    assert r.status == Status.FAILED and r.checks[0].decision == "inconclusive"
+    assert "inconclusive" in r.checks[0].message and r.checks[0].details["rows_needed"] > 0
+    r = _run(binary_case, _policy(rule % (inside, ", on_inconclusive: warn")))
+    assert r.status == Status.WARNED and r.passed
+    assert _run(binary_case, _policy(rule % (inside, ", judge_on: estimate"))).status == (
+        Status.PASSED
+    )
+    shown = _run(binary_case, _policy(rule % (round(c.ci_low - 0.01, 4), "")))
+    assert shown.status == Status.PASSED and shown.checks[0].decision == "pass"
+
+
+def test_too_few_evaluation_rows_is_an_error(binary_case):
+    binary_case.frame.head(40).to_csv(binary_case.data_path, index=False)
+    r = _run(binary_case, _policy("      - {metric: roc_auc, min: 0.5}"))
+    assert r.status == Status.ERROR and "min_rows" in r.error and "40" in r.error
+
+
+def test_champion_rule_needs_an_explicit_margin(binary_case):
+    text = _policy(
+        "      - {metric: roc_auc, min: 0.5}",
+        extra="    champion:\n      rules: [{metric: roc_auc}]",
+    )
+    r = _run(binary_case, text, registered_model_name="m")
+    assert r.status == Status.ERROR and "explicit margin" in r.error
+
+
+def test_slices_are_a_family_with_small_proportion_slices_judged_exactly(binary_case):
+    frame = binary_case.frame.copy()
+    frame["seg"] = np.where(
+        np.arange(len(frame)) < 30, "small", "s" + (frame.index % 4).astype(str)
+    )
+    frame.to_csv(binary_case.data_path, index=False)
+    text = _policy(
+        "      - {metric: roc_auc, min: 0.5}",
+        extra="    multiplicity: bh\n    slices:\n"
+        "      - {column: seg, metric: accuracy, min: 0.2, min_size: 100}",
+    ).replace("exclude: [region]", "exclude: [region, seg]")
+    r = _run(binary_case, text)
+    slices = [c for c in r.checks if c.family == "slices"]
+    assert len(slices) == 5
+    small = next(c for c in slices if "seg=small" in c.name)
+    assert "Clopper-Pearson" in small.details["method"] and small.ci_low < small.value
+    assert all(c.details["multiplicity"] == "bh" for c in slices)
+    assert all("adjusted_p" in c.details for c in slices)
+
+
+def test_champion_comparison_has_its_own_part_status():
+    rng = np.random.default_rng(3)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    good = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.25, n), 0.001, 0.999)
+    poor = np.clip(0.5 + (y - 0.5) * 0.3 + rng.normal(0, 0.25, n), 0.001, 0.999)
+    policy = PerformancePolicy.model_validate(
+        {
+            "n_resamples": 200,
+            "rules": [{"metric": "roc_auc", "min": 0.6}],
+            "champion": {"rules": [{"metric": "roc_auc", "margin": 0.01}], "n_resamples": 200},
+        }
+    )
+    checks, _, _ = evaluate(
+        policy=policy,
+        candidate=_enc(y, poor),
+        frame=pd.DataFrame(index=range(n)),
+        source="t",
+        champion=_enc(y, good),
+        champion_ref={},
+    )
+    result = GateResult(gate="performance", status=Status.FAILED, summary="s", checks=checks)
+    assert dict(part_statuses(result)) == {
+        "thresholds": Status.PASSED,
+        "champion": Status.FAILED,
+    }

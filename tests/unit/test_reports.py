@@ -338,13 +338,14 @@ def test_html_has_a_row_with_name_and_status_for_every_check(results, page):
 
 
 def test_html_check_row_shows_value_operator_threshold_ci_severity_message_rationale(page):
-    row = next(r for r in rows(page) if r[0] == "roc_auc" and len(r) == 8)
+    row = next(r for r in rows(page) if r[0] == "roc_auc" and len(r) == 9)
     assert row == [
         "roc_auc",
         "0.8735",
         ">=",
         "0.8",
         "[0.8512, 0.8912]",
+        "—",
         "block",
         "passed",
         "roc_auc 0.8735 >= 0.8 Rationale: policy MR-12",
@@ -439,10 +440,10 @@ def test_html_metrics_table_shows_ci_next_to_value(page):
 
 def test_html_slice_and_champion_tables(page):
     all_rows = rows(page)
-    assert ["age", SCRIPT, "recall", "0.52", "0.6", "40", "failed"] in all_rows
-    assert ["age", "unknown", "recall", "—", "0.6", "2", "skipped"] in all_rows
-    assert ["region", "a|b", "precision", "0.8", "—", "300", "passed"] in all_rows
-    assert ["roc_auc", "0.87", "0.885", "-0.015", "[-0.03, 0]", "0.01", "failed"] in all_rows
+    assert ["age", SCRIPT, "recall", "0.52", "—", "0.6", "40", "—", "failed"] in all_rows
+    assert ["age", "unknown", "recall", "—", "—", "0.6", "2", "—", "skipped"] in all_rows
+    assert ["region", "a|b", "precision", "0.8", "—", "—", "300", "—", "passed"] in all_rows
+    assert ["roc_auc", "0.87", "0.885", "-0.015", "[-0.03, 0]", "0.01", "—", "failed"] in all_rows
 
 
 def test_html_malformed_details_are_skipped_with_a_note(page, html):
@@ -486,15 +487,15 @@ def _cells(line: str) -> list[str]:
 def test_markdown_has_a_row_per_check_with_escaped_pipes(results, scorecard):
     md = reports.scorecard_markdown(scorecard)
     table_rows = [_cells(line) for line in md.splitlines() if line.startswith("|")]
-    check_rows = [r for r in table_rows if len(r) == 9]
+    check_rows = [r for r in table_rows if len(r) == 10]
     for r in results:
         for c in r.checks:
             name = reports.md_escape(c.name)
             match = [row for row in check_rows if row[0] == name]
             assert len(match) == 1, c.name
-            assert match[0][6].endswith(c.status.value)
+            assert match[0][7].endswith(c.status.value)
     assert r"a\|b pipe" in md and r"x \| y" in md
-    assert ["region", r"a\|b", "precision", "0.8", "—", "300", "passed"] in table_rows
+    assert ["region", r"a\|b", "precision", "0.8", "—", "—", "300", "—", "passed"] in table_rows
     assert SCRIPT not in md
     # Every row of every table has as many cells as its header: no pipe broke a row.
     tables: list[list[list[str]]] = []
