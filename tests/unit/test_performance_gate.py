@@ -12,8 +12,8 @@ from quality_gates.components.performance_gate.core import (
 )
 from quality_gates.components.performance_gate.policy import ChampionSpec, PerformancePolicy
 from quality_gates.shared.contracts.results import GateResult, Status
-from quality_gates.shared.reports.render import part_statuses
 from quality_gates.shared.gates.runner import check
+from quality_gates.shared.reports.render import part_statuses
 
 
 def run_performance_gate(**kw):
