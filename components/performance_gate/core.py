@@ -679,7 +679,6 @@ def _champion_rule_check(
             message=f"{rule.metric} difference to the champion is undefined on this data; "
             "evaluate on data with both classes",
         )
-        status, lo, hi = check.status, None, None
     else:
         ev = from_replicates(
             est,
@@ -722,19 +721,29 @@ def _champion_rule_check(
             },
             **{**check_fields(verdict, ev), "value": est},
         )
-        status, lo, hi = check.status, ev.low, ev.high
-    comparison = dict(
+    return check, _comparison_row(rule, check, est, cand_m=cand_m, champ_m=champ_m)
+
+
+def _comparison_row(
+    rule: ChampionRule,
+    check: CheckResult,
+    est: float,
+    *,
+    cand_m: dict[str, float],
+    champ_m: dict[str, float],
+) -> dict[str, Any]:
+    """The report's row of one champion comparison."""
+    return dict(
         metric=rule.metric,
         candidate=cand_m.get(rule.metric),
         champion=champ_m.get(rule.metric),
         diff=est,
-        ci_low=lo,
-        ci_high=hi,
-        margin=margin,
+        ci_low=check.ci_low,
+        ci_high=check.ci_high,
+        margin=float(rule.margin or 0.0),
         decision=check.decision,
-        status=status.value,
+        status=check.status.value,
     )
-    return check, comparison
 
 
 def _roc_points(y_true: np.ndarray, score: np.ndarray, n: int = 101) -> dict[str, list[float]]:
