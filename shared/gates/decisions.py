@@ -424,8 +424,8 @@ def describe(
         rows: What ``rows_needed`` counts (``rows``, ``rows per group``).
 
     Returns:
-        E.g. ``roc_auc = 0.705, 95% CI [0.69, 0.72], straddles >= 0.7: inconclusive
-        (on_inconclusive: block); about 8300 rows would decide at this spread``.
+        E.g. ``roc_auc = 0.705, 95% CI [0.69, 0.72]: inconclusive, cannot tell it from >= 0.7
+        (blocks under on_inconclusive: block); about 8300 rows would decide at this spread``.
     """
     ci = f", {confidence:.0%} CI [{ev.low:.4g}, {ev.high:.4g}]" if ev.has_interval else ""
     bar = f"{operator} {threshold:g}"
@@ -441,7 +441,12 @@ def describe(
     if verdict.decision == "fail":
         return f"{head}: shown to violate {bar}{by}"
     why = ev.note or ("no interval" if not ev.has_interval else f"cannot tell it from {bar}")
-    text = f"{head}: inconclusive, {why} (on_inconclusive: {on_inconclusive})"
+    effect = (
+        f"blocks under on_inconclusive: {on_inconclusive}"
+        if verdict.status == Status.FAILED
+        else "warns"
+    )
+    text = f"{head}: inconclusive, {why} ({effect})"
     if verdict.rows_needed is not None:
         text += f"; about {verdict.rows_needed} {rows} would decide at this spread"
     return text
