@@ -135,6 +135,18 @@ class GateResult(BaseModel):
         """Whether the gate lets the model through (``passed`` or ``warned``)."""
         return self.status.lets_through
 
+    def part_statuses(self) -> list[tuple[str, Status]]:
+        """The worst status of each part of the gate (checks grouped by ``family``), in order.
+
+        The performance gate's thresholds, slices and champion comparison each get their own
+        status, so a scorecard separates "below the bar" from "worse than the model in use".
+        """
+        parts: dict[str, list[Status]] = {}
+        for c in self.checks:
+            if c.family:
+                parts.setdefault(c.family, []).append(c.status)
+        return [(name, worst(statuses)) for name, statuses in parts.items()]
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """Serialise to JSON text."""
         return self.model_dump_json(indent=indent)

@@ -229,6 +229,8 @@ def _log_run_contents(
         tags["mlflow.source.git.commit"] = lineage["git_commit"]
     for label, r in labelled:
         tags[_key(f"{TAG_PREFIX}gate.{label}")] = r.status.value
+        for part, status in r.part_statuses():
+            tags[_key(f"{TAG_PREFIX}gate.{label}.{part}")] = status.value
 
     param_entities = [
         Param(_key(k), tag_value(v, MAX_PARAM_VALUE))
@@ -423,6 +425,8 @@ def _promote_verified(
             tags[_key(TAG_PREFIX + k)] = v
     for label, r in _gate_labels(scorecard.results):
         tags[_key(f"{TAG_PREFIX}gate.{label}")] = r.status.value
+        for part, status in r.part_statuses():
+            tags[_key(f"{TAG_PREFIX}gate.{label}.{part}")] = status.value
     for k, v in tags.items():
         client.set_model_version_tag(registered_name, version, k, tag_value(v, MAX_TAG_VALUE))
 

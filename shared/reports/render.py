@@ -26,7 +26,7 @@ from typing import Any
 
 import jinja2
 
-from quality_gates.shared.contracts.results import GateResult, Status, worst
+from quality_gates.shared.contracts.results import GateResult, Status
 from quality_gates.shared.contracts.scorecard import Scorecard
 from quality_gates.shared.reports import plots
 
@@ -363,19 +363,6 @@ def _guard(what: str, notes: list[str], build: Callable[[], Any]) -> Any:
 _EVIDENCE = {"pass": "shown to pass", "fail": "shown to fail", "inconclusive": "inconclusive"}
 
 
-def part_statuses(result: GateResult) -> list[tuple[str, Status]]:
-    """The worst status of each part of a gate (checks grouped by ``family``), in check order.
-
-    The performance gate's thresholds, slices and champion comparison each get their own
-    status, so a scorecard separates "below the bar" from "worse than the model in use".
-    """
-    parts: dict[str, list[Status]] = {}
-    for c in result.checks:
-        if c.family:
-            parts.setdefault(c.family, []).append(c.status)
-    return [(name, worst(statuses)) for name, statuses in parts.items()]
-
-
 def _check_rows(result: GateResult) -> list[dict[str, Any]]:
     return [
         {
@@ -532,7 +519,7 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
         "counts": ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks",
         "parts": [
             {"name": name, "status": st.value, "status_class": _status_class(st)}
-            for name, st in part_statuses(result)
+            for name, st in result.part_statuses()
         ],
         "metrics": metrics,
         "plots": sections.plots,

@@ -79,6 +79,9 @@ def test_good_candidate_is_promoted_with_lineage_and_rerun_is_idempotent(
     assert tags["quality_gates.policy_digest"] == run.scorecard.policy_digest
     assert tags["quality_gates.data_digest"] == run.scorecard.data_digest
     assert tags["quality_gates.gate.performance"] == "passed"
+    # Each part of a gate has its own status on the version (the champion comparison apart).
+    assert tags["quality_gates.gate.performance.thresholds"] == "passed"
+    assert "quality_gates.gate.performance.champion" in tags
     assert tags["quality_gates.data_dvc_md5"] == dvc_md5
     assert (run.scorecard_dir / "scorecard.html").is_file()
     assert run.scorecard.evaluation_run_id

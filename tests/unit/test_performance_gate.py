@@ -13,7 +13,6 @@ from quality_gates.components.performance_gate.core import (
 from quality_gates.components.performance_gate.policy import ChampionSpec, PerformancePolicy
 from quality_gates.shared.contracts.results import GateResult, Status
 from quality_gates.shared.gates.runner import check
-from quality_gates.shared.reports.render import part_statuses
 
 
 def run_performance_gate(**kw):
@@ -302,7 +301,7 @@ def test_champion_comparison_has_its_own_part_status():
         champion_ref={},
     )
     result = GateResult(gate="performance", status=Status.FAILED, summary="s", checks=checks)
-    assert dict(part_statuses(result)) == {
+    assert dict(result.part_statuses()) == {
         "thresholds": Status.PASSED,
         "champion": Status.FAILED,
     }
