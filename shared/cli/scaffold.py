@@ -83,8 +83,9 @@ from __future__ import annotations
 
 from quality_gates.components.{folder}.policy import {camel}Policy
 from quality_gates.shared.contracts.errors import GateInputError
-from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.contracts.results import CheckResult
 from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.gates.decisions import Evidence, judge
 
 
 def evaluate_gate(ctx: GateContext) -> Evaluation:
@@ -109,9 +110,17 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
     shares = frame.loc[:, columns].isna().mean()  # one vectorised pass over the columns
     worst = str(shares.idxmax())
     value = float(shares.max())
-    ok = value <= policy.max_missing_share
-    failed = Status.FAILED if policy.severity == "block" else Status.WARNED
-    status = Status.PASSED if ok else failed
+    # Every threshold goes through the one rule engine. The share is measured on every row of
+    # the data, not estimated from a sample, so it is judged on its value (no interval).
+    verdict = judge(
+        Evidence(value, n=len(frame)),
+        threshold=policy.max_missing_share,
+        operator="<=",
+        judge_on="estimate",
+        severity=policy.severity,
+        on_inconclusive="block",
+    )
+    status = verdict.status
     check = CheckResult(
         name="max missing share",
         value=value,
