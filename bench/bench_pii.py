@@ -310,6 +310,9 @@ def main() -> None:
     report += _sparse(args.repeat)
 
     sub_rows = min(args.competitor_rows, args.rows)
+    if sub_rows <= 0:  # ours only (``--competitor-rows 0``)
+        print("\n".join(report))
+        return
     sub = Corpus(texts=corpus.texts[:sub_rows], spans=[s for s in corpus.spans if s.row < sub_rows])
     for name, mapping, min_score in (
         ("presidio", PRESIDIO_MAP, 0.0),

@@ -22,7 +22,10 @@ LIFT: dict[str, str] = {
         r"\b(?:phone|tel|telephone|mobile|cell|call|fax|contact|reach|whatsapp|sms"
         r"|telefon|telefoon|telefono|handy|gsm|mob|movil|portable)\b"
     ),
-    "ssn": r"\b(?:ssn|social security|social sec|ss#|ss no|taxpayer)\b",
+    "ssn": (
+        r"\b(?:ssn|social security|social sec|ss#|ss no|taxpayer|tin|tax id|tax[ _-]?id|taxid"
+        r"|tax identification|tax number|tax no)\b"
+    ),
     "credit_card": r"\b(?:card|visa|mastercard|amex|credit|debit|cc|pan)\b",
     "iban": r"\b(?:iban|account|bank|transfer|sepa)\b",
     "ipv4": r"\b(?:ip|address|host|client|from|src|dst|login)\b",
@@ -33,7 +36,9 @@ LIFT: dict[str, str] = {
 LOWER: dict[str, str] = {
     "ipv4": r"(?:\b(?:version|ver|release|build|firmware|v|rev|semver|oid)\b\W*$)",
     "phone": (
-        r"\b(?:order|invoice|ref|reference|ticket|tracking|sku|isbn|part)\b\W*(?:no\.?|#)?\W*$"
+        r"\b(?:order|invoice|ref|reference|ticket|tracking|sku|isbn|part|customer|client|account"
+        r"|acct|id|member|policy|contract|case|serial|ean|gtin|upc|kunden|konto)\b"
+        r"\W*(?:no\.?|nr\.?|number|#|id)?\W*$"
     ),
     "credit_card": (
         r"\b(?:order|invoice|tracking|ticket|isbn|serial|ean|gtin|upc|barcode)\b\W*(?:no\.?|#)?\W*$"
@@ -49,7 +54,22 @@ WINDOW = 40  # characters before a match that count as its context
 _HINT_WORDS: dict[str, tuple[str, ...]] = {
     "email": ("email", "e_mail", "mail", "emailaddress"),
     "phone": ("phone", "telephone", "tel", "mobile", "cell", "fax", "msisdn", "phonenumber"),
-    "ssn": ("ssn", "social_security", "socialsecurity", "sin", "nino", "tin"),
+    # US tax ids: an SSN is the individual taxpayer's TIN ("tin", "taxpayer_id", "tax_id").
+    "ssn": (
+        "ssn",
+        "social_security",
+        "socialsecurity",
+        "sin",
+        "nino",
+        "tin",
+        "taxpayer",
+        "taxid",
+        "tax_id",
+        "tax_number",
+        "tax_no",
+        "tax_identification",
+        "taxpayerid",
+    ),
     "credit_card": ("card", "pan", "cc", "creditcard", "ccnum", "cardnumber"),
     "iban": ("iban", "bank_account", "account_number", "bic"),
     "ipv4": ("ip", "ipv4", "ip_address", "ipaddress", "client_ip", "remote_addr"),
@@ -119,7 +139,8 @@ def column_hints(column: str) -> set[str]:
     for entity, hints in _HINT_WORDS.items():
         for hint in hints:
             if "_" in hint:
-                if hint in joined or hint.replace("_", "") == compact:
+                # From the start of a word ("customer_tax_id" yes, "syntax_id" no).
+                if f"_{hint}" in f"_{joined}" or hint.replace("_", "") == compact:
                     found.add(entity)
             elif hint in words or hint == compact:
                 found.add(entity)

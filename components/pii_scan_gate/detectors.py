@@ -42,12 +42,26 @@ _CODE = {e: i for i, e in enumerate(ENTITIES)}
 # the right one after the match. "Not a word character and not a joiner" keeps a number that is
 # part of a longer token (ORD-123-45-6789, v1.2.3.4, hex digests) from matching.
 # A space before a number counts as a boundary only after a word that cannot be a block of
-# another number: "call 020 ..." yes, "GB34 NBBH 0216 ..." (an IBAN's groups) no.
-_L_NUM = r"(?:^|[^\w\-/.+\s]|(?:^|[^\w])\s|[a-z_]\s|(?:^|[^A-Za-z0-9])[A-Z]{1,3}\.?\s|[A-Z]{5}\s)"
-_R_NUM = r"(?:$|[^\w\-/\s]|\s+(?:$|[^\d\s])|[.,](?:\s|$))"
+# another number: "call 020 ...", "VISA 4111 ..." yes, "GB34 NBBH 0216 ..." (an IBAN's groups:
+# a four-letter block after a group holding letters and digits) no. A label glued on with a
+# period ("Tel.020", "No.4111 ...") counts too; a single letter does not ("v1.2.3.4"). So does
+# a short group of 1-3 digits (the last group of an IBAN "... 0130 00 4111 ...", a quantity):
+# inner groups of grouped numbers have four digits.
+_L_NUM = (
+    r"(?:^|[^\w\-/.+\s]|(?:^|[^\w])\s|[a-z_]\s|(?:^|[^A-Za-z0-9])[A-Z]{1,3}\.?\s|[A-Z]{5}\s"
+    r"|(?:^\s?|[^\w\s]\s?|[A-Za-z]\s|(?:^|[^\w])\d{1,4}\s)[A-Z]{4}\.?\s"
+    r"|(?:^|[^\w])[A-Za-z]{2,5}\.|(?:^|[^\w])\d{1,3}\s)"
+)
+# After a number: punctuation (". ) ; : ! ? , quotes"), the end, or whitespace, also when
+# another digit group follows (an expiry date "12/27", a CVV, a second number): the whitespace
+# alone is consumed, so the next search starts at that group. A candidate that ran on into a
+# following group and fails validation is retried without its trailing groups (``trim``).
+_R_NUM = r"(?:$|[^\w\-/\s]|\s)"
 # A phone number may carry an extension ("555-0123 x42", "ext. 7"): part of the right boundary,
 # not of the match, so the validators see the number alone.
 _R_PHONE = r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?" + _R_NUM
+# A trailing whitespace-separated group of digits (and "/ . - ( )", a date: see ``Variant.trim``).
+_TRAILING_GROUP = r"\s+[\d()./\-]+$"
 _MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 DATE = (
     r"(?:(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
@@ -92,6 +106,16 @@ class Variant:
             necessary condition of the validator, e.g. an IPv6 address has "::" or six groups):
             clauses without it are dropped before extraction. Findings do not change: a
             dropped clause holds no candidate that could pass validation.
+        trim: A regex of a tail that a greedy pattern may take from what follows the entity: a
+            candidate that fails validation is checked again without it (four times at most; the
+            phone "020 7946 0958" and a number in "020 7946 0958 12", the IPv6 address and a
+            colon in "2001:db8::1:").
+        probe_pattern: A regex matching a prefix of every match of ``pattern`` (a cheaper
+            automaton for the probes, see :func:`_probe`), or None for ``pattern`` itself.
+        cut: Candidates → (candidates cut to the entity's exact extent, which of them end at a
+            boundary), before validation: an IBAN match that ran on into the next word or number
+            ("... 0130 00 EUR") is cut to its country's length, and dropped if the cut falls
+            inside a longer token.
         probe: Run the variant's own regex probe before extraction. False where the probe
             keeps almost every clause that reaches it (after the literal or prefilter, or its
             probe group): extraction's first round rejects the clauses without a match at the
@@ -112,6 +136,9 @@ class Variant:
     context_near: bool = False
     must: str | None = None
     probe: bool = True
+    trim: str | None = None
+    probe_pattern: str | None = None
+    cut: Callable[[pa.Array], tuple[pa.Array, np.ndarray]] | None = None
 
 
 def _email_valid(c: pa.Array) -> np.ndarray:
@@ -148,13 +175,16 @@ def _email_variants() -> list[Variant]:
         Variant(
             "email",
             "email",
-            r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}",
+            # The TLD in letters, or internationalised in punycode (``xn--p1ai``, RFC 3492).
+            r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\."
+            r"(?:[A-Za-z]{2,24}|[Xx][Nn]--[A-Za-z0-9]{1,59})",
             _email_valid,
             0.95,
             left=r"(?:^|[^\w.%+\-])",
             right=r"(?:$|[^\w\-@])",
             literal="@",
             probe=False,
+            probe_pattern=r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+\.",
             # ``_email_valid`` rejects a domain that starts with "-", "." or digits and "x."
             # (image names: logo@2x.png). So some "@" is followed by a letter; or by digits and
             # then "." or a character other than a digit or "x"; or by digits, "x" and more of
@@ -165,30 +195,44 @@ def _email_variants() -> list[Variant]:
 
 
 def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
-    """International, national (per ``regions``) and North American phone numbers."""
-    return [
+    """International, national (per ``regions``) and North American phone numbers.
+
+    Separators: space, ``-``, ``.`` and ``/`` (``030/1234567``, ``01.23.45.67.89``); the calling
+    code with ``+``, the ``00`` prefix, or, for the configured regions, bare (``49 30 1234567``).
+    """
+    codes = sorted(
+        {str(cc) for cc in (v.region_code(r) for r in regions) if cc is not None and cc != 1},
+        key=lambda c: (-len(c), c),
+    )
+    out = [
         Variant(
             "phone",
             "international",
-            r"\+[1-9](?:[ .\-]?\(?\d\)?){6,14}",
+            # A parenthesis may close a group inside ("+44 (20) 7123 ..."), not end the match.
+            r"\+[1-9](?:[ .\-/]?\(?\d\)?){5,15}[ .\-/]?\d",
             v.international_phone_valid,
             0.85,
             left=r"(?:^|[^\w+])",
             right=_R_PHONE,
             literal="+",
+            probe_pattern=r"\+[1-9](?:[ .\-/()]{0,3}\d){6}",
+            trim=_TRAILING_GROUP,
         ),
         Variant(
             "phone",
             "idd",
-            r"00[1-9]\d{0,2}[ .\-]\(?\d\)?(?:[ .\-]?\(?\d\)?){5,13}",
+            r"00[1-9]\d{0,2}[ .\-/]\(?\d\)?(?:[ .\-/]?\(?\d\)?){4,14}[ .\-/]?\d",
             v.idd_phone_valid,
             0.8,
+            probe_pattern=r"00[1-9]\d{0,2}[ .\-/](?:[ .\-/()]{0,3}\d){6}",
             right=_R_PHONE,
+            trim=_TRAILING_GROUP,
         ),
         Variant(
             "phone",
             "nanp",
-            r"(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .\-])[2-9]\d\d[ .\-]\d{4}",
+            # An optional country code 1 written without "+" ("1-415-555-0132", "1 (415) ...").
+            r"(?:1[ .\-]?)?(?:\([2-9]\d\d\) ?|[2-9]\d\d[ .\-/])[2-9]\d\d[ .\-]\d{4}",
             v.nanp_phone_valid,
             0.75,
             right=_R_PHONE,
@@ -197,26 +241,66 @@ def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
             "phone",
             "national",
             (
-                r"0\d{1,5}(?:[ \-]\d{2,8}){1,4}"
-                r"|\(0\d{1,5}\)[ \-]?\d{2,8}(?:[ \-]\d{2,8}){0,3}"
+                # Dots only as two or more separators ("01.23.45.67.89", not "016.95" of an
+                # amount).
+                # "0 801 23 35 17": the trunk 0 as a group of its own (French non-geographic).
+                # A slash once, after the area code ("030/1234567"; "05/04/2023" is a date).
+                r"0\d{1,5}(?:[ \-]\d{2,10}){1,4}|0[ .\-][1-9]\d\d(?:[ .\-]\d\d){3}"
+                r"|0\d{2,5}/\d{5,10}(?:[ \-]\d{2,10}){0,3}"
+                r"|0\d{1,5}(?:\.\d{2,10}){2,4}"
+                r"|\(0\d{1,5}\)[ \-/]?\d{2,10}(?:[ .\-]\d{2,10}){0,3}"
             ),
             lambda c: v.national_phone_valid(c, regions),
             0.7,
             right=_R_PHONE,
+            trim=_TRAILING_GROUP,
         ),
         Variant(
             "phone",
             "national_bare",
-            r"0[1-9]\d{8,9}",
+            r"0[1-9]\d{7,11}",
             lambda c: v.national_phone_valid(c, regions),
             0.6,
             right=_R_PHONE,
             # Ten digits after a 0 are a valid French number more often than not: a zero-padded
-            # customer or account id would read as a phone. Count it only after a phone word or
-            # in a column whose name says phone, as the bare North American form.
+            # customer or account id would read as a phone. As a whole cell it counts only after
+            # a phone word or in a column whose name says phone, as the bare North American form;
+            # in running text see "national_in_text".
             needs_context=True,
         ),
-        Variant("phone", "local", r"[2-9]\d\d-\d{4}", None, 0.45, needs_context=True),
+        Variant(
+            "phone",
+            "national_in_text",
+            r"0[1-9]\d{8,9}",
+            lambda c: v.national_phone_valid(c, regions),
+            0.55,
+            # Inside running text (something before it in the cell), not a cell of its own:
+            # zero-padded ids fill whole cells of id columns. An id word before it ("customer",
+            # "account", "ref" ...) lowers it below the threshold.
+            left=r"(?:^\s|[^\w\-/.+\s]|[^\w]\s|[a-z_]\s|[A-Za-z]{2,5}\.|[A-Z]{1,5}\s)",
+            right=_R_PHONE,
+        ),
+        Variant(
+            "phone",
+            "idd_bare",
+            r"00[1-9]\d{7,13}",
+            v.idd_phone_valid,
+            0.6,
+            right=_R_PHONE,
+            # "0027150952304": the 00 prefix without a separator is an EAN/UPC as often as not.
+            needs_context=True,
+        ),
+        # Not right after a parenthesised group: "(128) 541-6144" is a number with an (invalid)
+        # area code, not a local number.
+        Variant(
+            "phone",
+            "local",
+            r"[2-9]\d\d-\d{4}",
+            None,
+            0.45,
+            left=r"(?:^|[^\w\-/.+\s)]|(?:^|[^\w)])\s|[a-z_]\s|[A-Za-z]{2,5}\.)",
+            needs_context=True,
+        ),
         Variant(
             "phone",
             "bare",
@@ -227,6 +311,22 @@ def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
             context_near=True,
         ),
     ]
+    if codes:
+        # The calling code of a configured region without "+" or "00" ("49 30 1234567",
+        # "44-20-7946-0958"): a space, dash or slash after the code (not a period: "49.34.25.1"
+        # is a dotted number), the rest valid in that code's plan.
+        out.append(
+            Variant(
+                "phone",
+                "code_bare",
+                "(?:" + "|".join(codes) + r")[ \-/](?:\(0\) ?)?\d{1,5}(?:[ \-/]\d{2,10}){1,4}",
+                lambda c: v.bare_code_phone_valid(c, codes),
+                0.6,
+                right=_R_PHONE,
+                trim=_TRAILING_GROUP,
+            )
+        )
+    return out
 
 
 def _id_number_variants() -> list[Variant]:
@@ -235,22 +335,28 @@ def _id_number_variants() -> list[Variant]:
         Variant(
             "ssn",
             "ssn",
-            r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}",
+            r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}",
             v.ssn_valid,
             0.85,
             probe=False,
             # ``ssn_valid``'s area (not 000, 666 or 9xx), group (not 00) and serial (not 0000)
             # between non-digits: invalid-area numbers and the like go no further.
             must=(
-                r"(?:^|\D)(?:00[1-9]|0[1-9]\d|[1-578]\d\d|6[0-57-9]\d|66[0-57-9])[- ]"
-                r"(?:0[1-9]|[1-9]\d)[- ](?:000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})(?:$|\D)"
+                r"(?:^|\D)(?:00[1-9]|0[1-9]\d|[1-578]\d\d|6[0-57-9]\d|66[0-57-9])[- .]"
+                r"(?:0[1-9]|[1-9]\d)[- .](?:000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d{3})(?:$|\D)"
             ),
         ),
         Variant("ssn", "bare", r"\d{9}", v.ssn_valid, 0.5, needs_context=True, context_near=True),
         Variant(
             "credit_card",
             "card",
-            r"\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5}|\d{12,19}",
+            # Grouped by fours with one kind of separator (12-19 digits: 4-4-4, 4-4-4-4,
+            # 4-4-4-4-3), the Amex/Diners 4-6-5 and 4-6-4, or compact. One separator kind per
+            # number: a compact number followed by a digit group ("502074201877 4312") is the
+            # number and the group, not one 16-digit candidate.
+            r"\d{4}(?: \d{4}){2}(?: \d{1,4}(?: \d{1,3})?)?"
+            r"|\d{4}(?:-\d{4}){2}(?:-\d{1,4}(?:-\d{1,3})?)?"
+            r"|\d{4} \d{6} \d{4,5}|\d{4}-\d{6}-\d{4,5}|\d{12,19}",
             v.card_valid,
             0.9,
             probe=False,
@@ -258,13 +364,16 @@ def _id_number_variants() -> list[Variant]:
         Variant(
             "iban",
             "iban",
-            r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}",
+            # Up to eight groups of one to four, then cut to the country's length (``cut``).
+            r"[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{1,4}){3,8}",
             v.iban_valid,
             0.95,
             prefilter=(_UPPER, _UPPER, _DIGITS, _DIGITS),
             left=r"(?:^|[^\w])",
             right=r"(?:$|[^\w])",
             probe=False,
+            probe_pattern=r"[A-Z]{2}\d{2}[ \-]?[A-Z0-9]",
+            cut=v.iban_cut,
         ),
     ]
 
@@ -278,7 +387,9 @@ def _network_variants() -> list[Variant]:
             v.ipv4_valid,
             0.8,
             left=r"(?:^|[^\w.\-])",
-            right=r"(?:$|[^\w.\-]|\.(?:\s|$))",
+            # A period after the address ends it when a non-word character or the end follows
+            # ("from 81.2.69.160.", "(81.2.69.160.)"); "1.2.3.4.5" (an OID) is no address.
+            right=r"(?:$|[^\w.\-]|\.(?:$|[^\w.]))",
             literal=".",
             prefilter=(_DIGITS, ".", _DIGITS),
             # Four octets of 0-255 without leading zeros, between non-digits (both boundaries
@@ -288,15 +399,24 @@ def _network_variants() -> list[Variant]:
         Variant(
             "ipv6",
             "ipv6",
-            r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})",
+            # Hex groups, an embedded dotted quad (``::ffff:81.2.69.160``), and a zone id
+            # (``fe80::1ff:fe23:4567:890a%eth0``, RFC 4007) that is part of the finding.
+            r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
+            r"(?:%[0-9A-Za-z](?:[0-9A-Za-z_.\-]{0,14}[0-9A-Za-z])?)?",
             v.ipv6_valid,
             0.85,
-            left=r"(?:^|[^\w:.])",
-            right=r"(?:$|[^\w:.]|\.(?:\s|$))",
+            # Also after a label glued on with a colon ("IPv6:2001:db8::1", "host:fe80::..."):
+            # a word ending in a letter that is no hex digit, perhaps and a digit.
+            left=r"(?:^|[^\w:.]|[G-Zg-z]\d?:)",
+            # A colon or period after it ends it when no address character follows ("from
+            # 2001:db8::1: ok", "... ::1."); a candidate that took the colon is retried without.
+            right=r"(?:$|[^\w:.%]|[.:](?:$|[^\w.:]))",
             literal=":",
             # ``ipv6_valid`` wants "::", seven colons, or six and a dotted quad: clock times
             # (12:30:45) and MAC addresses (five colons) go no further.
             must=r"::|(?:[0-9A-Fa-f]{0,4}:){6}",
+            trim=r":$",
+            probe_pattern=r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:",
         ),
     ]
 
@@ -502,8 +622,17 @@ def segments(cells: pa.StringArray) -> Segments:
     return Segments(values, row.astype(np.int64), base.astype(np.int64), cells)
 
 
+# The probes only filter (a superset of the clauses with a match is fine): the left boundary
+# ``_L_NUM`` is probed as its last character, and a variant's ``probe_pattern`` stands for its
+# pattern. RE2's automaton for a union of the exact boundaries and repetitions outgrows its cache.
+_L_NUM_PROBE = r"(?:^|[^\w\-/+])"
+
+
 def _probe(variant: Variant) -> str:
-    return f"{variant.left}(?:{variant.pattern}){variant.right}"
+    left = _L_NUM_PROBE if variant.left == _L_NUM else variant.left
+    if variant.probe_pattern is not None:  # a prefix of every match: no right boundary
+        return f"{left}(?:{variant.probe_pattern})"
+    return f"{left}(?:{variant.pattern}){variant.right}"
 
 
 def _run_mask(cells: pa.StringArray, classes: tuple[str, ...]) -> np.ndarray:
@@ -597,13 +726,25 @@ def _has_match(cells: pa.Array, variant: Variant) -> np.ndarray:
 # union pass that drops most of the text is cheaper than several full passes. The numeric family
 # shares most of its candidates; the phone formats with separators are rarer than bare numbers.
 PROBE_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("phone/international", "phone/idd", "phone/nanp", "phone/national", "phone/local"),
+    (
+        "phone/international",
+        "phone/idd",
+        "phone/nanp",
+        "phone/national",
+        "phone/local",
+        "phone/code_bare",
+    ),
     # The bare 9-11 digit runs apart from the SSN and card shapes: on decoy-dense text the
     # former are few (two of them count only with context), the latter many, and a union pass
     # per set spares every member's pass over the other set's clauses.
-    ("phone/bare", "phone/national_bare", "ssn/bare"),
+    ("phone/bare", "phone/national_bare", "phone/national_in_text", "phone/idd_bare", "ssn/bare"),
     ("ssn/ssn", "credit_card/card"),
 )
+
+
+def _grouped(chosen: list[Variant]) -> list[list[Variant]]:
+    key = {id(x): f"{x.entity}/{x.name}" for x in chosen}
+    return [[x for x in chosen if key[id(x)] in g] for g in PROBE_GROUPS]
 
 
 def candidate_masks(cells: pa.Array, chosen: list[Variant]) -> list[np.ndarray]:
@@ -614,7 +755,6 @@ def candidate_masks(cells: pa.Array, chosen: list[Variant]) -> list[np.ndarray]:
     members does, so filtering by the group first changes nothing, and extraction finds nothing
     in the extra cells of a superset.
     """
-    key = {id(x): f"{x.entity}/{x.name}" for x in chosen}
     out: dict[int, np.ndarray] = {}
 
     def run(members: list[Variant], rows: np.ndarray, sub: pa.Array) -> None:
@@ -623,12 +763,14 @@ def candidate_masks(cells: pa.Array, chosen: list[Variant]) -> list[np.ndarray]:
             m[rows[_has_match(sub, x)]] = True
             out[id(x)] = m
 
-    grouped: list[list[Variant]] = [[x for x in chosen if key[id(x)] in g] for g in PROBE_GROUPS]
+    grouped = _grouped(chosen)
     all_rows = np.arange(len(cells), dtype=np.int64)
     if grouped and len(cells):
         outer = [x for g in grouped for x in g]
-        union = "|".join(f"(?:{_probe(x)})" for x in outer)
-        hit = _mask(_filled(pc.match_substring_regex(cells, union))) if outer else None
+        hit = None
+        if outer:
+            union = "|".join(f"(?:{_probe(x)})" for x in outer)
+            hit = _mask(_filled(pc.match_substring_regex(cells, union)))
         fam_rows = all_rows[hit] if hit is not None else all_rows
         fam = cells.filter(pa.array(hit)) if hit is not None else cells
         for g in grouped:
@@ -762,12 +904,22 @@ def scan_variant(
     rows, start, match, _ = extract_all(values, variant, candidates, origin, windows=False)
     if rows.size == 0:
         return Findings()
+    fits = None
+    if variant.cut is not None:
+        match, fits = variant.cut(match)
     ok = variant.validate(match) if variant.validate is not None else np.ones(rows.size, bool)
+    if fits is not None:
+        ok &= fits
+    if variant.trim is not None and variant.validate is not None and not ok.all():
+        match, ok = _trim_retry(match, ok, variant.validate, variant.trim)
     # Context only matters for the validated matches: their windows alone are gathered.
     idx = np.flatnonzero(ok)
     cells = origin.cells if origin is not None else v.as_string_array(values)
     window = _windows(cells, rows[idx], start[idx])
     lift, lower = _context_adjust(variant.entity, window, near=variant.context_near)
+    # A word right before the number that argues against it ("EAN 4547...") outweighs a word
+    # further back in the window that argues for it (another entity's "AMEX").
+    lift &= ~lower
     conf = np.full(idx.size, variant.confidence)
     conf = conf + LIFT_BY * lift - LOWER_BY * (lower | lowered) + (HINT_BOOST if hinted else 0.0)
     conf = np.clip(conf, 0.0, 1.0)
@@ -785,11 +937,64 @@ def scan_variant(
     )
 
 
+def _trim_retry(
+    match: pa.Array, ok: np.ndarray, validate: Callable[[pa.Array], np.ndarray], tail: str
+) -> tuple[pa.Array, np.ndarray]:
+    """Retry the rejected candidates without their ``tail`` (a regex ending in ``$``).
+
+    Vectorised over the rejected candidates: each round cuts the tail off those that still fail
+    and have one, and validates the cut forms; a candidate's end offset follows from its
+    (shorter) text.
+    """
+    match = v.as_string_array(match)
+    ok = ok.copy()
+    for _ in range(4):
+        bad = np.flatnonzero(~ok)
+        if bad.size == 0:
+            break
+        sub = match.take(pa.array(bad, pa.int64()))
+        has = _mask(_filled(pc.match_substring_regex(sub, tail)))
+        if not has.any():
+            break
+        bad, sub = bad[has], sub.filter(pa.array(has))
+        cut = v.as_string_array(pc.replace_substring_regex(sub, pattern=tail, replacement=""))
+        take = np.arange(len(match), dtype=np.int64)
+        take[bad] = len(match) + np.arange(bad.size)
+        match = v.as_string_array(pa.concat_arrays([match, cut]).take(pa.array(take)))
+        ok[bad] = validate(cut)
+    return match, ok
+
+
+# Entities that a validator confirms (checksums, numbering plans, address syntax): a reading of
+# the same text as a date of birth, a name or an address (context or column-name shapes) never
+# hides one of them.
+_VALIDATED = np.array(
+    [e in ("email", "phone", "ssn", "credit_card", "iban", "ipv4", "ipv6") for e in ENTITIES]
+)
+
+
 def resolve_overlaps(f: Findings) -> Findings:
+    """Keep one finding per overlap among the validated readings, and among the others.
+
+    Validated entities (card, SSN, IBAN, phone, IP, e-mail) and the context-only ones (date of
+    birth, person name, address) are resolved apart: an address-shaped cell in an address
+    column keeps the card number inside it as its own finding.
+    """
+    if len(f) < 2:
+        return f.take(np.arange(len(f)))
+    strong = _VALIDATED[f.entity.astype(np.int64)]
+    if strong.all() or not strong.any():
+        return _resolve(f)
+    a = _resolve(f.take(np.flatnonzero(strong)))
+    b = _resolve(f.take(np.flatnonzero(~strong)))
+    return Findings.concat([a, b])
+
+
+def _resolve(f: Findings) -> Findings:
     """Keep one finding where matches of several variants overlap in a cell (higher confidence).
 
     A card number inside an IBAN, a national phone format inside an international one: the
-    validated, more confident reading wins. Vectorised: adjacent overlapping pairs (sorted by
+    more confident reading wins. Vectorised: adjacent overlapping pairs (sorted by
     cell and offset) drop their weaker member until none overlap.
     """
     # On the numpy columns through an index; the values are taken once at the end. One sort:

@@ -29,7 +29,7 @@ def _email(value: str) -> str:
 
 
 def _iban(value: str) -> str:
-    compact = value.replace(" ", "")
+    compact = value.replace(" ", "").replace("-", "")
     return f"{compact[:2]}** **** {compact[-4:]}" if len(compact) > 8 else "****"
 
 
@@ -55,7 +55,7 @@ def mask(entity: str, value: str) -> str:
     if entity == "iban":
         from quality_gates.components.pii_scan_gate.validators import IBAN_LENGTHS
 
-        compact = value.replace(" ", "")
+        compact = value.replace(" ", "").replace("-", "")
         want = IBAN_LENGTHS.get(compact[:2])
         return _iban(compact[:want] if want else compact)
     if entity == "ipv4":

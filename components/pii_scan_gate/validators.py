@@ -147,7 +147,7 @@ def card_issuer_valid(digits: pa.Array) -> np.ndarray:
     """Whether a digit string's prefix (IIN) and length belong to a card scheme.
 
     Schemes: Visa, Mastercard, American Express, Discover, JCB, Diners Club, UnionPay, Maestro
-    (12-19 digits).
+    (12-19 digits), UATP (15 digits from 1, the airlines' card).
 
     Args:
         digits: Strings of ASCII digits only.
@@ -173,7 +173,8 @@ def card_issuer_valid(digits: pa.Array) -> np.ndarray:
     maestro = (
         np.isin(p2, (50, 56, 57, 58)) | np.isin(p4, (6304, 6390, 6759, 6761, 6762, 6763, 604))
     ) & (n >= 12)
-    return (visa | master | amex | discover | jcb | diners | unionpay | maestro) & (n <= 19)
+    uatp = (p1 == 1) & (n == 15)
+    return (visa | master | amex | discover | jcb | diners | unionpay | maestro | uatp) & (n <= 19)
 
 
 def card_valid(candidates: pa.Array) -> np.ndarray:
@@ -207,7 +208,7 @@ def iban_valid(candidates: pa.Array) -> np.ndarray:
     ``DE89 ... 00 EUR``) is cut to that length before the check.
 
     Args:
-        candidates: Upper-case candidate strings, spaces allowed.
+        candidates: Upper-case candidate strings, spaces or dashes allowed.
 
     Returns:
         True where the IBAN is valid.
@@ -215,6 +216,7 @@ def iban_valid(candidates: pa.Array) -> np.ndarray:
     if len(candidates) == 0:
         return np.zeros(0, dtype=bool)
     compact = pc.replace_substring(candidates, pattern=" ", replacement="")
+    compact = pc.replace_substring(compact, pattern="-", replacement="")
     mat, lengths = char_matrix(compact, IBAN_MAX + 2)
     # The country's length by table look-up on the first two bytes.
     want = _iban_length_table()[mat[:, 0].astype(np.int64) * 256 + mat[:, 1]]
@@ -240,6 +242,69 @@ def iban_valid(candidates: pa.Array) -> np.ndarray:
     after = np.cumsum(width[:, ::-1], axis=1, dtype=np.int16)[:, ::-1] - width
     rem = (value * _POW10_MOD97[after]).sum(axis=1, dtype=np.int64) % 97
     return ok & (rem == 1)
+
+
+def iban_cut(candidates: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Cut IBAN candidates to their country's length; whether the cut ends at a boundary.
+
+    A candidate that ran on into what follows ("DE89 ... 0130 00 EUR", "... 00 4111 ...") keeps
+    its first ``length`` letters and digits (with the separators between them); one whose cut
+    falls right before another letter or digit (inside a longer token) is not an IBAN. Unknown
+    countries and short candidates are returned whole (the validator rejects them).
+    """
+    arr = as_string_array(candidates)
+    n = len(arr)
+    if n == 0:
+        return arr, np.zeros(0, dtype=bool)
+    # Only the candidates with more letters and digits than their country's length need a cut
+    # (most have exactly as many): a count by bytes, then the matrix on those alone.
+    lengths = np.asarray(pc.binary_length(arr).to_numpy(zero_copy_only=False), dtype=np.int64)
+    seps = np.asarray(pc.count_substring(arr, " ").to_numpy(zero_copy_only=False), dtype=np.int64)
+    seps += np.asarray(pc.count_substring(arr, "-").to_numpy(zero_copy_only=False), dtype=np.int64)
+    head = char_matrix(arr, 2)[0].astype(np.int64)
+    want = _iban_length_table()[head[:, 0] * 256 + head[:, 1]]
+    long = (want > 0) & (lengths - seps > want)
+    if not long.any():
+        return arr, np.ones(n, dtype=bool)
+    idx = np.flatnonzero(long)
+    cut, fits = _iban_cut_long(arr.take(pa.array(idx, pa.int64())))
+    take = np.arange(n, dtype=np.int64)
+    take[idx] = n + np.arange(idx.size)
+    out = as_string_array(pa.concat_arrays([arr, cut]).take(pa.array(take)))
+    ok = np.ones(n, dtype=bool)
+    ok[idx] = fits
+    return out, ok
+
+
+def _iban_cut_long(arr: pa.StringArray) -> tuple[pa.Array, np.ndarray]:
+    n = len(arr)
+    width = 2 * IBAN_MAX + 8
+    mat, lengths = char_matrix(arr, width)
+    alnum = ((mat - np.uint8(48)) <= 9) | ((mat - np.uint8(65)) <= 25)
+    count = np.cumsum(alnum, axis=1, dtype=np.int16)
+    want = _iban_length_table()[mat[:, 0].astype(np.int64) * 256 + mat[:, 1]]
+    reached = (count >= want[:, None]) & (want[:, None] > 0)
+    has = reached.any(axis=1)
+    # Byte length of the cut: one past the want-th letter or digit.
+    cut_len = np.where(has, reached.argmax(axis=1) + 1, lengths)
+    nxt = mat[np.arange(n), np.minimum(cut_len, width - 1)]
+    inside = (cut_len < lengths) & (((nxt - np.uint8(48)) <= 9) | ((nxt - np.uint8(65)) <= 25))
+    if not (cut_len < lengths).any():
+        return arr, ~inside
+    starts = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    data = arr.buffers()[2]
+    new_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(cut_len, out=new_off[1:])
+    src = np.frombuffer(data, dtype=np.uint8)
+    idx = np.repeat(starts[:-1].astype(np.int64) - new_off[:-1], cut_len) + np.arange(
+        int(new_off[-1])
+    )
+    out = pa.Array.from_buffers(
+        pa.string(),
+        n,
+        [None, pa.py_buffer(new_off.astype(np.int32)), pa.py_buffer(src[idx].tobytes())],
+    )
+    return out, ~inside
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,10 +378,17 @@ def _mask(arr: pa.Array) -> np.ndarray:
 
 
 def ipv6_valid(candidates: pa.Array) -> np.ndarray:
-    """IPv6 per RFC 4291 (``ipaddress``), not loopback, unspecified or link-local."""
+    """IPv6 per RFC 4291 (``ipaddress``), not loopback, unspecified or a router's link-local.
+
+    A zone id (``%eth0``, RFC 4007) is allowed and not part of the check. Link-local addresses
+    (``fe80::/10``) count when their interface id is derived from a MAC address or random
+    (``fe80::1ff:fe23:4567:890a``), not when it is a small constant (``fe80::1``, a gateway).
+    An IPv4-mapped address (``::ffff:81.2.69.160``) counts as its IPv4 address does.
+    """
     out = np.zeros(len(candidates), dtype=bool)
     if len(candidates) == 0:
         return out
+    candidates = pc.replace_substring_regex(candidates, pattern=r"%.*$", replacement="")
     # Vectorised pre-check of the group count, so ``ipaddress`` only sees plausible candidates:
     # without "::" an address has 8 groups (7 colons), or 6 and a dotted quad (6 colons); MAC
     # addresses (5 colons) and clock times (2) never reach the per-candidate parse.
@@ -335,15 +407,29 @@ def ipv6_valid(candidates: pa.Array) -> np.ndarray:
         special = _mask(pc.match_substring_regex(hx, r"^[0:]*(?:[0:]0{0,3}1)?$"))
         link_local = _mask(pc.match_substring_regex(hx, r"^[fF][eE][89abAB][0-9a-fA-F]:"))
         out[np.flatnonzero(hexonly)] = valid & ~special & ~link_local
-    idx = np.flatnonzero(plausible & dotted)
+        # Link-local ones (few) by ``ipaddress``, for their interface id.
+        hexonly[np.flatnonzero(hexonly)] = valid & link_local
+    idx = np.flatnonzero((plausible & dotted) | hexonly)
     texts = candidates.take(pa.array(idx, pa.int64())).to_pylist()
     for i, text in zip(idx.tolist(), texts, strict=True):
         try:
             addr = ipaddress.IPv6Address(text)
         except ValueError:
             continue
-        out[i] = not (addr.is_loopback or addr.is_unspecified or addr.is_link_local)
+        out[i] = _ipv6_personal(addr)
     return out
+
+
+def _ipv6_personal(addr: ipaddress.IPv6Address) -> bool:
+    mapped = addr.ipv4_mapped
+    if mapped is not None:
+        first = int(mapped) >> 24
+        return first not in _NOT_PERSONAL_V4_FIRST and int(mapped) != 0xFFFFFFFF
+    if addr.is_loopback or addr.is_unspecified:
+        return False
+    if addr.is_link_local:
+        return (int(addr) & 0xFFFFFFFFFFFFFFFF) > 0xFFFF
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,8 +552,24 @@ def international_phone_valid(candidates: pa.Array) -> np.ndarray:
 
 
 def idd_phone_valid(candidates: pa.Array) -> np.ndarray:
-    """``00<calling code> <national number>`` (the international prefix of most of Europe)."""
-    return international_phone_valid(pc.utf8_slice_codeunits(candidates, start=2))
+    """``00<calling code> <national number>`` (the international prefix of most of Europe).
+
+    With a separator, it comes right after the calling code: ``004-98-9399`` is no call to
+    +49 (the code would be 4).
+    """
+    ok = international_phone_valid(pc.utf8_slice_codeunits(candidates, start=2))
+    if ok.any():
+        head = pc.extract_regex(candidates, r"^00(?P<cc>\d{1,3})[ .\-/(]")
+        sep = np.asarray(head.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        if sep.any():
+            cc = pc.struct_field(head, "cc")
+            codes = pa.array(sorted(_country_codes()))
+            known = np.asarray(
+                pc.fill_null(pc.is_in(cc, value_set=codes), False).to_numpy(zero_copy_only=False),
+                dtype=bool,
+            )
+            ok &= ~sep | known
+    return ok
 
 
 def national_phone_valid(candidates: pa.Array, regions: tuple[str, ...]) -> np.ndarray:
@@ -480,9 +582,11 @@ def national_phone_valid(candidates: pa.Array, regions: tuple[str, ...]) -> np.n
     starts0 = np.asarray(
         pc.starts_with(digits, pattern="0").to_numpy(zero_copy_only=False), dtype=bool
     )
-    # An SSN (078-05-1120) or a date (01-02-2023) written with a leading zero is not a phone.
+    # An SSN (078-05-1120, also when a digit group follows it) or a date (01-02-2023) written
+    # with a leading zero is not a phone.
     other = pc.match_substring_regex(
-        candidates, r"^\d{3}-\d{2}-\d{4}$|^\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4}$"
+        candidates,
+        r"^\d{3}[-.]\d{2}[-.]\d{4}(?:\s|$)|^\d{3} \d{2} \d{4}$|^\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4}$",
     )
     starts0 &= ~np.asarray(other.to_numpy(zero_copy_only=False), dtype=bool)
     for region in regions:
@@ -491,6 +595,18 @@ def national_phone_valid(candidates: pa.Array, regions: tuple[str, ...]) -> np.n
             continue
         out |= starts0 & national_number_valid(national, cc)
     return out
+
+
+def bare_code_phone_valid(candidates: pa.Array, codes: list[str]) -> np.ndarray:
+    """A calling code of ``codes`` written without "+" (``49 30 1234567``), then its plan."""
+    ok = international_phone_valid(candidates)
+    if ok.any():
+        digits = digits_only(candidates)
+        code = np.zeros(len(digits), dtype=bool)
+        for cc in codes:
+            code |= np.asarray(pc.starts_with(digits, pattern=cc).to_numpy(zero_copy_only=False))
+        ok &= code
+    return ok
 
 
 def nanp_phone_valid(candidates: pa.Array) -> np.ndarray:

@@ -345,15 +345,30 @@ def _read_csv(
                 pa.BufferReader(data), parse_options=parse, convert_options=convert
             )
         except pa.ArrowInvalid as exc:
-            if "conversion error" not in str(exc).lower():
+            message = str(exc).lower()
+            # Quoted line breaks: pyarrow cuts blocks at line ends it does not know are quoted
+            # ("expected 3 columns, got 1"), or the cell outgrows a block ("straddles").
+            multiline = b'"' in data and ("straddl" in message or "parse error" in message)
+            if "conversion error" not in message and not multiline:
                 raise
             # Older pyarrow infers column types from the first block only; a late value that
             # does not fit (a string after a megabyte of numbers) needs the whole file as one.
+            # A quoted cell holding line breaks (valid CSV, RFC 4180) can straddle the blocks
+            # pyarrow cuts the file into, or be larger than one: read the whole file as one
+            # block, with quoted newlines allowed, as pandas reads it.
             whole = pacsv.ReadOptions(block_size=min(len(data) + 1, 2**31 - 1))
+            quoted = pacsv.ParseOptions(
+                delimiter=parse.delimiter,
+                quote_char=parse.quote_char,
+                double_quote=parse.double_quote,
+                escape_char=parse.escape_char,
+                newlines_in_values=True,
+                ignore_empty_lines=parse.ignore_empty_lines,
+            )
             return pacsv.read_csv(
                 pa.BufferReader(data),
                 read_options=whole,
-                parse_options=parse,
+                parse_options=quoted if multiline else parse,
                 convert_options=convert,
             )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -202,6 +202,35 @@ def test_csv_is_reread_as_one_block_when_an_old_pyarrow_fails_on_a_late_type(
     assert len(calls) == 2 and calls[1].block_size > len("code,default\n1,0\nX9,1\n")
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_csv_quoted_multiline_cell_larger_than_a_block_reads_as_pandas_reads_it(
+    tmp_path: Path, where: str
+) -> None:
+    """A valid CSV (RFC 4180) whose quoted cell holds line breaks and is larger than one read
+    block (pyarrow's default is 1 MiB) is read, with the same rows and values as pandas."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    block = pacsv.ReadOptions().block_size
+    rng = np.random.default_rng(3)
+    lines = [" ".join(f"w{x}" for x in rng.integers(0, 10**6, 12)) for _ in range(block // 60)]
+    note = 'first line, with a comma and a "quote"\n' + "\n".join(lines) + "\nlast line"
+    assert len(note.encode()) > 1.5 * block and note.count("\n") > 1000
+    notes = ["short", "two\nlines", "x", "y"]
+    notes[{"first": 0, "middle": 2, "last": 3}[where]] = note
+    df = pd.DataFrame({"id": [1, 2, 3, 4], "note": notes, "default": [0, 1, 0, 1]})
+    path = tmp_path / "multiline.csv"
+    df.to_csv(path, index=False)
+    raw = path.read_bytes()
+    assert len(raw) > block and b'"first line' in raw
+    frame, _ = read_table(str(path))
+    expected = pd.read_csv(io.BytesIO(raw))
+    assert len(frame) == len(expected) == 4
+    assert frame["note"].tolist() == expected["note"].tolist() == notes
+    assert frame["id"].tolist() == [1, 2, 3, 4] and frame["default"].tolist() == [0, 1, 0, 1]
+
+
 # --------------------------------------------------------------------------------------------
 # Digests
 
