@@ -205,6 +205,31 @@ def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
         key=lambda c: (-len(c), c),
     )
     out = [
+        *_prefixed_phone_variants(),
+        *_national_phone_variants(regions),
+        *_local_phone_variants(),
+    ]
+    if codes:
+        # The calling code of a configured region without "+" or "00" ("49 30 1234567",
+        # "44-20-7946-0958"): a space, dash or slash after the code (not a period: "49.34.25.1"
+        # is a dotted number), the rest valid in that code's plan.
+        out.append(
+            Variant(
+                "phone",
+                "code_bare",
+                "(?:" + "|".join(codes) + r")[ \-/](?:\(0\) ?)?\d{1,5}(?:[ \-/]\d{2,10}){1,4}",
+                lambda c: v.bare_code_phone_valid(c, codes),
+                0.6,
+                right=_R_PHONE,
+                trim=_TRAILING_GROUP,
+            )
+        )
+    return out
+
+
+def _prefixed_phone_variants() -> list[Variant]:
+    """Numbers with a country prefix: ``+CC``, the ``00`` prefix, North American ``1``."""
+    return [
         Variant(
             "phone",
             "international",
@@ -237,6 +262,12 @@ def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
             0.75,
             right=_R_PHONE,
         ),
+    ]
+
+
+def _national_phone_variants(regions: tuple[str, ...]) -> list[Variant]:
+    """National numbers with a trunk 0, valid in one of ``regions``, and bare ``00`` forms."""
+    return [
         Variant(
             "phone",
             "national",
@@ -290,6 +321,12 @@ def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
             # "0027150952304": the 00 prefix without a separator is an EAN/UPC as often as not.
             needs_context=True,
         ),
+    ]
+
+
+def _local_phone_variants() -> list[Variant]:
+    """Local and bare North American forms, which count only near a phone word or column."""
+    return [
         # Not right after a parenthesised group: "(128) 541-6144" is a number with an (invalid)
         # area code, not a local number.
         Variant(
@@ -311,22 +348,6 @@ def _phone_variants(regions: tuple[str, ...]) -> list[Variant]:
             context_near=True,
         ),
     ]
-    if codes:
-        # The calling code of a configured region without "+" or "00" ("49 30 1234567",
-        # "44-20-7946-0958"): a space, dash or slash after the code (not a period: "49.34.25.1"
-        # is a dotted number), the rest valid in that code's plan.
-        out.append(
-            Variant(
-                "phone",
-                "code_bare",
-                "(?:" + "|".join(codes) + r")[ \-/](?:\(0\) ?)?\d{1,5}(?:[ \-/]\d{2,10}){1,4}",
-                lambda c: v.bare_code_phone_valid(c, codes),
-                0.6,
-                right=_R_PHONE,
-                trim=_TRAILING_GROUP,
-            )
-        )
-    return out
 
 
 def _id_number_variants() -> list[Variant]:
