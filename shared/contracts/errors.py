@@ -9,13 +9,38 @@ from __future__ import annotations
 
 import re
 
+# Credentials written into a URI: "https://user:secret@host", "...?token=abc&sig=...". Every
+# message names the URI it was given, and messages reach scorecards, MLflow tags, audit records
+# and logs; only the credential is withheld, so the reader still sees which server was meant.
+_URI_USERINFO_RE = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@]+@")
+_SECRET_QUERY_RE = re.compile(
+    r"([?&](?:access_token|token|password|passwd|pwd|secret|api_key|apikey|key|sig|signature|"
+    r"x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&\s#]+",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """Withhold credentials written into URIs in a text (user info, secret query parameters).
+
+    Args:
+        text: A message that may quote URIs.
+
+    Returns:
+        The text with ``user:password@`` replaced by ``***@`` and the values of query
+        parameters such as ``token`` or ``X-Amz-Signature`` by ``***``.
+    """
+    text = _URI_USERINFO_RE.sub(r"\1***@", text)
+    return _SECRET_QUERY_RE.sub(r"\1***", text)
+
 
 class GateInputError(ValueError):
     """Input that a gate cannot evaluate; the message is shown to the user as is."""
 
     def __init__(self, message: str) -> None:
-        # One line: the message ends up in a scorecard cell, a CLI line and a KFP log line.
-        super().__init__(" ".join(str(message).split()))
+        # One line: the message ends up in a scorecard cell, a CLI line and a KFP log line;
+        # never a credential (a tracking URI may carry a password).
+        super().__init__(redact(" ".join(str(message).split())))
 
 
 def one_line(exc: BaseException) -> str:
@@ -30,7 +55,7 @@ def one_line(exc: BaseException) -> str:
     """
     if isinstance(exc, GateInputError):
         return str(exc)
-    text = " ".join(str(exc).split()) or "no message"
+    text = redact(" ".join(str(exc).split())) or "no message"
     if len(text) > 400:
         text = text[:397] + "..."
     return f"unexpected {type(exc).__name__}: {text}"
@@ -55,7 +80,7 @@ def describe(exc: BaseException) -> str:
         The exception's type and message on one line, at most ~200 characters; a quoted cell
         value of a conversion error is replaced by ``<value withheld>``.
     """
-    text = _QUOTED_VALUE_RE.sub(r"\1<value withheld>", " ".join(str(exc).split()))
+    text = redact(_QUOTED_VALUE_RE.sub(r"\1<value withheld>", " ".join(str(exc).split())))
     if len(text) > 200:
         text = text[:197] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from quality_gates.shared.contracts.errors import redact
+
 SCHEMA_VERSION = 1
 
 
@@ -88,6 +90,11 @@ class CheckResult(BaseModel):
     #: ``champion``), each shown with its own status on the scorecard.
     family: str | None = None
 
+    @field_validator("message", mode="after")
+    @classmethod
+    def _no_credentials(cls, v: str) -> str:
+        return redact(v)
+
     @field_validator("value", "threshold", "ci_low", "ci_high", mode="before")
     @classmethod
     def _no_nan(cls, v: Any) -> Any:
@@ -113,6 +120,17 @@ class GateResult(BaseModel):
     versions: dict[str, str] = Field(default_factory=dict)
     error: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("summary", "error", mode="after")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        # Results go to scorecards, MLflow and the audit log, where a secret cannot be removed.
+        return redact(v) if v else v
+
+    @field_validator("inputs", mode="after")
+    @classmethod
+    def _no_credentials_in_inputs(cls, v: dict[str, str]) -> dict[str, str]:
+        return {k: redact(x) for k, x in v.items()}
 
     @field_validator("metrics", mode="before")
     @classmethod

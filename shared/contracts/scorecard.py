@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from quality_gates.shared.contracts.errors import redact
 from quality_gates.shared.contracts.results import (
     SCHEMA_VERSION,
     GateResult,
@@ -55,6 +56,11 @@ class Scorecard(BaseModel):
     evaluation_run_id: str | None = None
     waivers: list[dict[str, Any]] = Field(default_factory=list)
     created_at: str = Field(default_factory=utc_now)
+
+    @field_validator("summary", "model_uri", mode="after")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        return redact(v) if v else v
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Serialise to JSON text."""
