@@ -135,12 +135,6 @@ def encode_binary(
 # Evaluation
 
 
-def _status_for(ok: bool, severity: str) -> Status:
-    if ok:
-        return Status.PASSED
-    return Status.FAILED if severity == "block" else Status.WARNED
-
-
 def _small_status(fp: FairnessPolicy) -> Status:
     return Status.FAILED if fp.on_small == "block" else Status.WARNED
 

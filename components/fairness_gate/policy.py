@@ -195,10 +195,6 @@ class FairnessPolicy(JudgedSection):
                     )
         return self
 
-    def inconclusive_for(self, rule: FairnessRule) -> str:
-        """What an inconclusive result of ``rule`` does: its own override, else the section's."""
-        return rule.on_inconclusive or self.on_inconclusive
-
     @property
     def has_rules(self) -> bool:
         """Whether any disparity rule is configured."""

@@ -78,12 +78,6 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
-def _status_for(ok: bool, severity: str) -> Status:
-    if ok:
-        return Status.PASSED
-    return Status.FAILED if severity == "block" else Status.WARNED
-
-
 def _align_labels(y_true: np.ndarray, classes: list, source: str) -> np.ndarray:
     """Return labels in the dtype of the model's classes, or raise naming the mismatch."""
     cls = np.asarray(classes)
@@ -241,6 +235,19 @@ def _unavailable_message(metric: str, enc: Encoded) -> str:
     )
 
 
+def _unavailable_check(rule: MetricRule, enc: Encoded, *, name: str, family: str) -> CheckResult:
+    return CheckResult(
+        name=name,
+        threshold=rule.threshold,
+        operator=rule.operator,
+        severity=rule.severity,
+        rationale=rule.rationale,
+        family=family,
+        status=Status.ERROR,
+        message=_unavailable_message(rule.metric, enc),
+    )
+
+
 def _undefined_check(rule: MetricRule, *, name: str, family: str) -> CheckResult:
     return CheckResult(
         name=name,
@@ -321,18 +328,7 @@ def _metric_checks(
     for rule in policy.rules:
         name = _rule_name(rule)
         if rule.metric not in metrics:
-            checks.append(
-                CheckResult(
-                    name=name,
-                    threshold=rule.threshold,
-                    operator=rule.operator,
-                    severity=rule.severity,
-                    rationale=rule.rationale,
-                    family="thresholds",
-                    status=Status.ERROR,
-                    message=_unavailable_message(rule.metric, enc),
-                )
-            )
+            checks.append(_unavailable_check(rule, enc, name=name, family="thresholds"))
             continue
         if not math.isfinite(metrics[rule.metric]):
             checks.append(_undefined_check(rule, name=name, family="thresholds"))
@@ -467,15 +463,7 @@ def _slice_evidence(
     sub = point_metrics(task=enc.task, y_true=y_true, y_pred=y_pred, y_score=y_score)
     name = _slice_name(rule, sl.label)
     if rule.metric not in sub:
-        sl.check = CheckResult(
-            name=name,
-            threshold=rule.threshold,
-            operator=rule.operator,
-            severity=rule.severity,
-            family="slices",
-            status=Status.ERROR,
-            message=_unavailable_message(rule.metric, enc),
-        )
+        sl.check = _unavailable_check(rule, enc, name=name, family="slices")
         return
     value = sub[rule.metric]
     if not math.isfinite(value):

@@ -183,10 +183,6 @@ class PerformancePolicy(JudgedSection):
                 )
         return self
 
-    def inconclusive_for(self, rule: MetricRule | ChampionRule) -> str:
-        """What an inconclusive result of ``rule`` does: its own override, else the section's."""
-        return rule.on_inconclusive or self.on_inconclusive
-
     @property
     def has_rules(self) -> bool:
         """Whether any metric, slice or champion rule is configured."""

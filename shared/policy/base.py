@@ -75,3 +75,7 @@ class JudgedSection(GateSection):
 
     on_inconclusive: OnInconclusive = "block"
     multiplicity: Multiplicity = "holm"
+
+    def inconclusive_for(self, rule: object) -> str:
+        """What an inconclusive result of ``rule`` does: its own override, else the section's."""
+        return getattr(rule, "on_inconclusive", None) or self.on_inconclusive
