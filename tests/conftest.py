@@ -86,7 +86,14 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _start(command: list[str], root: Path, port: int) -> tuple[subprocess.Popen, Path]:
+def _start(
+    command: list[str],
+    root: Path,
+    port: int,
+    *,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, Path]:
     log = root / f"server-{port}.log"
     env = dict(os.environ)
     env.update(
@@ -98,10 +105,12 @@ def _start(command: list[str], root: Path, port: int) -> tuple[subprocess.Popen,
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
     )
+    env.update(extra_env or {})
     env.pop("MLFLOW_TRACKING_URI", None)
     args = [
         *command,
         "server",
+        *extra_args,
         "--backend-store-uri",
         f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination",
@@ -126,21 +135,21 @@ def _start(command: list[str], root: Path, port: int) -> tuple[subprocess.Popen,
     return proc, log
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``mlflow server`` on a free loopback port and yield its tracking URI."""
+def _serve(
+    root: Path, *, extra_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``mlflow server`` in ``root`` on a free loopback port; yield its URL, then stop it."""
     command = _mlflow_command()
     if command is None:
         pytest.skip(
             "the `mlflow` executable is not installed next to the test interpreter or on PATH; "
             "install mlflow to run the integration tests"
         )
-    root = tmp_path_factory.mktemp("mlflow-server")
     last_error = ""
     for _attempt in range(2):  # a second port if another process grabbed the first one
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        proc, log = _start(command, root, port)
+        proc, log = _start(command, root, port, extra_args=extra_args, extra_env=extra_env)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -167,6 +176,78 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         last_error = f"mlflow server on port {port} {state}. Server log:\n{_log_tail(log)}"
         print(last_error, file=sys.stderr)
     pytest.fail(last_error, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start ``mlflow server`` on a free loopback port and yield its tracking URI."""
+    yield from _serve(tmp_path_factory.mktemp("mlflow-server"))
+
+
+@dataclass
+class AuthServer:
+    """A real ``mlflow server --app-name basic-auth`` on 127.0.0.1.
+
+    Attributes:
+        url: Tracking URI (no credentials in it).
+        admin: The admin user name.
+        admin_password: Its password.
+    """
+
+    url: str
+    admin: str
+    admin_password: str
+
+    def add_user(self, name: str) -> str:
+        """Create a user through the server's auth API (as admin); return its password."""
+        from mlflow.server.auth.client import AuthServiceClient
+
+        password = f"{name}-pw-{os.urandom(6).hex()}"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_TRACKING_USERNAME", self.admin)
+            mp.setenv("MLFLOW_TRACKING_PASSWORD", self.admin_password)
+            AuthServiceClient(self.url).create_user(name, password)
+        return password
+
+    def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> None:
+        """Grant ``user`` a permission (READ, EDIT, MANAGE, NO_PERMISSIONS) as admin."""
+        from mlflow.server.auth.client import AuthServiceClient
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_TRACKING_USERNAME", self.admin)
+            mp.setenv("MLFLOW_TRACKING_PASSWORD", self.admin_password)
+            AuthServiceClient(self.url).grant_user_permission(
+                user, resource_type, resource_id, permission
+            )
+
+
+@pytest.fixture(scope="session")
+def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    """Start ``mlflow server --app-name basic-auth`` (MLflow's own authentication) on loopback.
+
+    Everyone may read by default (MLflow's ``default_permission = READ``); writing needs a
+    grant or ownership (the creator of an experiment or registered model manages it).
+    """
+    if importlib.util.find_spec("flask_wtf") is None:
+        pytest.skip("MLflow's basic-auth app needs Flask-WTF: pip install 'Flask-WTF<2'")
+    root = tmp_path_factory.mktemp("mlflow-auth-server")
+    password = f"admin-{os.urandom(8).hex()}"
+    ini = root / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{root / 'auth.db'}\n"
+        "admin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        encoding="utf-8",
+    )
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": os.urandom(16).hex(),
+    }
+    for url in _serve(root, extra_args=("--app-name", "basic-auth"), extra_env=env):
+        yield AuthServer(url=url, admin="admin", admin_password=password)
 
 
 @pytest.fixture

@@ -91,6 +91,11 @@ def promote_from_scorecard(
                 "previous_version": done.previous_version,
                 "created": done.created,
                 "model_digest": scorecard.model_digest,
+                # What approval later compares the registered bytes and the policy with: this
+                # record (signed), not the version's tags, which the pipeline's identity can edit.
+                "artifact_digest": done.artifact_digest,
+                "policy_digest": scorecard.policy_digest,
+                "evidence_kept": done.evidence_kept,
                 "scorecard_digest": scorecard_digest(scorecard),
                 "evaluation_run_id": scorecard.evaluation_run_id,
                 "gates": {r.gate: r.status.value for r in scorecard.results},

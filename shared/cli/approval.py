@@ -14,13 +14,19 @@ from quality_gates.shared.cli.output import out
 from quality_gates.shared.contracts.errors import GateInputError
 
 
+def _policy_text(path: str | None) -> str | None:
+    """The text of ``--policy`` (only compared with the recorded policy), or None."""
+    if not path:
+        return None
+    from quality_gates.shared.policy.schema import load_policy
+
+    _, text = load_policy(path)
+    return text
+
+
 def _approval_policy(path: str | None):
     from quality_gates.shared.policy.schema import load_policy
 
-    if not path:
-        raise GateInputError(
-            "pass --policy PATH: its 'approval' section names who may approve and the aliases"
-        )
     policy, _ = load_policy(path)
     if policy.approval is None:
         raise GateInputError(
@@ -29,19 +35,25 @@ def _approval_policy(path: str | None):
     return policy.approval
 
 
-def _identity(args: argparse.Namespace) -> str:
-    from quality_gates.shared.governance.approval import resolve_identity
+def _say_identity(tracking_uri: str | None, claimed: str | None) -> str:
+    from quality_gates.shared.tracking.client import resolve_tracking_uri
+    from quality_gates.shared.tracking.identity import acting_identity
 
-    who, source = resolve_identity(args.identity)
-    print(f"acting as {who} (from {source})", file=sys.stderr)
-    return who
+    who = acting_identity(claimed, resolve_tracking_uri(tracking_uri))
+    how = (
+        "authenticated by the MLflow server"
+        if who.authenticated
+        else (f"from {who.source}, NOT authenticated: the record says so")
+    )
+    print(f"acting as {who.name} ({how})", file=sys.stderr)
+    return who.name
 
 
 def _cmd_decide(args: argparse.Namespace) -> int:
     from quality_gates.shared.governance import approval
 
-    policy = _approval_policy(args.policy)
-    who = _identity(args)
+    text = _policy_text(args.policy)
+    who = _say_identity(args.tracking_uri, args.identity)
     fn = approval.approve if args.command == "approve" else approval.reject
     done = fn(
         name=args.model,
@@ -49,7 +61,7 @@ def _cmd_decide(args: argparse.Namespace) -> int:
         approver=who,
         comment=args.comment,
         tracking_uri=args.tracking_uri,
-        policy=policy,
+        policy_text=text,
     )
     if done.alias:
         before = f" (was v{done.previous_version})" if done.previous_version else ""
@@ -62,14 +74,14 @@ def _cmd_decide(args: argparse.Namespace) -> int:
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from quality_gates.shared.governance import approval
 
-    policy = _approval_policy(args.policy)
-    who = _identity(args)
+    text = _policy_text(args.policy)
+    who = _say_identity(args.tracking_uri, args.identity)
     done = approval.rollback(
         name=args.model,
         reason=args.reason,
         actor=who,
         tracking_uri=args.tracking_uri,
-        policy=policy,
+        policy_text=text,
     )
     out(
         f"rolled back: {done.name} '{done.alias}' moved from v{done.from_version} to "
@@ -92,8 +104,17 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_audit(args: argparse.Namespace) -> int:
     from quality_gates.shared.governance import audit
 
+    if args.action == "keygen":
+        from quality_gates.shared.governance.signing import generate
+
+        private, public, kid = generate(args.out or ".")
+        out(f"audit signing key {kid}: {private} (secret, mode 0600), {public} (give to verifiers)")
+        return 0
     if not args.file and not args.model:
         raise GateInputError("pass --model NAME (log in MLflow) or --file PATH (a JSON Lines copy)")
+    from quality_gates.shared.governance.signing import trusted_keys
+
+    trusted = trusted_keys(args.public_key or None)
     if args.file:
         from pathlib import Path
 
@@ -101,21 +122,28 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             text = Path(args.file).read_text(encoding="utf-8")
         except OSError as exc:
             raise GateInputError(f"cannot read audit file {args.file}: {exc.strerror}") from None
-        problems = audit.verify_file(args.file)
         records = audit.parse_jsonl(text)
+        problems = audit.verify(records, trusted=trusted or None)
     else:
-        records = audit.read(model=args.model, tracking_uri=args.tracking_uri)
+        try:
+            records = audit.read(model=args.model, tracking_uri=args.tracking_uri)
+        except GateInputError:
+            if args.action != "verify":
+                raise
+            # More than one audit run (a planted log): verification names each and fails.
+            problems = audit.verify_model(
+                model=args.model, tracking_uri=args.tracking_uri, trusted=trusted or None
+            )
+            for line in problems:
+                out(f"audit: {line}")
+            return 1 if problems else 2
         if not records:
             from quality_gates.shared.governance.approval import status
 
             # A name with no log is usually a typo or the wrong registry: say so (exit 2) rather
             # than report a broken chain (exit 1) or print nothing. Raises when the name is unknown.
             status(name=args.model, tracking_uri=args.tracking_uri)
-        problems = (
-            audit.verify_model(model=args.model, tracking_uri=args.tracking_uri, mirror=args.mirror)
-            if args.action == "verify"
-            else []
-        )
+        problems = _verify_model(args, records, trusted or None) if args.action == "verify" else []
     if args.action == "show":
         if not records:
             print(f"audit: no records for '{args.model or args.file}' yet", file=sys.stderr)
@@ -126,8 +154,29 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         for line in problems:
             out(f"audit: {line}")
         return 1
-    out(f"audit log intact: {len(records)} records, hash chain verified")
+    signed = (
+        f"every record signed by a trusted key ({', '.join(sorted(trusted))})"
+        if trusted
+        else "signatures NOT checked (no trusted key: pass --public-key or set "
+        "QUALITY_GATES_AUDIT_PUBLIC_KEYS); a consistent rewrite would not be detected"
+    )
+    reconciled = "; registry matches the log" if args.model else ""
+    out(f"audit log intact: {len(records)} records, hash chain verified, {signed}{reconciled}")
     return 0
+
+
+def _verify_model(args: argparse.Namespace, records: list, trusted: dict | None) -> list[str]:
+    from quality_gates.shared.governance import audit
+    from quality_gates.shared.governance.reconcile import reconcile
+    from quality_gates.shared.tracking.client import connect, mlflow_call, resolve_tracking_uri
+
+    problems = audit.verify_model(
+        model=args.model, tracking_uri=args.tracking_uri, mirror=args.mirror, trusted=trusted
+    )
+    tracking = resolve_tracking_uri(args.tracking_uri)
+    with mlflow_call(doing=f"reconciling '{args.model}' with its log", tracking_uri=tracking):
+        problems += reconcile(connect(tracking), args.model, records)
+    return problems
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -137,7 +186,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--model", required=True, help="registered model name")
         if version:
             p.add_argument("--version", required=True, help="model version")
-        p.add_argument("--policy", help="policy.yaml with an 'approval' section")
+        p.add_argument(
+            "--policy",
+            help="optional: the policy you expect in force; refused unless it is the one the "
+            "gates ran with (authority always comes from that recorded policy)",
+        )
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
 
     for verb, helptext in (
@@ -150,7 +203,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument(
             "--as",
             dest="identity",
-            help="your identity (default QUALITY_GATES_USER or the OS user)",
+            help="your identity; must match the user the MLflow server authenticates (default: "
+            "that user, else QUALITY_GATES_USER or the OS user, recorded as unauthenticated)",
         )
         p.set_defaults(func=_cmd_decide)
 
@@ -166,9 +220,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_status)
 
     p = sub.add_parser("audit", help="show or verify the hash-chained audit log of a model")
-    p.add_argument("action", choices=["show", "verify"])
+    p.add_argument("action", choices=["show", "verify", "keygen"])
     p.add_argument("--model", help="registered model name (log kept in MLflow)")
     p.add_argument("--file", help="verify a JSON Lines copy instead (e.g. the mirror)")
     p.add_argument("--mirror", help="also verify the mirror folder against MLflow")
+    p.add_argument(
+        "--public-key",
+        action="append",
+        help="trusted Ed25519 public key (PEM) of the audit signers; repeatable (default "
+        "QUALITY_GATES_AUDIT_PUBLIC_KEYS, else the public half of QUALITY_GATES_AUDIT_KEY)",
+    )
+    p.add_argument("--out", help="keygen: folder to write audit-key.pem and audit-public.pem to")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
     p.set_defaults(func=_cmd_audit)

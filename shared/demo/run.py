@@ -137,7 +137,6 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
         REGISTERED_MODEL, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
     )
     client.set_registered_model_alias(REGISTERED_MODEL, "production", mv.version)
-    client.set_model_version_tag(REGISTERED_MODEL, mv.version, "quality_gates.approval", "approved")
     client.set_model_version_tag(
         REGISTERED_MODEL, mv.version, "quality_gates.note", "demo bootstrap champion"
     )
@@ -147,6 +146,18 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
     digest = model_digest(f"models:/{REGISTERED_MODEL}/{mv.version}", tracking_uri=tracking_uri)
     client.set_model_version_tag(
         REGISTERED_MODEL, mv.version, "quality_gates.artifact_digest", digest
+    )
+    # A production model that predates the gates is adopted in the audit log, so that
+    # `audit verify` can tell this alias holder from one moved without a record.
+    from quality_gates.shared.governance import audit
+
+    audit.append(
+        model=REGISTERED_MODEL,
+        event="adoption",
+        version=str(mv.version),
+        actor="demo-bootstrap",
+        details={"alias": "production", "artifact_digest": digest, "note": "registered by hand"},
+        tracking_uri=tracking_uri,
     )
     _say(f"registered the champion as {REGISTERED_MODEL} v{mv.version} @production")
     return f"models:/{REGISTERED_MODEL}/{mv.version}"

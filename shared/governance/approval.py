@@ -30,9 +30,7 @@ names it; nothing is ever promoted without its approval tags.
 
 from __future__ import annotations
 
-import getpass
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,8 +39,15 @@ from typing import TYPE_CHECKING, Any
 from quality_gates.shared.contracts.errors import GateInputError, one_line
 from quality_gates.shared.contracts.results import utc_now
 from quality_gates.shared.governance import audit
+from quality_gates.shared.governance.evidence import (
+    Evidence,
+    require_current_pass,
+    verified_log,
+    version_evidence,
+)
 from quality_gates.shared.io.models import model_digest
 from quality_gates.shared.policy.approval import ApprovalPolicy
+from quality_gates.shared.policy.schema import policy_digest
 from quality_gates.shared.tracking.client import (
     MAX_TAG_VALUE,
     TAG_PREFIX,
@@ -55,6 +60,7 @@ from quality_gates.shared.tracking.client import (
     resolve_tracking_uri,
     tag_value,
 )
+from quality_gates.shared.tracking.identity import Identity, acting_identity, claimed_identity
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mlflow import MlflowClient
@@ -81,6 +87,9 @@ MODEL_DIGEST = f"{TAG_PREFIX}model_digest"
 ARTIFACT_DIGEST = f"{TAG_PREFIX}artifact_digest"
 GATE_PREFIX = f"{TAG_PREFIX}gate."
 LOCK = f"{TAG_PREFIX}decision_lock"
+AUTHENTICATED = f"{TAG_PREFIX}approval_authenticated"
+SOURCE_MODEL = f"{TAG_PREFIX}source_model"
+SOURCE_VERSION = f"{TAG_PREFIX}source_version"
 USER_ENV = "QUALITY_GATES_USER"
 
 PENDING, APPROVED, REJECTED, TIMED_OUT = "pending", "approved", "rejected", "timed_out"
@@ -151,10 +160,10 @@ class Rollback:
 
 
 def resolve_identity(explicit: str | None) -> tuple[str, str]:
-    """Return who is acting and where that came from.
+    """Return who claims to act and where that came from (flag, env, OS user; unverified).
 
-    Order: the explicit value (a CLI flag), the ``QUALITY_GATES_USER`` environment variable, the
-    operating-system user.
+    Decisions use :func:`quality_gates.shared.tracking.identity.acting_identity`, which prefers
+    the identity the tracking server authenticated.
 
     Args:
         explicit: The identity given on the command line, or None.
@@ -165,20 +174,7 @@ def resolve_identity(explicit: str | None) -> tuple[str, str]:
     Raises:
         GateInputError: When no identity can be determined.
     """
-    if explicit is not None and explicit.strip():
-        return explicit.strip(), "flag"
-    env = os.environ.get(USER_ENV, "").strip()
-    if env:
-        return env, USER_ENV
-    try:
-        user = getpass.getuser().strip()
-    except Exception:  # noqa: BLE001 - no passwd entry (containers), no USER/LOGNAME
-        user = ""
-    if not user:
-        raise GateInputError(
-            f"cannot determine who you are: pass the identity explicitly or set {USER_ENV}"
-        )
-    return user, "OS user"
+    return claimed_identity(explicit)
 
 
 def _same_identity(a: str, b: str) -> bool:
@@ -401,7 +397,9 @@ def request_approval(
                 at = tags.get(REQUESTED_AT, "")
                 return Decision(name=name, version=version, state=PENDING, actor=submitter, at=at)
             at = utc_now()
-            submitters = known if state == PENDING else []
+            # Every submitter of these bytes stays on record: a re-request after a time-out
+            # must not let an earlier submitter approve.
+            submitters = list(known)
             if not any(_same_identity(s, submitter) for s in submitters):
                 submitters.append(submitter)
             _set_tags(
@@ -425,143 +423,235 @@ def request_approval(
     )
 
 
+def _authority(evidence: Evidence, policy_text: str | None) -> ApprovalPolicy:
+    """The approval rules of the policy the gates ran with; a different caller policy refuses."""
+    where = f"'{evidence.name}' version {evidence.version}"
+    if policy_text is not None:
+        given = policy_digest(policy_text)
+        if given != evidence.policy_digest:
+            raise GateInputError(
+                f"the policy passed ({given}) is not the one {where} was gated under "
+                f"({evidence.policy_digest}); approval follows the recorded policy: omit --policy "
+                "or pass that one"
+            )
+    if evidence.policy.approval is None:
+        raise GateInputError(
+            f"{where} was gated under a policy with no 'approval' section, so nobody may decide "
+            "on it; add approval.approvers and re-run the gates"
+        )
+    return evidence.policy.approval
+
+
 def _require_approver(policy: ApprovalPolicy, who: str, verb: str) -> str:
     who = who.strip() if who else ""
     if not who:
         raise GateInputError(f"no identity given to {verb} as")
     if not policy.approvers:
         raise GateInputError(
-            f"nobody may {verb}: the policy's approval.approvers list is empty; add the "
-            "identities allowed to decide"
+            f"nobody may {verb}: the recorded policy's approval.approvers list is empty; add "
+            "the identities allowed to decide and re-run the gates"
         )
     if not policy.allows(who):
         raise GateInputError(
-            f"'{who}' may not {verb}: not on the policy's approver list "
+            f"'{who}' may not {verb}: not on the approver list of the policy the gates ran with "
             f"({', '.join(policy.approvers)})"
         )
     return who
 
 
 def _check_approvable(
-    client: MlflowClient, name: str, version: str, approver: str, tracking: str
+    client: MlflowClient, evidence: Evidence, approver: str, tracking: str
 ) -> tuple[dict[str, str], list[str]]:
-    """Refuse before taking the lease; return the version's tags and its submitters."""
+    """Refuse before taking the lease; return the version's tags and every submitter."""
+    name, version = evidence.name, evidence.version
     tags = dict(_get_version(client, name, version, tracking).tags or {})
     _require_decidable(tags, name, version)
-    submitters = [s for s in tags.get(SUBMITTED_BY, "").split(",") if s.strip()]
+    submitters = list(evidence.submitters)
+    for s in tags.get(SUBMITTED_BY, "").split(","):
+        if s.strip() and not any(_same_identity(s, k) for k in submitters):
+            submitters.append(s.strip())
     if any(_same_identity(s, approver) for s in submitters):
         raise GateInputError(
-            f"'{approver}' submitted '{name}' version {version} and cannot approve it; "
-            "another approver must"
+            f"'{approver}' submitted the bytes of '{name}' version {version} and cannot approve "
+            "them; another approver must"
         )
+    require_current_pass(evidence)
     _require_gates_passed(tags, name, version)
-    _verify_digest(tags, name, version, tracking, required=True)
+    _verify_bytes(evidence, f"models:/{name}/{version}", tracking)
     return tags, submitters
+
+
+def _verify_bytes(evidence: Evidence, uri: str, tracking: str) -> None:
+    """Re-hash the registered bytes against the digest the audit log recorded at registration."""
+    found = model_digest(uri, tracking_uri=tracking)
+    if found != evidence.artifact_digest:
+        raise GateInputError(
+            f"'{evidence.name}' version {evidence.version} cannot be promoted: its model bytes "
+            "differ from those registered after the gates ran (audit log "
+            f"{evidence.artifact_digest}, found {found}); re-run the gates"
+        )
+
+
+def _production_copy(client: MlflowClient, evidence: Evidence, target: str, tracking: str) -> str:
+    """The version of the production model holding the approved bytes (copied once)."""
+    source = f"models:/{evidence.name}/{evidence.version}"
+    if target == evidence.name:
+        return evidence.version
+    try:
+        client.get_registered_model(target)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise GateInputError(
+                f"the production model '{target}' does not exist at {tracking}; an administrator "
+                "creates it and grants approvers EDIT on it (quality-gates auth setup)"
+            ) from None
+        raise
+    for mv in client.search_model_versions(f"name = '{target}'"):
+        t = mv.tags or {}
+        if t.get(SOURCE_MODEL) == evidence.name and t.get(SOURCE_VERSION) == evidence.version:
+            return str(mv.version)
+    copied = client.copy_model_version(source, target)
+    _set_tags(
+        client,
+        target,
+        str(copied.version),
+        {
+            SOURCE_MODEL: evidence.name,
+            SOURCE_VERSION: evidence.version,
+            MODEL_DIGEST: evidence.model_digest,
+            ARTIFACT_DIGEST: evidence.artifact_digest,
+        },
+    )
+    _verify_bytes(evidence, f"models:/{target}/{copied.version}", tracking)
+    return str(copied.version)
 
 
 def _record_approval(
     client: MlflowClient,
-    name: str,
-    version: str,
-    alias: str,
-    approver: str,
+    evidence: Evidence,
+    rules: ApprovalPolicy,
+    who: Identity,
     comment: str,
-    tags: dict[str, str],
     tracking: str,
-) -> tuple[str | None, str]:
-    """Under the lease: re-check, tag the version and move the alias; return (previous, at)."""
-    # Decided meanwhile (a concurrent approval): refuse with who and when.
+) -> tuple[str | None, str, str]:
+    """Under the lease: re-check, tag, copy to the production model, move the alias.
+
+    Returns (previous holder, when, production version).
+    """
+    name, version = evidence.name, evidence.version
     now = dict(_get_version(client, name, version, tracking).tags or {})
-    _require_decidable(now, name, version)
-    _require_gates_passed(now, name, version)
-    digests = (ARTIFACT_DIGEST, MODEL_DIGEST)
-    if [now.get(k) for k in digests] != [tags.get(k) for k in digests]:
-        raise GateInputError(
-            f"the digest tags of '{name}' version {version} changed while approving; retry"
-        )
-    previous = _alias_holder(client, name, alias, tracking)
+    _require_decidable(now, name, version)  # decided meanwhile: refuse with who and when
+    target = rules.production_model_for(name)
+    alias = rules.production_alias
+    prod_version = _production_copy(client, evidence, target, tracking)
+    previous = _alias_holder(client, target, alias, tracking)
     at = utc_now()
-    new_tags = {APPROVER: approver, APPROVED_AT: at, APPROVAL_COMMENT: comment}
-    if previous and previous != version:
+    new_tags = {
+        APPROVER: who.name,
+        APPROVED_AT: at,
+        APPROVAL_COMMENT: comment,
+        AUTHENTICATED: str(who.authenticated).lower(),
+    }
+    if previous and previous != prod_version:
         new_tags[PREVIOUS_PRODUCTION] = previous
     # The state tag last, then the alias: production never points at a version whose
     # approval record is incomplete.
     new_tags[APPROVAL] = APPROVED
     _set_tags(client, name, version, new_tags)
-    client.set_registered_model_alias(name, alias, version)
-    return previous, at
+    if target != name:
+        _set_tags(client, target, prod_version, new_tags)
+    client.set_registered_model_alias(target, alias, prod_version)
+    return previous, at, prod_version
+
+
+def _evidence_details(evidence: Evidence, tags: dict[str, str]) -> dict[str, Any]:
+    return {
+        "model_digest": evidence.model_digest,
+        "artifact_digest": evidence.artifact_digest,
+        "policy_digest": evidence.policy_digest,
+        "evaluation_run_id": evidence.evaluation_run_id,
+        "scorecard_digest": tags.get(f"{TAG_PREFIX}scorecard_digest"),
+    }
 
 
 def approve(
     *,
     name: str,
     version: str,
-    approver: str,
+    approver: str | None,
     comment: str,
     tracking_uri: str | None = None,
-    policy: ApprovalPolicy,
+    policy_text: str | None = None,
 ) -> Decision:
     """Approve a version and point the production alias at it.
 
+    Authority comes from the evidence (docs/THREAT_MODEL.md): the approvers of the policy the
+    gates ran with, the identity the server authenticated, the bytes' digest and submitters as
+    the audit log recorded them. With ``approval.production_model`` set, the version is copied
+    into that registered model and its alias moved there.
+
     Args:
-        name: Registered model name.
+        name: Registered model name (the gated one).
         version: Model version.
-        approver: Identity of the person approving (see :func:`resolve_identity`).
+        approver: The identity claimed (``--as``), or None to use the authenticated one.
         comment: Why; required, kept on the version and in the audit log.
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
-        policy: The policy's ``approval`` section.
+        policy_text: A policy the caller expects in force; refused unless it is the recorded one.
 
     Returns:
         The decision, with the version that held production before.
 
     Raises:
-        GateInputError: One line when refused (not an approver, self-approval, gates not passed,
-            model bytes changed, not pending, already decided) or when MLflow fails; a refusal
-            changes nothing.
+        GateInputError: One line when refused or when MLflow fails; a refusal changes nothing.
     """
     name, version = _check_name(name), _check_version(version)
-    approver = _require_approver(policy, approver, "approve")
     comment = (comment or "").strip()
     if not comment:
         raise GateInputError("an approval needs a comment saying why; pass --comment")
     tracking = resolve_tracking_uri(tracking_uri)
     ensure_reachable(tracking)
-    alias = policy.production_alias
-    doing = f"approving '{name}' version {version}"
-    with mlflow_call(doing=doing, tracking_uri=tracking):
+    who = acting_identity(approver, tracking)
+    with mlflow_call(doing=f"approving '{name}' version {version}", tracking_uri=tracking):
         client = connect(tracking)
-        tags, submitters = _check_approvable(client, name, version, approver, tracking)
-        with _decision_lease(client, name, approver):
-            previous, at = _record_approval(
-                client, name, version, alias, approver, comment, tags, tracking
+        _get_version(client, name, version, tracking)
+        evidence = version_evidence(client, name, version, tracking)
+        rules = _authority(evidence, policy_text)
+        _require_approver(rules, who.name, "approve")
+        tags, submitters = _check_approvable(client, evidence, who.name, tracking)
+        with _decision_lease(client, name, who.name):
+            previous, at, prod_version = _record_approval(
+                client, evidence, rules, who, comment, tracking
             )
+    target = rules.production_model_for(name)
     seq = _audit(
-        policy,
+        rules,
         name=name,
         event="approval",
         version=version,
-        actor=approver,
+        actor=who.name,
         details={
             "comment": comment,
-            "alias": alias,
+            "alias": rules.production_alias,
+            "production_model": target,
+            "production_version": prod_version,
             "previous_version": previous,
             "submitted_by": submitters,
-            "model_digest": tags.get(MODEL_DIGEST),
-            "scorecard_digest": tags.get(f"{TAG_PREFIX}scorecard_digest"),
-            "decision": tags.get(DECISION),
+            "authenticated": who.authenticated,
+            "identity_source": who.source,
+            **_evidence_details(evidence, tags),
         },
         tracking=tracking,
-        done=f"'{name}' version {version} is approved and holds '{alias}'",
+        done=f"'{name}' version {version} is approved and holds '{rules.production_alias}'",
     )
     return Decision(
         name=name,
         version=version,
         state=APPROVED,
-        actor=approver,
+        actor=who.name,
         at=at,
         comment=comment,
-        alias=alias,
-        previous_version=previous if previous != version else None,
+        alias=rules.production_alias,
+        previous_version=previous if previous != prod_version else None,
         audit_seq=seq,
     )
 
@@ -570,23 +660,24 @@ def reject(
     *,
     name: str,
     version: str,
-    approver: str,
+    approver: str | None,
     comment: str,
     tracking_uri: str | None = None,
-    policy: ApprovalPolicy,
+    policy_text: str | None = None,
 ) -> Decision:
     """Reject a version; no alias changes.
 
-    Only an approver on the allow-list may reject. A submitter may reject (withdraw) their own
-    submission: rejecting only ever keeps a model out of production.
+    Only an approver of the recorded policy may reject (identity as in :func:`approve`). A
+    submitter may reject (withdraw) their own submission: rejecting only ever keeps a model out
+    of production.
 
     Args:
         name: Registered model name.
         version: Model version.
-        approver: Identity of the person rejecting.
+        approver: The identity claimed (``--as``), or None to use the authenticated one.
         comment: Why; required.
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
-        policy: The policy's ``approval`` section.
+        policy_text: A policy the caller expects to be in force; refused unless recorded.
 
     Returns:
         The decision.
@@ -596,18 +687,20 @@ def reject(
             when MLflow fails; a refusal changes nothing.
     """
     name, version = _check_name(name), _check_version(version)
-    approver = _require_approver(policy, approver, "reject")
     comment = (comment or "").strip()
     if not comment:
         raise GateInputError("a rejection needs a comment saying why; pass --comment")
     tracking = resolve_tracking_uri(tracking_uri)
     ensure_reachable(tracking)
+    who = acting_identity(approver, tracking)
     with mlflow_call(doing=f"rejecting '{name}' version {version}", tracking_uri=tracking):
         client = connect(tracking)
         _require_decidable(
             dict(_get_version(client, name, version, tracking).tags or {}), name, version
         )
-        with _decision_lease(client, name, approver):
+        rules = _authority(version_evidence(client, name, version, tracking), policy_text)
+        _require_approver(rules, who.name, "reject")
+        with _decision_lease(client, name, who.name):
             _require_decidable(
                 dict(_get_version(client, name, version, tracking).tags or {}), name, version
             )
@@ -616,16 +709,21 @@ def reject(
                 client,
                 name,
                 version,
-                {REJECTED_BY: approver, REJECTED_AT: at, REJECTION_COMMENT: comment},
+                {
+                    REJECTED_BY: who.name,
+                    REJECTED_AT: at,
+                    REJECTION_COMMENT: comment,
+                    AUTHENTICATED: str(who.authenticated).lower(),
+                },
             )
             _set_tags(client, name, version, {APPROVAL: REJECTED})
     seq = _audit(
-        policy,
+        rules,
         name=name,
         event="rejection",
         version=version,
-        actor=approver,
-        details={"comment": comment},
+        actor=who.name,
+        details={"comment": comment, "authenticated": who.authenticated},
         tracking=tracking,
         done=f"'{name}' version {version} is rejected",
     )
@@ -633,7 +731,7 @@ def reject(
         name=name,
         version=version,
         state=REJECTED,
-        actor=approver,
+        actor=who.name,
         at=at,
         comment=comment,
         audit_seq=seq,
@@ -842,13 +940,37 @@ def _record_rollback(
     return at
 
 
+def policy_in_force(client: MlflowClient, name: str, tracking: str) -> Evidence:
+    """The evidence of the latest promotion in the model's log: the policy now in force.
+
+    Args:
+        client: MLflow client.
+        name: Registered model name.
+        tracking: Tracking URI.
+
+    Returns:
+        The evidence of the most recently promoted version.
+
+    Raises:
+        GateInputError: When the log does not verify or records no promotion.
+    """
+    records, _ = verified_log(name, tracking)
+    promoted = [r for r in records if r.get("event") == "promotion" and r.get("version")]
+    if not promoted:
+        raise GateInputError(
+            f"'{name}' has no promotion in its audit log, so no policy names who may decide; "
+            "promote a version through the gates first"
+        )
+    return version_evidence(client, name, str(promoted[-1]["version"]), tracking)
+
+
 def rollback(
     *,
     name: str,
     reason: str,
-    actor: str,
+    actor: str | None,
     tracking_uri: str | None = None,
-    policy: ApprovalPolicy,
+    policy_text: str | None = None,
 ) -> Rollback:
     """Move the production alias back to the previous approved version.
 
@@ -861,9 +983,10 @@ def rollback(
     Args:
         name: Registered model name.
         reason: Why; required.
-        actor: Who rolls back; must be on the approver list.
+        actor: The identity claimed (``--as``), or None for the authenticated one; must be on
+            the approver list of the policy in force (the latest promotion's).
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
-        policy: The policy's ``approval`` section.
+        policy_text: A policy the caller expects to be in force; refused unless it is it.
 
     Returns:
         What moved where.
@@ -873,31 +996,35 @@ def rollback(
             not an approver, the target's bytes changed) or when MLflow fails.
     """
     name = _check_name(name)
-    actor = _require_approver(policy, actor, "roll back")
     reason = (reason or "").strip()
     if not reason:
         raise GateInputError("a rollback needs a reason; pass --reason")
     tracking = resolve_tracking_uri(tracking_uri)
     ensure_reachable(tracking)
-    alias = policy.production_alias
+    who = acting_identity(actor, tracking)
     with mlflow_call(doing=f"rolling back '{name}'", tracking_uri=tracking):
         client = connect(tracking)
-        current, target, target_tags = _choose_rollback(client, name, alias, tracking)
-        verified = _verify_digest(target_tags, name, target, tracking, required=False)
+        rules = _authority(policy_in_force(client, name, tracking), policy_text)
+        actor = _require_approver(rules, who.name, "roll back")
+        alias, model = rules.production_alias, rules.production_model_for(name)
+        current, target, target_tags = _choose_rollback(client, model, alias, tracking)
+        verified = _verify_digest(target_tags, model, target, tracking, required=False)
         with _decision_lease(client, name, actor):
-            at = _record_rollback(client, name, alias, current, target, actor, reason, tracking)
+            at = _record_rollback(client, model, alias, current, target, actor, reason, tracking)
     seq = _audit(
-        policy,
+        rules,
         name=name,
         event="rollback",
-        version=target,
+        version=target_tags.get(SOURCE_VERSION, target),
         actor=actor,
         details={
             "alias": alias,
+            "production_model": model,
             "from_version": current,
             "to_version": target,
             "reason": reason,
             "digest_verified": verified,
+            "authenticated": who.authenticated,
         },
         tracking=tracking,
         done=f"'{alias}' of '{name}' is rolled back from version {current} to {target}",
@@ -940,11 +1067,11 @@ def status(
         GateInputError: When the model does not exist or MLflow fails.
     """
     name = _check_name(name)
-    policy = policy or ApprovalPolicy()
     tracking = resolve_tracking_uri(tracking_uri)
     ensure_reachable(tracking)
     with mlflow_call(doing=f"reading the status of '{name}'", tracking_uri=tracking):
         client = connect(tracking)
+        policy, evaluations, log_problem = _status_context(client, name, tracking, policy)
         try:
             registered = client.get_registered_model(name)
         except Exception as exc:
@@ -956,45 +1083,91 @@ def status(
             raise
         aliases = {str(k): str(v) for k, v in (registered.aliases or {}).items()}
         found = client.search_model_versions(f"name = '{name}'")
+        production_model = policy.production_model_for(name)
+        production = aliases.get(policy.production_alias)
+        if production_model != name:
+            production = _production_source(client, production_model, policy, tracking)
     by_version: dict[str, list[str]] = {}
     for alias_name, v in sorted(aliases.items()):
         by_version.setdefault(v, []).append(alias_name)
-    rows = []
-    for mv in sorted(found, key=lambda m: int(m.version), reverse=True):
-        if mv.name != name:
-            continue
-        tags = dict(mv.tags or {})
-        v = str(mv.version)
-        rows.append(
-            {
-                "version": v,
-                "aliases": by_version.get(v, []),
-                "approval": tags.get(APPROVAL),
-                "submitted_by": tags.get(SUBMITTED_BY),
-                "approver": tags.get(APPROVER),
-                "approved_at": tags.get(APPROVED_AT),
-                "approval_comment": tags.get(APPROVAL_COMMENT),
-                "rejected_by": tags.get(REJECTED_BY),
-                "rejected_at": tags.get(REJECTED_AT),
-                "rejection_comment": tags.get(REJECTION_COMMENT),
-                "rolled_back": tags.get(ROLLED_BACK) == "true",
-                "decision": tags.get(DECISION),
-                "gates": {
-                    k[len(GATE_PREFIX) :]: val
-                    for k, val in sorted(tags.items())
-                    if k.startswith(GATE_PREFIX)
-                },
-                "model_digest": tags.get(MODEL_DIGEST),
-            }
-        )
+    rows = [
+        _status_row(mv, by_version, evaluations)
+        for mv in sorted(found, key=lambda m: int(m.version), reverse=True)
+        if mv.name == name
+    ]
     return {
         "name": name,
         "aliases": aliases,
-        "production": aliases.get(policy.production_alias),
+        "production_model": production_model,
+        "audit_log": log_problem or "verified",
+        "production": production,
         "staging": aliases.get(policy.staging_alias),
         "pending": [r["version"] for r in rows if r["approval"] == PENDING],
         "versions": rows,
     }
+
+
+def _status_row(mv: Any, by_version: dict[str, list[str]], evaluations: dict[str, str]) -> dict:
+    tags = dict(mv.tags or {})
+    v = str(mv.version)
+    return {
+        "version": v,
+        "aliases": by_version.get(v, []),
+        "approval": tags.get(APPROVAL),
+        "submitted_by": tags.get(SUBMITTED_BY),
+        "approver": tags.get(APPROVER),
+        "approved_at": tags.get(APPROVED_AT),
+        "approval_comment": tags.get(APPROVAL_COMMENT),
+        "rejected_by": tags.get(REJECTED_BY),
+        "rejected_at": tags.get(REJECTED_AT),
+        "rejection_comment": tags.get(REJECTION_COMMENT),
+        "rolled_back": tags.get(ROLLED_BACK) == "true",
+        "decision": tags.get(DECISION),
+        "gates": {
+            k[len(GATE_PREFIX) :]: val
+            for k, val in sorted(tags.items())
+            if k.startswith(GATE_PREFIX)
+        },
+        "model_digest": tags.get(MODEL_DIGEST),
+        "approval_authenticated": tags.get(AUTHENTICATED),
+        "latest_evaluation": evaluations.get(tags.get(MODEL_DIGEST, "")),
+    }
+
+
+def _status_context(
+    client: MlflowClient, name: str, tracking: str, given: ApprovalPolicy | None
+) -> tuple[ApprovalPolicy, dict[str, str], str | None]:
+    """The approval rules in force, the latest decision per model digest, and a log problem."""
+    try:
+        records, _ = verified_log(name, tracking)
+    except GateInputError as exc:
+        return given or ApprovalPolicy(), {}, str(exc)
+    latest: dict[str, str] = {}
+    for r in records:
+        details = r.get("details") or {}
+        if r.get("event") == "aggregation" and details.get("model_digest"):
+            latest[str(details["model_digest"])] = str(details.get("decision"))
+    rules = given
+    if rules is None:
+        try:
+            rules = policy_in_force(client, name, tracking).policy.approval
+        except GateInputError:
+            rules = None
+    return rules or ApprovalPolicy(), latest, None
+
+
+def _production_source(
+    client: MlflowClient, model: str, policy: ApprovalPolicy, tracking: str
+) -> str | None:
+    """The gated version the production model's alias holder was copied from."""
+    try:
+        holder = alias_version(client, model, policy.production_alias, tracking_uri=tracking)
+    except ModelMissing:
+        return None
+    if holder is None:
+        return None
+    tags = client.get_model_version(model, holder).tags or {}
+    return tags.get(SOURCE_VERSION) or f"{model}/{holder}"
 
 
 def format_status(report: dict[str, Any]) -> str:
@@ -1009,14 +1182,27 @@ def format_status(report: dict[str, Any]) -> str:
     aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(report["aliases"].items())) or "none"
     pending = ", ".join(f"v{v}" for v in report["pending"]) or "none"
     lines = [f"{report['name']}: aliases {aliases}; pending approval: {pending}"]
+    if report.get("production_model") not in (None, report["name"]):
+        lines.append(
+            f"  production: {report['production_model']} holds it, copied from "
+            f"v{report.get('production') or '-'}"
+        )
+    if report.get("audit_log") not in (None, "verified"):
+        lines.append(f"  audit log: {report['audit_log']}")
     for r in report["versions"]:
         state = r["approval"] or "-"
-        if state == APPROVED:
-            state += f" by {r['approver']} at {r['approved_at']}"
-        elif state == REJECTED:
-            state += f" by {r['rejected_by']} at {r['rejected_at']}"
+        if state in (APPROVED, REJECTED):
+            by, at = (
+                ("approver", "approved_at") if state == APPROVED else ("rejected_by", "rejected_at")
+            )
+            state += f" by {r[by]} at {r[at]}"
+            if r.get("approval_authenticated") != "true":
+                state += " (unauthenticated)"
         if r["rolled_back"]:
             state += " (rolled back)"
+        latest = r.get("latest_evaluation")
+        if latest and latest not in _PASSING_DECISIONS:
+            state += f" (revoked: latest evaluation {latest})"
         gates = " ".join(f"{g}={s}" for g, s in r["gates"].items()) or "no gate results"
         held = f" [{', '.join(r['aliases'])}]" if r["aliases"] else ""
         lines.append(

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from quality_gates.shared.contracts.errors import GateInputError, one_line
 from quality_gates.shared.contracts.results import utc_now
+from quality_gates.shared.governance.signing import Signer, check_signature, load_signer
 from quality_gates.shared.tracking.client import (
     TAG_PREFIX,
     connect,
@@ -76,6 +77,9 @@ EVENTS = (
     "approval",
     "rejection",
     "waiver_used",
+    "waiver_refused",
+    "revocation",
+    "adoption",
     "rollback",
     "timeout",
 )
@@ -90,6 +94,9 @@ FIELDS = (
     "prev_sha256",
     "sha256",
 )
+# Present on signed records only (signing.py): the signing key's id (hashed with the record) and
+# the Ed25519 signature of ``sha256`` (outside the hash, since it signs it).
+SIGNATURE_FIELDS = ("key_id", "signature")
 # Lease timing: a writer waits SETTLE_S after writing its token before reading it back, so that
 # every writer that read "free" before has written by then; a lease older than STALE_S is taken
 # over (its holder crashed).
@@ -109,7 +116,7 @@ _RUNS: dict[tuple[str, str], str] = {}
 
 
 def canonical(record: dict[str, Any]) -> bytes:
-    """Return the canonical JSON bytes of a record without its ``sha256`` field.
+    """Return the canonical JSON bytes of a record without its ``sha256`` and ``signature``.
 
     Args:
         record: An audit record.
@@ -117,7 +124,7 @@ def canonical(record: dict[str, Any]) -> bytes:
     Returns:
         UTF-8 JSON with sorted keys and no whitespace; what ``sha256`` is computed over.
     """
-    body = {k: v for k, v in record.items() if k != "sha256"}
+    body = {k: v for k, v in record.items() if k not in ("sha256", "signature")}
     return json.dumps(
         body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
@@ -151,8 +158,9 @@ def make_record(
     actor: str | None = None,
     details: dict[str, Any] | None = None,
     ts: str | None = None,
+    signer: Signer | None = None,
 ) -> dict[str, Any]:
-    """Build a sealed record (``sha256`` filled in).
+    """Build a sealed record (``sha256`` filled in, and signed when a signer is given).
 
     Args:
         seq: Position in the log, from 1.
@@ -163,6 +171,7 @@ def make_record(
         actor: Identity that caused the event, if known.
         details: Event-specific data (JSON-serialisable; other objects are stored as text).
         ts: UTC timestamp; now by default.
+        signer: Signs the record's ``sha256`` (adds ``key_id`` and ``signature``).
 
     Returns:
         The record.
@@ -184,7 +193,11 @@ def make_record(
         "details": _jsonable(details or {}),
         "prev_sha256": prev_sha256,
     }
+    if signer is not None:
+        record["key_id"] = signer.key_id
     record["sha256"] = record_hash(record)
+    if signer is not None:
+        record["signature"] = signer.sign(record["sha256"])
     return record
 
 
@@ -225,7 +238,9 @@ def _name(record: dict[str, Any]) -> str:
     return f"record seq {seq}{where}" if isinstance(seq, int) else f"record{where or ' ?'}"
 
 
-def verify(records: list[dict[str, Any]], *, head: str | None = None) -> list[str]:
+def verify(
+    records: list[dict[str, Any]], *, head: str | None = None, trusted: dict | None = None
+) -> list[str]:
     """Check a log's records; report every problem, one line each, naming the record.
 
     Detects an edited record (its hash no longer matches), a removed record (a gap in ``seq``,
@@ -237,12 +252,17 @@ def verify(records: list[dict[str, Any]], *, head: str | None = None) -> list[st
         records: Records in file order (from :func:`read` or :func:`parse_jsonl`).
         head: ``<seq>:<sha256>`` of the last record as recorded by the writer (the run tag
             :data:`HEAD_TAG`); detects records removed from the end.
+        trusted: Key id to Ed25519 public key (signing.trusted_keys). When given, every record
+            must carry a valid signature by one of them: a log rewritten and re-hashed by
+            someone without the signing key is rejected record by record.
 
     Returns:
         Problems; an empty list means the log is intact.
     """
     problems: list[str] = []
     good = _check_records(records, problems)
+    if trusted:
+        _check_signatures(good, trusted, problems)
     _check_file_order(good, problems)
     # Chain order (by seq, so a reordering is reported once, above, and not as a broken chain).
     ordered = sorted(good, key=lambda r: r["seq"])
@@ -261,7 +281,7 @@ def _check_records(records: list[dict[str, Any]], problems: list[str]) -> list[d
             continue
         body = _clean(r)
         missing = [f for f in FIELDS if f not in body]
-        extra = sorted(set(body) - set(FIELDS))
+        extra = sorted(set(body) - set(FIELDS) - set(SIGNATURE_FIELDS))
         if missing or extra or not isinstance(body.get("seq"), int):
             what = []
             if missing:
@@ -285,6 +305,14 @@ def _check_records(records: list[dict[str, Any]], problems: list[str]) -> list[d
             problems.append(f"{_name(r)}: unknown event '{body['event']}'")
         good.append(r)
     return good
+
+
+def _check_signatures(good: list[dict[str, Any]], trusted: dict, problems: list[str]) -> None:
+    bad = [(r, why) for r in good if (why := check_signature(_clean(r), trusted))]
+    for r, why in bad[:20]:
+        problems.append(f"{_name(r)}: {why}: written or rewritten without a trusted signing key")
+    if len(bad) > 20:
+        problems.append(f"... and {len(bad) - 20} more records without a trusted signature")
 
 
 def _check_file_order(good: list[dict[str, Any]], problems: list[str]) -> None:
@@ -479,10 +507,15 @@ def _check_model(model: str) -> str:
     return str(model)
 
 
-def _find_runs(client: MlflowClient, experiment_id: str, model: str) -> list:
+def _find_runs(
+    client: MlflowClient, experiment_id: str, model: str, *, deleted: bool = False
+) -> list:
+    from mlflow.entities import ViewType
+
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{MODEL_TAG}` = '{model}'",
+        run_view_type=ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY,
         max_results=50,
     )
     runs = [r for r in runs if r.data.tags.get(MODEL_TAG) == model]
@@ -524,6 +557,15 @@ def _audit_run(client: MlflowClient, model: str, *, tracking: str, create: bool)
         raise GateInputError(
             f"the audit run of '{model}' was created but cannot be found in experiment "
             f"'{EXPERIMENT}' at {tracking}; check the MLflow server's search"
+        )
+    if len(runs) > 1:
+        # Creation is serialised, so a second run was planted or made outside quality-gates:
+        # neither is trusted until an administrator removes the one that is not the log.
+        ids = ", ".join(r.info.run_id for r in runs[:5])
+        raise GateInputError(
+            f"'{model}' has {len(runs)} audit runs in experiment '{EXPERIMENT}' ({ids}): one was "
+            "planted or created outside quality-gates; run `quality-gates audit verify` and have "
+            "an administrator delete the one that fails"
         )
     _RUNS[(tracking, model)] = runs[0].info.run_id
     return runs[0].info.run_id
@@ -624,6 +666,7 @@ def append(
     """
     model = _check_model(model)
     make_record(seq=1, prev_sha256=GENESIS, model=model, event=event)  # validate early
+    signer = load_signer()  # a bad key refuses before anything is written
     tracking = resolve_tracking_uri(tracking_uri)
     ensure_reachable(tracking)
     path = artifact_path(model)
@@ -639,7 +682,7 @@ def append(
             owner=actor or "quality-gates",
         ):
             record, text = _append_locked(
-                client, run_id, path, model, event, version, actor, details
+                client, run_id, path, model, event, version, actor, details, signer
             )
     if mirror:
         try:
@@ -663,6 +706,7 @@ def _append_locked(
     version: str | None,
     actor: str | None,
     details: dict[str, Any] | None,
+    signer: Signer | None,
 ) -> tuple[dict[str, Any], str]:
     for _attempt in range(_APPEND_ATTEMPTS):
         existing = _read_artifact(client, run_id, path) or ""
@@ -681,6 +725,7 @@ def _append_locked(
             version=version,
             actor=actor,
             details=details,
+            signer=signer,
         )
         line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         # Existing bytes are kept exactly as they are: re-serialising would hide an edit.
@@ -738,15 +783,39 @@ def _read_with_head(
         return parse_jsonl(text), _run_tag(client, run_id, HEAD_TAG)
 
 
+def _runs_of(model: str, tracking: str) -> tuple[list, list]:
+    """Active and deleted audit runs of a model (no cache: verification looks afresh)."""
+    client = connect(tracking)
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    if exp is None:
+        return [], []
+    active = _find_runs(client, exp.experiment_id, model)
+    return active, _find_runs(client, exp.experiment_id, model, deleted=True)
+
+
+def _run_log(run_id: str, model: str, tracking: str) -> tuple[list[dict[str, Any]], str | None]:
+    client = connect(tracking)
+    text = _read_artifact(client, run_id, artifact_path(model)) or ""
+    return parse_jsonl(text), _run_tag(client, run_id, HEAD_TAG)
+
+
 def verify_model(
-    *, model: str, tracking_uri: str | None = None, mirror: str | None = None
+    *,
+    model: str,
+    tracking_uri: str | None = None,
+    mirror: str | None = None,
+    trusted: dict | None = None,
 ) -> list[str]:
-    """Verify a model's log in MLflow against its chain and head, and the mirror against it.
+    """Verify a model's log in MLflow against its chain, head and signatures, and the mirror.
+
+    Also reports a deleted audit run and more than one audit run (a planted log), verifying
+    each so the one that fails is named.
 
     Args:
         model: Registered model name.
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
         mirror: Mirror folder; when given, its copy is verified too and must equal MLflow's.
+        trusted: Key id to public key; when given, every record must be signed by one of them.
 
     Returns:
         Problems, one line each (prefixed ``mirror:`` for the mirror copy); empty when intact.
@@ -754,24 +823,52 @@ def verify_model(
     Raises:
         GateInputError: When MLflow or the mirror cannot be read.
     """
-    records, top = _read_with_head(model=model, tracking_uri=tracking_uri)
-    if not records and top is None:
-        return [f"'{model}' has no audit log in experiment '{EXPERIMENT}'"]
-    problems = verify(records, head=top)
+    model = _check_model(model)
+    tracking = resolve_tracking_uri(tracking_uri)
+    ensure_reachable(tracking)
+    with mlflow_call(doing=f"verifying the audit log of '{model}'", tracking_uri=tracking):
+        active, deleted = _runs_of(model, tracking)
+        problems = [
+            f"audit run {r.info.run_id} of '{model}' was deleted: its records are not in the log"
+            for r in deleted
+        ]
+        if not active:
+            return [*problems, f"'{model}' has no audit log in experiment '{EXPERIMENT}'"]
+        logs = [(r.info.run_id, *_run_log(r.info.run_id, model, tracking)) for r in active]
+    if len(logs) > 1:
+        problems.append(f"'{model}' has {len(logs)} audit runs: all but one were planted")
+        for run_id, records, top in logs:
+            found = verify(records, head=top, trusted=trusted)
+            verdict = f"fails ({found[0]})" if found else "verifies"
+            problems.append(f"audit run {run_id}: {len(records)} records, {verdict}")
+        return problems
+    _, records, top = logs[0]
+    problems += verify(records, head=top, trusted=trusted)
     if mirror:
-        copy = parse_jsonl(_read_location(mirror_location(mirror, model)))
-        problems += [f"mirror: {p}" for p in verify(copy, head=top)]
-        mine = [_clean(r) for r in records]
-        theirs = [_clean(r) for r in copy]
-        if mine != theirs:
-            at = next(
-                (i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b),
-                min(len(mine), len(theirs)),
-            )
-            problems.append(
-                f"mirror: differs from the MLflow copy from record {at + 1} on "
-                f"({len(theirs)} records in the mirror, {len(mine)} in MLflow)"
-            )
+        problems += _compare_mirror(mirror, model, records, top, trusted)
+    return problems
+
+
+def _compare_mirror(
+    mirror: str,
+    model: str,
+    records: list[dict[str, Any]],
+    top: str | None,
+    trusted: dict | None,
+) -> list[str]:
+    copy = parse_jsonl(_read_location(mirror_location(mirror, model)))
+    problems = [f"mirror: {p}" for p in verify(copy, head=top, trusted=trusted)]
+    mine = [_clean(r) for r in records]
+    theirs = [_clean(r) for r in copy]
+    if mine != theirs:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b),
+            min(len(mine), len(theirs)),
+        )
+        problems.append(
+            f"mirror: differs from the MLflow copy from record {at + 1} on "
+            f"({len(theirs)} records in the mirror, {len(mine)} in MLflow)"
+        )
     return problems
 
 

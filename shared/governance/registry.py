@@ -50,6 +50,9 @@ _BATCH_METRICS = 1000
 _BATCH_PARAMS_TAGS = 100
 _READY_TIMEOUT_S = 300.0
 _BAD_KEY_CHARS = re.compile(r"[^\w.\- ]")
+# The policy the gates ran with, as an artifact of the evaluation run.
+POLICY_ARTIFACT = "policy.yaml"
+REGISTER_LOCK = f"{TAG_PREFIX}register_lock"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class Promotion:
         alias: The alias that was set.
         created: False when an existing version with the same model digest was reused.
         previous_version: The version that held the alias before, or None.
+        artifact_digest: Digest of the registered bytes when this promotion registered them
+            (None when an existing version was reused: its first promotion record has it).
+        evidence_kept: False when the version was already decided (approved or rejected):
+            its evidence tags were left as they were and this evaluation is only in the
+            evaluation run and the audit log.
     """
 
     name: str
@@ -69,6 +77,8 @@ class Promotion:
     alias: str
     created: bool
     previous_version: str | None
+    artifact_digest: str | None = None
+    evidence_kept: bool = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,6 +140,7 @@ def log_evaluation_run(
     experiment_name: str,
     report_paths: dict[str, str] | None = None,
     tracking_uri: str | None = None,
+    policy_text: str | None = None,
 ) -> str:
     """Log one MLflow run holding every number, result and report of an evaluation.
 
@@ -144,6 +155,8 @@ def log_evaluation_run(
         experiment_name: Experiment to log into; created when missing.
         report_paths: Report name to local file (or folder) path, e.g. ``{"html": ...}``.
         tracking_uri: MLflow tracking URI; defaults to ``MLFLOW_TRACKING_URI``.
+        policy_text: The policy text the gates ran with, logged as ``policy.yaml`` (its digest
+            is ``scorecard.policy_digest``): the authority approval reads.
 
     Returns:
         The run id.
@@ -172,6 +185,8 @@ def log_evaluation_run(
         run_id = run.info.run_id
         try:
             _log_run_contents(client, run_id, scorecard, reports)
+            if policy_text is not None:
+                client.log_text(run_id, policy_text, POLICY_ARTIFACT)
         except BaseException:
             try:
                 client.set_terminated(run_id, "FAILED")
@@ -384,49 +399,42 @@ def _promote_verified(
         )
         effective = scorecard.model_copy(update={"evaluation_run_id": run_id})
     _ensure_registered_model(client, registered_name)
-    version = _version_with_digest(client, registered_name, digest)
-    created = False
-    artifact_digest: str | None = None
-    if version is None:
-        version, created, artifact_digest = _register(
-            client=client,
-            scorecard=effective,
-            model_uri=model_uri,
-            fetched=fetched,
-            registered_name=registered_name,
-            tracking=tracking,
-            work=work,
-        )
+    # One version per bytes, also when two runs promote them at once: look up and register
+    # under a lease on the registered model (MLflow has no unique constraint on a tag).
+    with _registration_lease(client, registered_name):
+        version = _version_with_digest(client, registered_name, digest)
+        created = False
+        artifact_digest: str | None = None
+        if version is None:
+            version, created, artifact_digest = _register(
+                client=client,
+                scorecard=effective,
+                model_uri=model_uri,
+                fetched=fetched,
+                registered_name=registered_name,
+                tracking=tracking,
+                work=work,
+            )
+            _wait_ready(client, registered_name, version)  # READY before the lease ends
     _wait_ready(client, registered_name, version)
+    decided = client.get_model_version(registered_name, version).tags or {}
+    keep = decided.get(f"{TAG_PREFIX}approval") not in ("approved", "rejected")
 
     try:
         previous = alias_version(client, registered_name, alias, tracking_uri=tracking)
     except ModelMissing:
         previous = None
 
-    flat = _flat_lineage(scorecard.lineage, lineage)
-    tags: dict[str, str] = {_key(TAG_PREFIX + k): v for k, v in flat.items()}
-    authoritative: dict[str, str | None] = {
-        "model_digest": digest,
-        "policy_digest": scorecard.policy_digest,
-        "data_digest": scorecard.data_digest,
-        "scorecard_digest": scorecard_digest(effective),
-        "decision": scorecard.decision.value,
-        "evaluation_run_id": effective.evaluation_run_id,
-        "git_commit": flat.get("git_commit"),
-        "pipeline_run_id": flat.get("pipeline_run_id"),
-        "model_uri": model_uri,
-        "artifact_digest": artifact_digest,
-        "promoted_at": utc_now(),
-        f"previous.{alias}": previous if previous and previous != version else None,
-    }
-    for k, v in authoritative.items():
-        if v:
-            tags[_key(TAG_PREFIX + k)] = v
-    for label, r in _gate_labels(scorecard.results):
-        tags[_key(f"{TAG_PREFIX}gate.{label}")] = r.status.value
-        for part, status in r.part_statuses():
-            tags[_key(f"{TAG_PREFIX}gate.{label}.{part}")] = status.value
+    tags = _evidence_tags(scorecard, effective, lineage, model_uri, artifact_digest)
+    if previous and previous != version:
+        tags[_key(f"{TAG_PREFIX}previous.{alias}")] = previous
+    if not keep:
+        # A decided version keeps the evidence it was decided on; the new evaluation is kept
+        # beside it (its run and audit records), named here.
+        tags = {
+            f"{TAG_PREFIX}latest_evaluation_run_id": effective.evaluation_run_id or "",
+            f"{TAG_PREFIX}latest_decision": scorecard.decision.value,
+        }
     for k, v in tags.items():
         client.set_model_version_tag(registered_name, version, k, tag_value(v, MAX_TAG_VALUE))
 
@@ -437,7 +445,100 @@ def _promote_verified(
         alias=alias,
         created=created,
         previous_version=previous,
+        artifact_digest=artifact_digest,
+        evidence_kept=keep,
     )
+
+
+def revoke(*, scorecard: Scorecard, tracking_uri: str, staging_alias: str = "staging") -> None:
+    """After a failing evaluation, take staging from the version holding the same bytes.
+
+    The version keeps its earlier evidence; approval reads the latest evaluation of its bytes
+    from the audit log and stays blocked until a passing one. Nothing happens when the bytes
+    were never registered.
+
+    Args:
+        scorecard: The failing scorecard (its ``model_digest`` names the bytes).
+        tracking_uri: MLflow tracking URI.
+        staging_alias: The staging alias.
+    """
+    from quality_gates.shared.governance import audit
+
+    name, digest = scorecard.registered_model_name, scorecard.model_digest
+    if not name or not digest or scorecard.all_passed:
+        return
+    tracking = resolve_tracking_uri(tracking_uri)
+    with mlflow_call(doing=f"revoking the staging of '{name}'", tracking_uri=tracking):
+        client = connect(tracking)
+        try:
+            version = _version_with_digest(client, name, digest)
+            held = alias_version(client, name, staging_alias, tracking_uri=tracking)
+        except ModelMissing:
+            return
+        if version is None:
+            return
+        if held == version:
+            client.delete_registered_model_alias(name, staging_alias)
+        client.set_model_version_tag(
+            name, version, f"{TAG_PREFIX}revoked_by_run", scorecard.evaluation_run_id or "?"
+        )
+    audit.append(
+        model=name,
+        event="revocation",
+        version=version,
+        details={
+            "model_digest": digest,
+            "decision": scorecard.decision.value,
+            "evaluation_run_id": scorecard.evaluation_run_id,
+            "removed_alias": staging_alias if held == version else None,
+        },
+        tracking_uri=tracking,
+    )
+
+
+def _registration_lease(client: MlflowClient, name: str):
+    from quality_gates.shared.governance.audit import tag_lease
+
+    return tag_lease(
+        get=lambda: (client.get_registered_model(name).tags or {}).get(REGISTER_LOCK),
+        put=lambda token: client.set_registered_model_tag(name, REGISTER_LOCK, token),
+        drop=lambda: client.delete_registered_model_tag(name, REGISTER_LOCK),
+        what=f"registering a version of '{name}'",
+        owner="quality-gates",
+    )
+
+
+def _evidence_tags(
+    scorecard: Scorecard,
+    effective: Scorecard,
+    lineage: dict[str, str] | None,
+    model_uri: str,
+    artifact_digest: str | None,
+) -> dict[str, str]:
+    """The version's display copy of its evidence (the audit log holds the authoritative one)."""
+    flat = _flat_lineage(scorecard.lineage, lineage)
+    tags: dict[str, str] = {_key(TAG_PREFIX + k): v for k, v in flat.items()}
+    authoritative: dict[str, str | None] = {
+        "model_digest": scorecard.model_digest,
+        "policy_digest": scorecard.policy_digest,
+        "data_digest": scorecard.data_digest,
+        "scorecard_digest": scorecard_digest(effective),
+        "decision": scorecard.decision.value,
+        "evaluation_run_id": effective.evaluation_run_id,
+        "git_commit": flat.get("git_commit"),
+        "pipeline_run_id": flat.get("pipeline_run_id"),
+        "model_uri": model_uri,
+        "artifact_digest": artifact_digest,
+        "promoted_at": utc_now(),
+    }
+    for k, v in authoritative.items():
+        if v:
+            tags[_key(TAG_PREFIX + k)] = v
+    for label, r in _gate_labels(scorecard.results):
+        tags[_key(f"{TAG_PREFIX}gate.{label}")] = r.status.value
+        for part, status in r.part_statuses():
+            tags[_key(f"{TAG_PREFIX}gate.{label}.{part}")] = status.value
+    return tags
 
 
 def _ensure_registered_model(client: MlflowClient, name: str) -> None:

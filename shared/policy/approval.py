@@ -20,6 +20,13 @@ class ApprovalPolicy(StrictModel):
         staging_alias: Alias the gated promotion sets; the version waiting for approval.
         audit_mirror: Folder (local path or fsspec URI such as ``s3://bucket/audit``) the audit
             log is copied to after every append; none when unset.
+        production_model: Registered model that holds the production alias, when it is not the
+            gated one: ``{name}`` is replaced by the gated model's name (e.g.
+            ``"{name}-production"``). With MLflow authentication, only approvers get EDIT on it,
+            so the pipeline's identity cannot move production (docs/THREAT_MODEL.md). Unset: the
+            gated model holds production too.
+        max_waiver_days: Longest a waiver may run: its ``until`` may be at most this many days
+            after the day it is used. A waiver that runs longer is refused (has no effect).
     """
 
     approvers: list[str] = Field(default_factory=list)
@@ -29,6 +36,8 @@ class ApprovalPolicy(StrictModel):
     production_alias: str = Field(default="production", min_length=1)
     staging_alias: str = Field(default="staging", min_length=1)
     audit_mirror: str | None = None
+    production_model: str | None = None
+    max_waiver_days: int = Field(default=90, ge=1, le=3660)
 
     @field_validator("approvers")
     @classmethod
@@ -47,6 +56,22 @@ class ApprovalPolicy(StrictModel):
     @classmethod
     def _clean_mirror(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("production_model")
+    @classmethod
+    def _clean_production_model(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        text = value.strip()
+        if "'" in text or "`" in text:
+            raise ValueError("production_model contains a quote; use another name")
+        if "{" in text.replace("{name}", ""):
+            raise ValueError("production_model may only use the placeholder {name}")
+        return text
+
+    def production_model_for(self, name: str) -> str:
+        """Return the registered model that holds production for the gated model ``name``."""
+        return self.production_model.replace("{name}", name) if self.production_model else name
 
     @model_validator(mode="after")
     def _consistent(self) -> ApprovalPolicy:
