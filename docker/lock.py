@@ -38,7 +38,7 @@ PROJECT = "kfp-quality-gates"
 EXTRAS = ("fairness", "explainability", "pii")
 # The tracking server image: the tested mlflow plus the PostgreSQL driver and the S3 client the
 # Kubernetes manifests configure (backend store and artifact store).
-SERVER_EXTRA = ("psycopg2-binary", "boto3")
+SERVER_EXTRA = ("psycopg2-binary", "boto3", "Flask-WTF")  # Flask-WTF: --app-name basic-auth
 
 
 def _canon(name: str) -> str:

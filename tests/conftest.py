@@ -238,7 +238,9 @@ def mlflow_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aut
         "default_permission = READ\n"
         f"database_uri = sqlite:///{root / 'auth.db'}\n"
         "admin_username = admin\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # Each request re-hashes the password (PBKDF2, ~0.3 s on this machine) unless cached.
+        "auth_cache_ttl_seconds = 300\n",
         encoding="utf-8",
     )
     env = {

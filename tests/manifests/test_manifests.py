@@ -9,6 +9,7 @@ it. The checkers below are also run on broken copies, so each one is shown to ca
 
 from __future__ import annotations
 
+import configparser
 import copy
 import json
 import re
@@ -38,7 +39,14 @@ KSERVE_SCHEMA = MANIFESTS / "schemas" / "kserve-inferenceservice-v1beta1.subset.
 # one; strict schemas for both ship with kubernetes-validate.
 K8S_VERSION = "1.30"
 K8S_VERSIONS = (K8S_VERSION, "1.33")
-OVERLAYS = ("overlays/dev", "overlays/production", "serving")
+# The overlays that run the MLflow server: as they are, and with MLflow's authentication app.
+SERVER_OVERLAYS = (
+    "overlays/dev",
+    "overlays/production",
+    "mlflow-auth/dev",
+    "mlflow-auth/production",
+)
+OVERLAYS = (*SERVER_OVERLAYS, "serving")
 # Objects the manifests reference but that the site (or Kubeflow) creates; see manifests/README.md.
 SITE_PROVIDED = {
     ("Secret", "mlflow-database"),
@@ -58,7 +66,12 @@ PLACEHOLDER = "placeholder-for-tests"
 
 
 def _kustomization_dirs(root: Path) -> list[str]:
-    return sorted(str(p.parent.relative_to(root)) for p in root.rglob("kustomization.yaml"))
+    """Every folder kustomize can build; a Component is built only inside what includes it."""
+    return sorted(
+        str(p.parent.relative_to(root))
+        for p in root.rglob("kustomization.yaml")
+        if yaml.safe_load(p.read_text()).get("kind") != "Component"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +308,7 @@ def test_every_image_is_pinned(rendered):
 
 
 @needs_kubectl
-@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/production"])
+@pytest.mark.parametrize("overlay", SERVER_OVERLAYS)
 def test_overlay_references_only_what_exists(rendered, overlay):
     """Every Secret/ConfigMap an env var names is rendered with that key, or is site-provided."""
     docs = rendered[overlay]
@@ -320,7 +333,7 @@ def test_overlay_references_only_what_exists(rendered, overlay):
 
 
 @needs_kubectl
-@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/production"])
+@pytest.mark.parametrize("overlay", SERVER_OVERLAYS)
 def test_pipeline_secret_config_and_rbac(rendered, overlay):
     docs = rendered[overlay]
     secret = _named(docs, "Secret", DEFAULT_MLFLOW_SECRET)  # no hash suffix: the pipeline names it
@@ -346,7 +359,7 @@ def test_pipeline_secret_config_and_rbac(rendered, overlay):
 
 
 @needs_kubectl
-@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/production"])
+@pytest.mark.parametrize("overlay", SERVER_OVERLAYS)
 def test_mlflow_server_is_hardened_and_wired(rendered, overlay):
     deployment = _named(rendered[overlay], "Deployment", "mlflow")
     pod = deployment["spec"]["template"]["spec"]
@@ -522,3 +535,100 @@ def test_secret_env_files_are_git_ignored_and_untracked():
     ).stdout.split()
     missing = sorted(set(env_files) - set(ignored))
     assert not missing, f"not git-ignored (add `manifests/**/*.env` to .gitignore): {missing}"
+
+
+# --------------------------------------------------------------------------- MLflow auth app
+
+AUTH_OVERLAYS = ("mlflow-auth/dev", "mlflow-auth/production")
+
+
+def _auth_ini(docs: list[dict]) -> configparser.ConfigParser:
+    config = configparser.ConfigParser()
+    config.read_string(_named(docs, "ConfigMap", "mlflow-auth-config")["data"]["basic_auth.ini"])
+    return config
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", AUTH_OVERLAYS)
+def test_mlflow_runs_the_basic_auth_app_with_secrets_from_a_secret(rendered, overlay):
+    docs = rendered[overlay]
+    pod = _named(docs, "Deployment", "mlflow")["spec"]["template"]["spec"]
+    (server,) = pod["containers"]
+    args = server["args"]
+    assert args[args.index("--app-name") + 1] == "basic-auth"
+    env = {e["name"]: e for e in server["env"]}
+    for key in ("MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("mlflow-auth", key), ref
+    # The server reads the file the init container writes, from the volume both mount.
+    (init,) = [c for c in pod["initContainers"] if c["name"] == "auth-config"]
+    path = Path(env["MLFLOW_AUTH_CONFIG_PATH"]["value"])
+    mounts = {m["name"]: m["mountPath"] for m in server["volumeMounts"]}
+    init_mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+    volume = next(name for name, where in mounts.items() if Path(where) == path.parent)
+    assert init_mounts[volume] == mounts[volume] and str(path) in init["args"][0]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[volume]["emptyDir"]["medium"] == "Memory", "the rendered URI may hold a password"
+    template = next(v for v in volumes.values() if "configMap" in v)
+    assert template["configMap"]["name"] == "mlflow-auth-config"
+    # The auth tables go to the tracking server's own database, from the same source.
+    init_uri = {e["name"]: e for e in init["env"]}["MLFLOW_BACKEND_STORE_URI"]
+    assert init_uri == env["MLFLOW_BACKEND_STORE_URI"]
+    config = _auth_ini(docs)["mlflow"]
+    assert config["database_uri"] == "${MLFLOW_BACKEND_STORE_URI}"
+    assert config["default_permission"] == "READ"
+    assert config["authorization_function"].endswith(":authenticate_request_basic_auth")
+    assert "admin_password" not in config, "the admin password comes from the Secret only"
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", AUTH_OVERLAYS)
+def test_setup_job_runs_auth_setup_as_the_configured_admin(rendered, overlay):
+    docs = rendered[overlay]
+    job = _named(docs, "Job", "quality-gates-auth-setup")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    command = [*container["command"], *container["args"]]
+    assert command[:3] == ["quality-gates", "auth", "setup"]
+    from quality_gates.shared.cli.main import build_parser
+
+    args = build_parser().parse_args(command[1:])  # what the CLI would run, flags checked
+    assert args.model and args.pipeline_user and args.approver
+    assert args.tracking_uri == "http://mlflow:5000"
+    assert set(args.pipeline_user).isdisjoint(args.approver)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MLFLOW_TRACKING_USERNAME"]["value"] == _auth_ini(docs)["mlflow"]["admin_username"]
+    ref = env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"]) == ("mlflow-auth", "MLFLOW_AUTH_ADMIN_PASSWORD")
+    namespaces = {d["metadata"].get("namespace") for d in docs}
+    assert namespaces == {"kubeflow-user-example-com"}, namespaces
+
+
+@needs_kubectl
+@pytest.mark.parametrize("overlay", AUTH_OVERLAYS)
+def test_network_policy_admits_only_pipeline_tasks_setup_serving_and_approvers(rendered, overlay):
+    docs = rendered[overlay]
+    policy = _named(docs, "NetworkPolicy", "mlflow-ingress")["spec"]
+    deployment = _named(docs, "Deployment", "mlflow")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    (server,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert [p["port"] for p in rule["ports"]] == [c["containerPort"] for c in server["ports"]]
+    peers = rule["from"]
+    assert all(len(peer) == 1 for peer in peers), "a peer with two selectors means AND"
+    pods = [p["podSelector"] for p in peers if "podSelector" in p]
+    assert {"matchLabels": {"pipelines.kubeflow.org/v2_component": "true"}} in pods
+    job_labels = _named(docs, "Job", "quality-gates-auth-setup")["spec"]["template"]["metadata"]
+    assert any(
+        s.get("matchLabels", {}).items() <= job_labels["labels"].items() and s.get("matchLabels")
+        for s in pods
+    ), "the setup Job could not reach MLflow"
+    assert any(
+        e["key"] == "serving.kserve.io/inferenceservice"
+        for s in pods
+        for e in s.get("matchExpressions", [])
+    )
+    (namespace,) = [p["namespaceSelector"] for p in peers if "namespaceSelector" in p]
+    assert set(namespace["matchLabels"]) == {"kubernetes.io/metadata.name"}
+    assert {} not in pods and {} not in [namespace], "an empty selector admits everyone"
