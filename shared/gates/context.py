@@ -140,8 +140,13 @@ class GateContext:
             ``champion_model`` when one does.
         """
         spec = self.section.champion
+        name, approval = spec.model_name, self.policy.approval
+        if not name and approval is not None and spec.alias == approval.production_alias:
+            # Production lives on its own registered model when the policy says so.
+            registered = self.inputs.registered_model_name
+            name = approval.production_model_for(registered) if registered else None
         loaded, ref = self.session.champion(
-            model_name=spec.model_name,
+            model_name=name,
             registered_model_name=self.inputs.registered_model_name,
             alias=spec.alias,
             section=f"gates.{self.spec.name}",

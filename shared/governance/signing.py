@@ -84,8 +84,9 @@ def load_signer(path: str | None = None) -> Signer | None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    pem = _read_pem(path, "signing key")
     try:
-        key = serialization.load_pem_private_key(_read_pem(path, "signing key"), password=None)
+        key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError):
         key = None
     if not isinstance(key, Ed25519PrivateKey):
@@ -120,8 +121,9 @@ def trusted_keys(paths: list[str] | None = None) -> dict[str, Ed25519PublicKey]:
         return {signer.key_id: signer.key.public_key()} if signer else {}
     out: dict[str, Ed25519PublicKey] = {}
     for path in paths:
+        pem = _read_pem(path, "public key")
         try:
-            key = serialization.load_pem_public_key(_read_pem(path, "public key"))
+            key = serialization.load_pem_public_key(pem)
         except (ValueError, TypeError):
             key = None
         if not isinstance(key, Ed25519PublicKey):
