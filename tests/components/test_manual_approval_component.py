@@ -1,5 +1,6 @@
 """The manual approval component through kfp.local against a real mlflow server."""
 
+import importlib.util
 import json
 import threading
 import time
@@ -16,14 +17,18 @@ from sklearn.linear_model import LogisticRegression
 
 from quality_gates.components.manual_approval.component import manual_approval
 from quality_gates.components.manual_approval.core import approval_policy, run_manual_approval
+from quality_gates.components.promote.core import promote_from_scorecard
 from quality_gates.shared.contracts.errors import GateInputError
-from quality_gates.shared.contracts.results import CheckResult, Status, finalize
-from quality_gates.shared.contracts.scorecard import Scorecard, decide
+from quality_gates.shared.contracts.scorecard import Scorecard
 from quality_gates.shared.governance import approval
-from quality_gates.shared.governance.registry import promote
-from quality_gates.shared.io.models import load_model
 
 pytestmark = pytest.mark.integration
+
+_spec = importlib.util.spec_from_file_location(
+    "evidence_kit", Path(__file__).parents[1] / "integration" / "evidence_kit.py"
+)
+kit = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(kit)
 
 OFFICER = "risk-officer@example.com"
 POLICY = """
@@ -42,26 +47,6 @@ def kfp_local(tmp_path):
     return tmp_path / "root"
 
 
-def _scorecard(digest: str, uri: str) -> Scorecard:
-    results = [
-        finalize(
-            gate="performance",
-            checks=[CheckResult(name="c", value=0.9, threshold=0.7, status=Status.PASSED)],
-            inputs={"model": digest, "data": "sha256:data", "policy": "sha256:policy"},
-        )
-    ]
-    status, all_passed = decide(results)
-    return Scorecard(
-        decision=status,
-        all_passed=all_passed,
-        summary="test scorecard",
-        expected_gates=["performance"],
-        results=results,
-        model_uri=uri,
-        model_digest=digest,
-    )
-
-
 @pytest.fixture
 def staged(mlflow_server, tmp_path):
     """(name, version, scorecard path): a version promoted to staging after passing the gates."""
@@ -70,10 +55,11 @@ def staged(mlflow_server, tmp_path):
     y = (x["a"] > 0).astype(int)
     path = tmp_path / "model.joblib"
     joblib.dump(LogisticRegression().fit(x, y), path)
-    card = _scorecard(load_model(str(path)).digest, str(path))
     name = f"component-{uuid.uuid4().hex[:8]}"
-    version = promote(
-        scorecard=card, model_uri=str(path), registered_name=name, tracking_uri=mlflow_server
+    # Staged the way the pipeline stages: evidence and policy recorded, then promoted.
+    card = kit.evaluate(tmp_path, path, name=name, uri=mlflow_server, policy_text=POLICY % 60)
+    version = promote_from_scorecard(
+        scorecard=card, model_uri=str(path), registered_model_name=name, tracking_uri=mlflow_server
     ).version
     card_path = tmp_path / "scorecard.json"
     card_path.write_text(card.to_json())
@@ -116,7 +102,6 @@ def test_pending_mode_requests_and_returns(mlflow_server, staged, kfp_local):
         approver=OFFICER,
         comment="ok",
         tracking_uri=mlflow_server,
-        policy=approval_policy(POLICY % 60),
     )
     assert done.state == "approved"
     aliases = MlflowClient(mlflow_server).get_registered_model(name).aliases
@@ -140,7 +125,6 @@ def test_wait_mode_ends_when_an_approver_decides(mlflow_server, staged, kfp_loca
                         approver=OFFICER,
                         comment="looks good",
                         tracking_uri=mlflow_server,
-                        policy=approval_policy(POLICY % 60),
                     )
                     return
                 time.sleep(0.2)
