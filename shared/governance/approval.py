@@ -60,7 +60,12 @@ from quality_gates.shared.tracking.client import (
     resolve_tracking_uri,
     tag_value,
 )
-from quality_gates.shared.tracking.identity import Identity, acting_identity, claimed_identity
+from quality_gates.shared.tracking.identity import (
+    Identity,
+    acting_identity,
+    claimed_identity,
+    server_identity,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mlflow import MlflowClient
@@ -414,7 +419,13 @@ def request_approval(
         event="approval_requested",
         version=version,
         actor=submitter,
-        details={"submitted_by": submitters, "previous_state": state},
+        details={
+            "submitted_by": submitters,
+            "previous_state": state,
+            # Who the server authenticated for this request (None without authentication): the
+            # pipeline's identity, kept beside the submitter it names.
+            "recorded_by": server_identity(tracking),
+        },
         tracking=tracking,
         done=f"'{name}' version {version} is pending approval",
     )

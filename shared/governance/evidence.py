@@ -110,7 +110,11 @@ def _submitters(records: list[dict[str, Any]], versions: set[str], digest: str) 
         details = r.get("details") or {}
         names: list[Any] = []
         if r.get("event") == "approval_requested" and r.get("version") in versions:
-            names = [r.get("actor"), *(details.get("submitted_by") or [])]
+            names = [
+                r.get("actor"),
+                details.get("recorded_by"),
+                *(details.get("submitted_by") or []),
+            ]
         elif r.get("event") in ("aggregation", "promotion") and details.get("model_digest") == (
             digest
         ):
