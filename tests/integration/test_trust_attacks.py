@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from quality_gates.shared.cli.main import main
 from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.gates.runner import check
 from quality_gates.shared.governance import approval, audit, signing
 from quality_gates.shared.io.models import model_digest
 from quality_gates.shared.policy.approval import ApprovalPolicy
@@ -36,6 +37,14 @@ _spec.loader.exec_module(kit)
 OFFICER = "risk-officer@example.com"
 SECOND = "cro@example.com"
 BOT = "ci-bot@example.com"
+CHAMPION_POLICY = """
+data: {{label: y}}
+gates:
+  performance:
+    rules: [{{metric: accuracy, min: 0.5}}]
+    champion: {{alias: production, rules: [{{metric: accuracy, margin: 0.2}}]}}
+approval: {{approvers: [officer], production_model: "{name}-production"}}
+"""
 RULES = ApprovalPolicy(approvers=[OFFICER, SECOND], poll_initial_s=0.2, poll_max_s=0.5)
 
 
@@ -375,3 +384,19 @@ def test_identity_is_the_one_the_server_authenticated(
     assert report["production"] == version and report["production_model"] == f"{name}-production"
     code, text = _cli(capsys, "audit", "verify", "--model", name, "--tracking-uri", uri)
     assert code == 0, text
+    # The gates compare the next candidate with the champion on the production model.
+    x, y = data
+    frame = x.assign(y=y.to_numpy())
+    frame.to_csv(tmp_path / "eval.csv", index=False)
+    candidate = kit.save(tmp_path, _fit(data, 0.5))
+    result = check(
+        "performance",
+        model_uri=str(candidate),
+        data_uri=str(tmp_path / "eval.csv"),
+        policy_text=CHAMPION_POLICY.format(name=name),
+        tracking_uri=uri,
+        registered_model_name=name,
+    )
+    assert result.status.value != "error", result.error
+    champion_digest = model_digest(f"models:/{name}-production/1", tracking_uri=uri)
+    assert result.inputs.get("champion_model") == champion_digest
