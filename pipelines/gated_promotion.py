@@ -193,8 +193,8 @@ def gated_promotion(
         approval_mode: ``pending`` ends the run with the staged version waiting for a later
             ``quality-gates approve``; ``wait`` keeps a task polling until a named approver
             decides or the policy's ``approval.timeout_s`` passes.
-        submitted_by: Who submitted the run (may not approve it); KFP has no placeholder for
-            the run's creator, so pass it explicitly.
+        submitted_by: Who submitted the run (may not approve it, nor grant its waivers); KFP
+            has no placeholder for the run's creator, so pass it explicitly.
         mlflow_secret_name: Kubernetes Secret whose keys (``MLFLOW_TRACKING_URI``, credentials,
             S3 keys) become the environment of every task that talks to MLflow; a non-empty
             ``mlflow_tracking_uri`` still overrides the Secret's tracking URI.
@@ -222,6 +222,7 @@ def gated_promotion(
         experiment_name=experiment_name,
         pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         mlflow_tracking_uri=mlflow_tracking_uri,
+        submitted_by=submitted_by,
     ).set_display_name("aggregate scorecard")
     # kfp 2.17: branch on a single `-> bool` output; a NamedTuple field is silently skipped.
     with dsl.If(agg.outputs["Output"] == True, name="all-gates-passed"):  # noqa: E712

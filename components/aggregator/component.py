@@ -28,6 +28,7 @@ _SOURCE = '''def aggregator(
     experiment_name: str = "",
     pipeline_run_id: str = "",
     mlflow_tracking_uri: str = "",
+    submitted_by: str = "",
 ) -> bool:
     """Combine the gates' verdicts into a scorecard; fail closed on anything missing.
 
@@ -42,6 +43,7 @@ _SOURCE = '''def aggregator(
         experiment_name: MLflow experiment for the evaluation run; empty skips logging.
         pipeline_run_id: KFP run id, kept in the lineage.
         mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
+        submitted_by: Who submitted the run (may not grant its waivers); empty: the task's user.
 
     Returns:
         True only when every gate the policy configures passed or warned.
@@ -60,6 +62,7 @@ _SOURCE = '''def aggregator(
         experiment_name=experiment_name,
         pipeline_run_id=pipeline_run_id,
         tracking_uri=mlflow_tracking_uri,
+        submitted_by=submitted_by,
     )
 '''
 

@@ -14,6 +14,7 @@ from quality_gates.components.aggregator.core import (
     read_result,
     record_evidence,
 )
+from quality_gates.components.aggregator.waivers import policy_approval, resolve_submitter
 from quality_gates.shared.contracts.results import GateResult, error_result
 from quality_gates.shared.contracts.scorecard import Scorecard
 from quality_gates.shared.io.lineage import collect_lineage
@@ -31,6 +32,7 @@ def run_aggregator(
     experiment_name: str,
     pipeline_run_id: str,
     tracking_uri: str,
+    submitted_by: str = "",
 ) -> bool:
     """Aggregate verdict files into scorecard artifacts and return the decision.
 
@@ -45,6 +47,8 @@ def run_aggregator(
         experiment_name: MLflow experiment for the evaluation run ("" skips logging).
         pipeline_run_id: KFP run id.
         tracking_uri: MLflow tracking URI ("" means ``MLFLOW_TRACKING_URI``).
+        submitted_by: Who submitted the run ("" resolves ``QUALITY_GATES_USER`` or the OS user);
+            a waiver approved by the submitter is refused.
 
     Returns:
         True only when every gate let the model through.
@@ -60,6 +64,8 @@ def run_aggregator(
         expected=expected,
         not_configured=not_configured,
         waivers=policy_waivers(policy),
+        approval=policy_approval(policy),
+        submitted_by=resolve_submitter(submitted_by),
         model_uri=model_uri or None,
         registered_model_name=registered_model_name or None,
         lineage=lineage,
@@ -70,6 +76,8 @@ def run_aggregator(
         out_dir=out,
         experiment_name=experiment_name or None,
         tracking_uri=tracking_uri or None,
+        policy_text=policy,
+        staging_alias=getattr(policy_approval(policy), "staging_alias", "staging"),
     )
     _publish(
         card, out, scorecard=scorecard, scorecard_html=scorecard_html, scorecard_md=scorecard_md

@@ -15,6 +15,7 @@ from quality_gates.components.aggregator.waivers import apply_waivers
 from quality_gates.shared.contracts.errors import one_line
 from quality_gates.shared.contracts.results import GateResult, Status, error_result
 from quality_gates.shared.contracts.scorecard import Scorecard, decide
+from quality_gates.shared.policy.approval import ApprovalPolicy
 
 
 def read_result(path: str | None, *, gate: str) -> GateResult:
@@ -63,6 +64,8 @@ def aggregate(
     not_configured: list[str] | None = None,
     require_model_digest: bool = True,
     waivers: list | None = None,
+    approval: ApprovalPolicy | None = None,
+    submitted_by: str | None = None,
     model_uri: str | None = None,
     registered_model_name: str | None = None,
     lineage: dict | None = None,
@@ -77,7 +80,11 @@ def aggregate(
         require_model_digest: Block when no gate recorded the model digest (promotion needs it;
             a stand-alone ``check`` does not).
         waivers: The policy's waivers; a waived failing check counts as a warning until the
-            waiver expires.
+            waiver expires, when the waiver's approver has the authority to grant it.
+        approval: The policy's approval section: who may grant waivers and for how long; None
+            refuses every waiver.
+        submitted_by: Who submitted the run; an approver may not waive their own run, and an
+            unknown submitter refuses every waiver.
         model_uri: The candidate's URI, for the record.
         registered_model_name: Registered model the decision is about.
         lineage: Provenance (git commit, versions, run ids).
@@ -86,7 +93,9 @@ def aggregate(
         The scorecard; ``all_passed`` only when every expected gate passed or warned and the
         gates agree on the model and data digests.
     """
-    results, waiver_records = apply_waivers(results, list(waivers or []))
+    results, waiver_records = apply_waivers(
+        results, list(waivers or []), approval=approval, submitted_by=submitted_by
+    )
     ordered = _expected_results(results, expected)
     (model_digest, data_digest, policy_digest), conflicts = _digests(ordered)
     ordered += conflicts
@@ -187,12 +196,11 @@ def _unconfigured_errors(
 
 
 def _summary(ordered: list[GateResult], status: Status, all_passed: bool) -> str:
-    if all_passed:
-        return f"all {len(ordered)} gates let the model through ({status.value})"
-    bad = [r for r in ordered if not r.status.lets_through]
-    return f"{len(bad)} of {len(ordered)} gates block promotion: " + ", ".join(
-        f"{r.gate} {r.status.value}" for r in bad
-    )
+    # One wording for the aggregator and a scorecard whose decision changes later: an error or
+    # failed scorecard never says the gates let the model through.
+    from quality_gates.shared.contracts.scorecard import summarize
+
+    return summarize(ordered, status, all_passed)
 
 
 def record_evidence(
@@ -201,6 +209,8 @@ def record_evidence(
     out_dir: str | Path,
     experiment_name: str | None,
     tracking_uri: str | None,
+    policy_text: str | None = None,
+    staging_alias: str = "staging",
 ) -> Scorecard:
     """Write the scorecard reports and log them, with every result, to an MLflow run.
 
@@ -213,6 +223,10 @@ def record_evidence(
         out_dir: Folder for scorecard.json, .md and .html.
         experiment_name: MLflow experiment for the evaluation run.
         tracking_uri: MLflow tracking URI, or None to use ``MLFLOW_TRACKING_URI``.
+        policy_text: The policy the gates ran with, kept in the run as ``policy.yaml``: approval
+            reads its authority (approvers, waivers) from there, checked against the digest
+            in the audit log, never from what the approver passes.
+        staging_alias: Alias a failing evaluation removes from the version holding these bytes.
 
     Returns:
         The scorecard, with ``evaluation_run_id`` set when a run was logged.
@@ -231,6 +245,7 @@ def record_evidence(
             experiment_name=experiment_name,
             report_paths={k: str(v) for k, v in paths.items() if k != "json"},
             tracking_uri=uri,
+            policy_text=policy_text,
         )
     except Exception as exc:  # noqa: BLE001 - recorded as an error result, fail closed
         scorecard.results.append(
@@ -248,6 +263,11 @@ def record_evidence(
     if scorecard.registered_model_name:
         try:
             _audit_aggregation(scorecard, tracking_uri=uri)
+            if not scorecard.all_passed and scorecard.model_digest:
+                from quality_gates.shared.governance.registry import revoke
+
+                # A failing evaluation of bytes that are already staged takes staging away.
+                revoke(scorecard=scorecard, tracking_uri=uri, staging_alias=staging_alias)
         except Exception as exc:  # noqa: BLE001 - recorded as an error result, fail closed
             scorecard.results.append(
                 error_result(
@@ -262,7 +282,7 @@ def record_evidence(
 
 
 def _audit_aggregation(scorecard: Scorecard, *, tracking_uri: str) -> None:
-    """Append the gate results, the decision and any waiver used to the model's audit log."""
+    """Append the gate results, the decision and every waiver used or refused to the audit log."""
     from quality_gates.shared.governance import audit
 
     name = scorecard.registered_model_name
@@ -282,11 +302,13 @@ def _audit_aggregation(scorecard: Scorecard, *, tracking_uri: str) -> None:
             tracking_uri=tracking_uri,
         )
     for w in scorecard.waivers:
-        if w.get("state") == "used":
+        # A use is the approver's act; a refusal is recorded against whoever brought the waiver.
+        event = {"used": "waiver_used", "refused": "waiver_refused"}.get(w.get("state"))
+        if event:
             audit.append(
                 model=name,
-                event="waiver_used",
-                actor=w.get("approver"),
+                event=event,
+                actor=w.get("approver") if event == "waiver_used" else w.get("submitted_by"),
                 details=w,
                 tracking_uri=tracking_uri,
             )

@@ -155,12 +155,16 @@ class PerformancePolicy(JudgedSection):
     Attributes:
         min_rows: Fewer evaluation rows are an error: intervals from a handful of rows are not
             evidence (two rows give a bootstrap "interval" of ROC AUC [1, 1]).
+        min_rows_per_class: Classification only: a class of the label (of the model's classes,
+            or of the data when they are unknown) with fewer evaluation rows is an error; a
+            class absent from the data has 0 rows. Recall on three positives is not evidence.
     """
 
     rules_hint: ClassVar[str] = "add at least one rule (e.g. {metric: roc_auc, min: 0.7})"
 
     task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
     min_rows: int = Field(default=100, ge=1)
+    min_rows_per_class: int = Field(default=10, ge=1)
     decision_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     rules: list[MetricRule] = Field(default_factory=list)
     slices: list[SliceRule] = Field(default_factory=list)

@@ -77,6 +77,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         results,
         expected=gates,
         waivers=policy.waivers,
+        approval=policy.approval,
+        submitted_by=_submitter(args),
         require_model_digest=False,
         model_uri=args.model,
         registered_model_name=args.registered_model_name,
@@ -101,6 +103,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
         _out(scorecard_markdown(card))
     _print_gate_errors(card.results)
     return _exit_code(card.decision.value)
+
+
+def _submitter(args: argparse.Namespace) -> str | None:
+    """Who submits this check or run: ``--submitted-by``, ``QUALITY_GATES_USER``, the OS user.
+
+    None when no identity can be determined: then no waiver takes effect (its approver cannot be
+    shown to be someone else), but the gates still run.
+    """
+    from quality_gates.components.aggregator.waivers import resolve_submitter
+
+    return resolve_submitter(getattr(args, "submitted_by", None))
 
 
 def _print_gate_errors(results) -> None:
@@ -137,7 +150,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sensitive_data_uri=args.sensitive_data or "",
         train_data_uri=args.train_data or "",
         approval_mode=args.approval_mode,
-        submitted_by=args.submitted_by or "",
+        submitted_by=_submitter(args) or "",
     )
     _print_run(run, args.registered_model_name, args.staging_alias, as_json=args.json)
     _print_gate_errors(run.scorecard.results)
@@ -214,6 +227,11 @@ def _add_check_command(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
     check.add_argument("--report-dir", help="also write scorecard.json/.md/.html here")
     check.add_argument(
+        "--submitted-by",
+        help="who submits the check (may not grant its waivers; default QUALITY_GATES_USER, "
+        "then the OS user)",
+    )
+    check.add_argument(
         "--json", action="store_true", help="print the GateResult JSON (the scorecard for 'all')"
     )
     check.set_defaults(func=_cmd_check)
@@ -284,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quality_gates.shared.cli.approval import add_commands
 
     add_commands(sub)
+    from quality_gates.shared.cli.auth import add_commands as add_auth_commands
+
+    add_auth_commands(sub)
     from quality_gates.shared.cli.submit import add_commands as add_submit_command
 
     add_submit_command(sub)

@@ -1,10 +1,11 @@
 """Waivers turn a named failing check into a warning until they expire, and are always shown."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from quality_gates.components.aggregator.core import aggregate
+from quality_gates.components.aggregator.waivers import today_utc
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import CheckResult, Status, finalize
 from quality_gates.shared.policy.schema import parse_policy
@@ -12,6 +13,7 @@ from quality_gates.shared.reports.render import scorecard_html, scorecard_markdo
 
 POLICY = """
 gates: {performance: {rules: [{metric: recall, min: 0.9}]}}
+approval: {approvers: [risk-officer@example.com]}
 waivers:
   - gate: performance
     check: recall >= 0.9
@@ -38,16 +40,26 @@ def _results(status=Status.FAILED):
     return {"performance": r}
 
 
+SUBMITTER = "ci-bot@example.com"
+SOON = (today_utc() + timedelta(days=30)).isoformat()
+
+
 def _card(until, status=Status.FAILED):
-    waivers = parse_policy(POLICY % until).waivers
-    return aggregate(_results(status), expected=["performance"], waivers=waivers)
+    policy = parse_policy(POLICY % until)
+    return aggregate(
+        _results(status),
+        expected=["performance"],
+        waivers=policy.waivers,
+        approval=policy.approval,
+        submitted_by=SUBMITTER,
+    )
 
 
 def test_active_waiver_turns_the_failure_into_a_warning():
-    card = _card("2999-12-31")
+    card = _card(SOON)
     assert card.all_passed and card.decision == Status.WARNED
     check = card.results[0].checks[0]
-    assert check.status == Status.WARNED and "WAIVED until 2999-12-31" in check.message
+    assert check.status == Status.WARNED and f"WAIVED until {SOON}" in check.message
     assert "RISK-42" in check.message
     assert card.waivers[0]["state"] == "used"
     assert "RISK-42" in scorecard_html(card) and "RISK-42" in scorecard_markdown(card)
@@ -61,7 +73,7 @@ def test_expired_waiver_has_no_effect_but_is_listed():
 
 
 def test_waiver_cannot_excuse_an_error():
-    card = _card("2999-12-31", status=Status.ERROR)
+    card = _card(SOON, status=Status.ERROR)
     assert not card.all_passed
     assert card.waivers[0]["state"] == "unused"
 
@@ -76,7 +88,8 @@ def test_waiver_needs_every_field():
 def test_waiver_expiry_is_inclusive_of_its_last_day():
     from quality_gates.components.aggregator.waivers import apply_waivers
 
-    waivers = parse_policy(POLICY % "2030-06-01").waivers
-    _, on_day = apply_waivers(_results(), waivers, today=date(2030, 6, 1))
-    _, after = apply_waivers(_results(), waivers, today=date(2030, 6, 2))
+    policy = parse_policy(POLICY % "2030-06-01")
+    kw = {"approval": policy.approval, "submitted_by": SUBMITTER}
+    _, on_day = apply_waivers(_results(), policy.waivers, today=date(2030, 6, 1), **kw)
+    _, after = apply_waivers(_results(), policy.waivers, today=date(2030, 6, 2), **kw)
     assert on_day[0]["state"] == "used" and after[0]["state"] == "expired"
