@@ -100,6 +100,8 @@ def encode_binary(
     Raises:
         GateInputError: When the labels do not fit the classes or the positive label is unknown.
     """
+    # The model's classes may be named; classes read off the data are cells and never are.
+    shown = f" {[str(c) for c in classes][:10]}" if classes is not None else ""
     if classes is None:
         pool = [y_true] if y_pred is None else [y_true, np.asarray(y_pred)]
         classes = sorted(pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in pool])))
@@ -110,15 +112,16 @@ def encode_binary(
     matches = np.flatnonzero(_eq(cls.astype(str), str(pos)))
     if matches.size == 0:
         raise GateInputError(
-            f"positive_label {pos!r} is not among the classes {[str(c) for c in classes]}; "
+            f"positive_label {pos!r} is not among the {len(classes)} classes{shown}; "
             "fix data.positive_label in the policy"
         )
     known = np.isin(np.asarray(y_true).astype(str), cls.astype(str))
     if not known.all():
-        bad = pd.unique(np.asarray(y_true)[~known])[:5]
+        n_bad = len(pd.unique(np.asarray(y_true)[~known]))
         raise GateInputError(
-            f"label values {[str(b) for b in bad]} in {source} are not among the classes "
-            f"{[str(c) for c in classes]}; check data.label and data.positive_label"
+            f"the label column of {source} holds {n_bad} value(s) in {int((~known).sum())} of "
+            f"{len(known)} rows that are not among the model's classes{shown}; check data.label "
+            "and data.positive_label"
         )
     yt = _eq(y_true, pos).astype(np.int64)
     score = None

@@ -87,13 +87,30 @@ def factorize_column(
         # Mixed types (numbers and text in one object column) do not sort: compare as text.
         codes, uniques = pd.factorize(series.astype("string"), sort=True, use_na_sentinel=False)
     labels = [_label(v) for v in uniques]
+    shown = _withhold_rare(labels, np.bincount(codes, minlength=len(labels)))
     if len(set(labels)) != len(labels):
         # e.g. 1 and "1" in one object column: the groups would be indistinguishable in reports.
         raise GateInputError(
             f"sensitive column '{column}' of {source} mixes values that print the same "
-            f"({', '.join(labels[:6])}); store it with one type"
+            f"({', '.join(shown[:6])}); store it with one type"
         )
-    return codes.astype(np.int64), labels
+    return codes.astype(np.int64), shown
+
+
+# Small-cell suppression: a value held by a handful of rows identifies them (or is a stray cell
+# of personal data, an e-mail typed into `sex`); its group is compared but never named.
+NAMED_GROUP_MIN_ROWS = 10
+
+
+def _withhold_rare(labels: list[str], counts: np.ndarray) -> list[str]:
+    """Labels with those of groups under :data:`NAMED_GROUP_MIN_ROWS` rows withheld."""
+    out, k = [], 0
+    for label, n in zip(labels, counts.tolist(), strict=True):
+        if n < NAMED_GROUP_MIN_ROWS and label != MISSING_LABEL:
+            k += 1
+            label = f"<rare group {k}, value withheld>"
+        out.append(label)
+    return out
 
 
 def build_grouping(
@@ -192,7 +209,7 @@ def sensitive_frame(
     if dup.any():
         raise GateInputError(
             f"join key '{join_key}' is not unique in {extra_source} ({int(dup.sum())} rows share "
-            f"a key, e.g. {right[dup].iloc[0]!r}); keep one row per key"
+            f"a key, first at row {int(np.flatnonzero(dup)[0])}, 0-based); keep one row per key"
         )
     pos = pd.Index(right).get_indexer(left)
     out = data_frame.loc[:, [c for c in columns if c not in from_extra]].reset_index(drop=True)

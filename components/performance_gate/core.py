@@ -7,6 +7,7 @@ point (``gate.py``): the run template loads the inputs and writes the result.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ class Encoded:
         y_pred: Encoded predictions.
         y_score: Positive-class probability (binary), class probabilities (multiclass) or None.
         classes: Original class values in code order (classification only).
+        positive_index: Position of the positive class in ``classes`` (binary only).
     """
 
     task: str
@@ -70,6 +72,7 @@ class Encoded:
     y_pred: np.ndarray
     y_score: np.ndarray | None
     classes: list[Any] | None
+    positive_index: int | None = None
 
 
 def _fmt(x: Any) -> str:
@@ -85,18 +88,23 @@ def _align_labels(y_true: np.ndarray, classes: list, source: str) -> np.ndarray:
         try:
             y_true = pd.to_numeric(pd.Series(y_true)).to_numpy()
         except (ValueError, TypeError):
+            # Never the cells: a label may be mistyped personal data.
+            text = pd.to_numeric(pd.Series(y_true), errors="coerce").isna().to_numpy()
             raise GateInputError(
-                f"labels in {source} are text but the model's classes are numbers "
-                f"{[_fmt(c) for c in classes[:5]]}; encode the label column like the training data"
+                f"the label column of {source} holds text in {int(text.sum())} of {len(text)} "
+                f"rows but the model's classes are numbers {[_fmt(c) for c in classes[:5]]}; "
+                "encode the label column like the training data"
             ) from None
     elif not np.issubdtype(cls.dtype, np.number) and np.issubdtype(y_true.dtype, np.number):
         y_true = y_true.astype(str)
         cls = cls.astype(str)
-    unknown = pd.unique(y_true[~np.isin(y_true, cls)])
-    if len(unknown):
+    outside = ~np.isin(y_true, cls)
+    if outside.any():
+        unknown = pd.unique(y_true[outside])
         raise GateInputError(
-            f"label values {[_fmt(u) for u in unknown[:5]]} in {source} are not among the model's "
-            f"classes {[_fmt(c) for c in classes[:10]]}; check the label column and positive_label"
+            f"the label column of {source} holds {len(unknown)} value(s) in {int(outside.sum())} "
+            f"of {len(outside)} rows that are not among the model's classes "
+            f"{[_fmt(c) for c in classes[:10]]}; check the label column and positive_label"
         )
     return y_true
 
@@ -197,7 +205,7 @@ def _encode_binary(
         yp = (score >= policy.decision_threshold).astype(np.int64)
     else:
         yp = (np.asarray(y_pred).astype(cls.dtype) == pos_value).astype(np.int64)
-    return Encoded("binary", yt, yp, score, [c for c in classes])
+    return Encoded("binary", yt, yp, score, [c for c in classes], positive_index=pos_idx)
 
 
 def _positive_index(positive_label: Any, classes: list, cls: np.ndarray) -> int:
@@ -226,7 +234,11 @@ def _available(task: str, enc: Encoded) -> tuple[str, ...]:
 
 def _unavailable_message(metric: str, enc: Encoded) -> str:
     if enc.task == "regression" and metric in CLASSIFICATION_METRICS:
-        return f"metric '{metric}' needs a classifier but the task is regression; fix the rule"
+        return (
+            f"metric '{metric}' is a classification metric but the task is regression (the "
+            f"predictions are continuous numbers); use a regression metric "
+            f"({', '.join(REGRESSION_METRICS)}) or evaluate a classifier"
+        )
     if enc.task != "regression" and metric in REGRESSION_METRICS:
         return f"metric '{metric}' is a regression metric but the task is {enc.task}; fix the rule"
     return (
@@ -752,6 +764,69 @@ def _roc_points(y_true: np.ndarray, score: np.ndarray, n: int = 101) -> dict[str
     }
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _class_name(classes: list[Any], index: int) -> str:
+    """A class as a message may name it: a number or boolean label, else its position.
+
+    Text labels are data values, which messages never quote.
+    """
+    if index < len(classes) and isinstance(classes[index], (numbers.Number, np.bool_)):
+        return f"class {_fmt(classes[index])}"
+    return f"the {_ordinal(index + 1)} class"
+
+
+def _class_counts(enc: Encoded) -> list[tuple[str, int]]:
+    """Rows per class of the label (classes without rows count 0); empty for regression."""
+    classes = list(enc.classes or [])
+    if enc.task == "binary":
+        pos = enc.positive_index if enc.positive_index is not None else len(classes) - 1
+        n_pos = int(np.sum(enc.y_true == 1))
+        others = [i for i in range(len(classes)) if i != pos]
+        negative = _class_name(classes, others[0]) if others else "the negative class"
+        return [(negative, int(enc.y_true.shape[0]) - n_pos), (_class_name(classes, pos), n_pos)]
+    if enc.task == "multiclass":
+        by_code = np.bincount(enc.y_true.astype(np.int64), minlength=len(classes))
+        return [(_class_name(classes, i), int(n)) for i, n in enumerate(by_code)]
+    return []
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def _require_evidence(policy: PerformancePolicy, enc: Encoded, source: str) -> None:
+    """Refuse to judge on too few rows, overall (``min_rows``) or of a class.
+
+    Raises:
+        GateInputError: Naming the counts and the minimums they fall short of.
+    """
+    n_rows = int(enc.y_true.shape[0])
+    problems = []
+    if n_rows < policy.min_rows:
+        problems.append(
+            f"{source} has {n_rows} evaluation rows, fewer than gates.performance.min_rows "
+            f"({policy.min_rows})"
+        )
+    short = [(c, n) for c, n in _class_counts(enc) if n < policy.min_rows_per_class]
+    if short:
+        listed = [f"{c} has {_rows(n)}" for c, n in short[:5]]
+        if len(short) > 5:
+            listed.append(f"{len(short) - 5} more classes have too few")
+        problems.append(
+            f"{'' if problems else f'in {source} '}{', '.join(listed)}, fewer than "
+            f"gates.performance.min_rows_per_class ({policy.min_rows_per_class})"
+        )
+    if problems:
+        raise GateInputError(
+            "; ".join(problems) + ": metrics and intervals from so few rows are not evidence; "
+            "evaluate on more data"
+        )
+
+
 def evaluate(
     *,
     policy: PerformancePolicy,
@@ -774,13 +849,7 @@ def evaluate(
     Returns:
         ``(checks, metrics, details)``.
     """
-    n_rows = int(candidate.y_true.shape[0])
-    if n_rows < policy.min_rows:
-        raise GateInputError(
-            f"{source} has {n_rows} evaluation rows, fewer than gates.performance.min_rows "
-            f"({policy.min_rows}): metrics and intervals from so few rows are not evidence; "
-            "evaluate on more rows"
-        )
+    _require_evidence(policy, candidate, source)
     metrics = point_metrics(
         task=candidate.task,
         y_true=candidate.y_true,
@@ -854,9 +923,47 @@ def _predict_encoded(ctx: GateContext, data: EvalData) -> Encoded:
     return _encode_model(ctx, loaded, data)
 
 
+def _is_regressor(loaded: LoadedModel, y_pred: np.ndarray, classes: list | None) -> bool:
+    """A model without classes that says it is a regressor or predicts continuous numbers."""
+    if classes is not None:
+        return False
+    if getattr(loaded.model, "_estimator_type", None) == "regressor":
+        return True
+    values = np.asarray(y_pred)
+    return bool(
+        np.issubdtype(values.dtype, np.floating)
+        and values.size
+        and not np.all(np.mod(values[np.isfinite(values)], 1) == 0)
+    )
+
+
+def _check_not_regressor(policy: PerformancePolicy, loaded: LoadedModel, preds: Any) -> None:
+    """Refuse a regression model under a classification policy, saying which way to go."""
+    if policy.task == "regression" or not _is_regressor(loaded, preds.y_pred, preds.classes):
+        return
+    rules = [*policy.rules, *policy.slices]
+    if policy.champion is not None:
+        rules += list(policy.champion.rules)
+    asked = sorted({r.metric for r in rules if r.metric in CLASSIFICATION_METRICS})
+    if policy.task == "auto" and not asked:
+        return
+    kind = type(loaded.model).__name__
+    what = (
+        f"the policy's metrics {', '.join(asked)} are classification metrics"
+        if asked
+        else f"gates.performance.task is {policy.task}"
+    )
+    raise GateInputError(
+        f"model {loaded.uri} is a regressor ({kind}: it predicts continuous numbers and has no "
+        f"classes) but {what}; judge it with regression metrics "
+        f"({', '.join(REGRESSION_METRICS)}) and task: regression, or evaluate a classifier"
+    )
+
+
 def _encode_model(ctx: GateContext, loaded: LoadedModel, data: EvalData) -> Encoded:
     """Encode labels and scores of one loaded model's (cached) predictions on the data."""
     preds = ctx.predictions(loaded, data)
+    _check_not_regressor(ctx.section, loaded, preds)
     return encode(
         policy=ctx.section,
         positive_label=ctx.policy.data.positive_label,

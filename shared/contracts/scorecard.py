@@ -7,9 +7,10 @@ a model whose bytes changed since the gates ran; the registry stores it with the
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quality_gates.shared.contracts.errors import redact
 from quality_gates.shared.contracts.results import (
@@ -39,7 +40,9 @@ class Scorecard(BaseModel):
         waivers: Every waiver of the policy with its state (used, unused, expired).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # Assignments are validated: a decision changed after the fact (evidence that could not be
+    # logged) rewrites a summary that would still say the model goes through.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     schema_version: int = SCHEMA_VERSION
     decision: Status
@@ -61,6 +64,16 @@ class Scorecard(BaseModel):
     @classmethod
     def _no_credentials(cls, v: str | None) -> str | None:
         return redact(v) if v else v
+
+    @model_validator(mode="after")
+    def _summary_matches_decision(self) -> Scorecard:
+        if _LETS_THROUGH_RE.search(self.summary) and not _goes_through(
+            self.decision, self.all_passed
+        ):
+            gates = [r for r in self.results if r.status != Status.SKIPPED]
+            # Set without validating again (this validator runs on every assignment).
+            self.__dict__["summary"] = summarize(gates, self.decision, self.all_passed)
+        return self
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Serialise to JSON text."""
@@ -84,6 +97,37 @@ class Scorecard(BaseModel):
                 if c.status in (Status.FAILED, Status.ERROR):
                     out.append((r.gate, c.name, c.message))
         return out
+
+
+_LETS_THROUGH_RE = re.compile(r"\blets? (?:the model )?through\b", re.IGNORECASE)
+
+
+def _goes_through(status: Status, all_passed: bool) -> bool:
+    return all_passed and status.lets_through
+
+
+def summarize(results: list[GateResult], status: Status, all_passed: bool) -> str:
+    """Return the scorecard's one-sentence summary, worded by the decision.
+
+    Only a scorecard whose decision lets the model through says so; any other names the gates
+    that block promotion and their statuses.
+
+    Args:
+        results: The gates' results (skipped gates left out).
+        status: The overall decision.
+        all_passed: Whether promotion is allowed.
+
+    Returns:
+        The summary.
+    """
+    if _goes_through(status, all_passed):
+        return f"all {len(results)} gates let the model through ({status.value})"
+    bad = [r for r in results if not r.status.lets_through]
+    if not bad:
+        return f"promotion blocked: decision {status.value}, no gate result allows it"
+    return f"{len(bad)} of {len(results)} gates block promotion ({status.value}): " + ", ".join(
+        f"{r.gate} {r.status.value}" for r in bad
+    )
 
 
 def decide(results: list[GateResult]) -> tuple[Status, bool]:

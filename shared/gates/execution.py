@@ -43,7 +43,10 @@ def guarded(
         message = "out of memory while evaluating; sample the data or give the task more memory"
     except Exception as exc:  # noqa: BLE001 - fail closed on anything
         log.debug("gate %s raised:\n%s", gate, traceback.format_exc())
-        message = one_line(exc) + "; this is likely a bug or an unsupported input, please report it"
+        message = (
+            one_line(exc, mask=True)
+            + "; this is likely a bug or an unsupported input, please report it"
+        )
     else:
         if result.status == Status.ERROR and not result.inputs and inputs:
             result.inputs = inputs

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.errors import GateInputError, mask_values
 from quality_gates.shared.policy.schema import DataSpec
 
 Format = Literal["csv", "tsv", "parquet"]
@@ -373,8 +373,8 @@ def _read_csv(
             )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise GateInputError(
-            f"cannot parse {uri} as {fmt.upper()}: {_first_line(exc)}; fix the file or convert it "
-            "to Parquet"
+            f"cannot parse {uri} as {fmt.upper()}: {_first_line(exc, mask=True)}; fix the file or "
+            "convert it to Parquet"
         ) from None
 
 
@@ -387,8 +387,8 @@ def _parse_parquet(data: bytes, uri: str, member: str | None = None) -> pa.Table
         return parquet.read()
     except (pa.ArrowException, OSError) as exc:
         raise GateInputError(
-            f"cannot read Parquet file {where}: {_first_line(exc)}; the file is corrupt or not "
-            "Parquet"
+            f"cannot read Parquet file {where}: {_first_line(exc, mask=True)}; the file is corrupt "
+            "or not Parquet"
         ) from None
 
 
@@ -423,7 +423,7 @@ def _parse_dataset(items: Sequence[tuple[str, bytes]], uri: str) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise GateInputError(
             f"Parquet files in data directory {uri} have incompatible schemas: "
-            f"{_first_line(exc)}; rewrite them with one schema"
+            f"{_first_line(exc, mask=True)}; rewrite them with one schema"
         ) from None
 
 
@@ -686,9 +686,11 @@ def _preview(columns: Sequence[object]) -> str:
     return shown
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException, *, mask: bool = False) -> str:
+    # mask: the error is about the table's content (a parse error quotes the row it failed on).
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
+    line = mask_values(line) if mask else line
     return line if len(line) <= 200 else line[:197] + "..."
 
 

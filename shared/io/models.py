@@ -439,7 +439,9 @@ def _fetch_local(path: Path, *, uri: str, read: bool) -> Fetched:
         data = path.read_bytes() if read else None
         digest = sha256_bytes(data) if data is not None else sha256_tree(path)
     except OSError as exc:
-        raise GateInputError(f"cannot read model file {path}: {describe(exc)}") from None
+        raise GateInputError(
+            f"cannot read model file {path}: {describe(exc, mask=False)}"
+        ) from None
     return Fetched(local_path=path, digest=digest, data=data)
 
 
@@ -507,7 +509,7 @@ def _load_mlflow_dir(model_dir: Path, *, uri: str) -> tuple[Any, str]:
         flavors = Model.load(str(model_dir / MLMODEL_FILE)).flavors
     except Exception as exc:  # noqa: BLE001
         raise GateInputError(
-            f"MLmodel file of {uri} is unreadable: {describe(exc)}; re-log the model"
+            f"MLmodel file of {uri} is unreadable: {describe(exc, mask=False)}; re-log the model"
         ) from None
     try:
         if "sklearn" in flavors:
@@ -777,37 +779,115 @@ def _check_no_nan(arr: np.ndarray, *, what: str, uri: str) -> None:
         )
 
 
-def _suspect_column(x: Any) -> str | None:
+def _empty_columns(x: Any) -> list[str]:
+    """The columns of a frame that hold no value at all (every row null)."""
+    if not isinstance(x, pd.DataFrame) or x.empty:
+        return []
+    return [str(c) for c in x.columns if not x[c].notna().any()]
+
+
+def _text_rows(col: pd.Series) -> np.ndarray:
+    """Rows of a column that hold text which is not a number."""
+    if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return np.zeros(len(col), dtype=bool)
+    present = col.notna().to_numpy()
+    return present & pd.to_numeric(col, errors="coerce").isna().to_numpy()
+
+
+def _numeric_suspect(name: object, col: pd.Series) -> str | None:
+    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    for mask, what in ((np.isinf(values), "infinite"), (np.isnan(values), "missing")):
+        if mask.any():
+            first = int(np.flatnonzero(mask)[0])
+            return (
+                f"column '{name}' holds {int(mask.sum())} {what} value(s) (first at row "
+                f"{first}, 0-based)"
+            )
+    return None
+
+
+def _column_transformer(estimator: Any) -> Any:
+    """The fitted ColumnTransformer a model starts with (itself or a Pipeline's first step)."""
+    steps = getattr(estimator, "steps", None)
+    head = steps[0][1] if steps else estimator
+    return head if hasattr(head, "transformers_") else None
+
+
+def _transformer_suspect(estimator: Any, x: pd.DataFrame) -> str | None:
+    """Ask each part of a fitted ColumnTransformer which of its columns it cannot take."""
+    ct = _column_transformer(estimator)
+    if ct is None:
+        return None
+    for _name, part, cols in ct.transformers_:
+        if isinstance(part, str) or not isinstance(cols, list | tuple):
+            continue
+        names = [c for c in cols if isinstance(c, str) and c in x.columns]
+        categories = getattr(part, "categories_", None)
+        if categories is not None and len(categories) == len(names):
+            for name, known in zip(names, categories, strict=True):
+                col = x[name]
+                unseen = col.notna().to_numpy() & ~col.isin(list(known)).to_numpy()
+                if unseen.any():
+                    return (
+                        f"column '{name}' holds categories not seen in training (unknown "
+                        f"categories in {int(unseen.sum())} of {len(col)} rows, first at row "
+                        f"{int(np.flatnonzero(unseen)[0])}, 0-based)"
+                    )
+            continue
+        try:
+            part.transform(x.loc[:, names])
+        except Exception:  # noqa: BLE001 - only to locate the column
+            for name in names:
+                text = _text_rows(x[name])
+                if text.any():
+                    return _text_message(name, text)
+    return None
+
+
+def _text_message(name: object, text: np.ndarray) -> str:
+    first = int(np.flatnonzero(text)[0])
+    return (
+        f"column '{name}' holds text in a numeric feature ({int(text.sum())} of {len(text)} "
+        f"rows, first at row {first}, 0-based)"
+    )
+
+
+def _suspect_column(x: Any, estimator: Any = None) -> str | None:
     """Name the first column a model typically chokes on (only called after predict failed).
 
-    Library errors say "Input X contains infinity" without saying where; the row is given,
-    never the value, which may be personal data.
+    Library errors say "Input X contains infinity" or quote the cell they could not convert;
+    the column, the kind of problem and the row are given, never the value, which may be
+    personal data.
     """
     if not isinstance(x, pd.DataFrame):
         return None
+    empty = _empty_columns(x)
+    if empty:
+        return f"column(s) {', '.join(repr(c) for c in empty)} are entirely empty (all null)"
+    found = _transformer_suspect(estimator, x)
+    if found:
+        return found
+    plain = _column_transformer(estimator) is None and not hasattr(estimator, "steps")
     for name in x.columns:
         col = x[name]
         if pd.api.types.is_bool_dtype(col.dtype):
             continue
         if pd.api.types.is_numeric_dtype(col.dtype):
-            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-            for mask, what in ((np.isinf(values), "infinite"), (np.isnan(values), "missing")):
-                if mask.any():
-                    first = int(np.flatnonzero(mask)[0])
-                    return (
-                        f"column '{name}' holds {int(mask.sum())} {what} value(s) (first at row "
-                        f"{first}, 0-based)"
-                    )
-        elif col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            present = col.notna().to_numpy()
-            numeric = pd.to_numeric(col, errors="coerce").notna().to_numpy()
-            text = present & ~numeric
-            if numeric.any() and text.any():
+            found = _numeric_suspect(name, col)
+        else:
+            text = _text_rows(col)
+            numeric = col.notna().to_numpy() & ~text
+            if text.any() and numeric.any():
                 first = int(np.flatnonzero(text)[0])
-                return (
-                    f"column '{name}' mixes numbers and text ({int(text.sum())} text value(s), "
-                    f"first at row {first}, 0-based)"
+                found = (
+                    f"column '{name}' mixes numbers and text ({int(text.sum())} text value(s) "
+                    f"in {len(col)} rows, first at row {first}, 0-based)"
                 )
+            elif text.any() and plain:
+                # A bare estimator takes numbers only: any text column is the one it choked on.
+                found = _text_message(name, text)
+        if found:
+            return found
     return None
 
 
@@ -832,15 +912,24 @@ def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
     if n_rows == 0:
         raise GateInputError(f"evaluation data has no rows; model {model.uri} was not evaluated")
     x = _select_features(model, features)
+    empty = _empty_columns(x)
+    if empty:
+        # Imputed, the model would be judged on filled-in values, not on the data.
+        raise GateInputError(
+            f"feature column(s) {', '.join(repr(c) for c in empty)} of the evaluation data are "
+            f"entirely empty (all {n_rows} rows null); model {model.uri} cannot be judged on "
+            "them, supply their values or retrain without them"
+        )
     estimator = model.model
     try:
         raw = estimator.predict(x)
     except GateInputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any model failure is one line for the user
-        suspect = _suspect_column(x)
+        suspect = _suspect_column(x, estimator)
+        cause = describe(exc, keep=[str(c) for c in getattr(x, "columns", [])])
         raise GateInputError(
-            f"model {model.uri} failed to predict on the evaluation data: {describe(exc)}"
+            f"model {model.uri} failed to predict on the evaluation data: {cause}"
             f"{'; ' + suspect if suspect else ''}; check that the columns and types match what "
             "the model was trained on"
         ) from None

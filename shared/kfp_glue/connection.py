@@ -16,6 +16,7 @@ import io
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -161,6 +162,55 @@ class _Scrubbed:
         return text
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> str:
+    """Return ``scheme://host:port`` of a URL (default port filled in), never its user info.
+
+    Args:
+        url: An absolute URL.
+
+    Returns:
+        The origin credentials are bound to.
+    """
+    parts = urllib.parse.urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only within the host's origin; refuse one that leaves it.
+
+    urllib copies every header of the request, ``Authorization`` and ``Cookie`` included, to the
+    redirect's target: a server (or anything in front of it) answering 302 to another host
+    would receive the credential. A cross-origin redirect is refused, naming where it pointed.
+    """
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self._origin = origin(host)
+        self._host = host
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        target = urllib.parse.urljoin(req.full_url, newurl)
+        if origin(target) != self._origin:
+            raise GateInputError(
+                f"KFP endpoint {self._host} redirected (HTTP {code}) to another host, "
+                f"{origin(target)}; credentials are never sent there. If that is the KFP API, "
+                "pass it as --host; a redirect to a login page means the credentials were not "
+                "accepted"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def preflight(host: str, auth: Auth, *, namespace: str | None) -> dict[str, Any]:
     """Check that ``host`` is a reachable KFP API that accepts the credentials.
 
@@ -182,10 +232,13 @@ def preflight(host: str, auth: Auth, *, namespace: str | None) -> dict[str, Any]
     url = host.rstrip("/") + "/apis/v2beta1/healthz"
     request = urllib.request.Request(url, headers={"Accept": "application/json", **auth.headers()})
     scrub = _Scrubbed(auth)
+    opener = urllib.request.build_opener(_SameOriginRedirects(host))
     try:
-        with urllib.request.urlopen(request, timeout=_PREFLIGHT_TIMEOUT_S) as resp:  # noqa: S310
+        with opener.open(request, timeout=_PREFLIGHT_TIMEOUT_S) as resp:
             ctype = resp.headers.get("Content-Type", "")
             body = resp.read()
+    except GateInputError as exc:
+        raise GateInputError(scrub(str(exc))) from None
     except urllib.error.HTTPError as exc:
         raise GateInputError(_http_error(host, exc.code, "checking the API health", auth)) from None
     except urllib.error.URLError as exc:
@@ -262,6 +315,12 @@ def api_errors(host: str, auth: Auth, doing: str) -> Iterator[None]:
             ) from None
         message = _server_message(exc.body)
         line = _http_error(host, exc.status, doing, auth)
+        location = (exc.headers or {}).get("Location") if 300 <= exc.status < 400 else None
+        if location:
+            line += (
+                f" (a redirect to {origin(urllib.parse.urljoin(host, location))}, not followed: "
+                "credentials are never sent to another address; pass the API endpoint as --host)"
+            )
         if message and exc.status not in (401, 403, 404):
             line += f": {message}"
         raise GateInputError(scrub(line)) from None
@@ -301,4 +360,29 @@ def connect(host: str, auth: Auth, *, namespace: str | None):
     if namespace:
         kwargs["namespace"] = namespace
     with api_errors(host, auth, "connecting"):
-        return kfp.Client(**kwargs)
+        client = kfp.Client(**kwargs)
+    _no_redirects(client)
+    return client
+
+
+def _no_redirects(client: Any) -> None:
+    """Make the kfp client's HTTP pool answer a redirect instead of following it.
+
+    Every request carries the credential; a redirect is reported as an error naming its target
+    (see :func:`api_errors`) rather than followed, so no other host ever receives it.
+    """
+    seen: set[int] = set()
+    for api in vars(client).values():
+        pool = getattr(
+            getattr(getattr(api, "api_client", None), "rest_client", None), "pool_manager", None
+        )
+        if pool is None or id(pool) in seen:
+            continue
+        seen.add(id(pool))
+        urlopen = pool.urlopen
+
+        def _urlopen(method: str, url: str, *args: Any, _open: Any = urlopen, **kw: Any) -> Any:
+            kw["redirect"] = False
+            return _open(method, url, *args, **kw)
+
+        pool.urlopen = _urlopen

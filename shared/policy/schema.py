@@ -10,6 +10,7 @@ failure a gate exists to prevent.
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +76,23 @@ class Policy(StrictModel):
     approval: ApprovalPolicy | None = None
 
 
+# A value quoted in a message is cut short: a policy value can be large (or, through YAML
+# aliases, enormous), and a message is one line.
+_SHOWN_INPUT_CHARS = 80
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _SHOWN_INPUT_CHARS
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 6
+_REPR.maxlevel = 3
+
+
+def _shown_input(value: object) -> str:
+    """``repr`` of an invalid value, bounded in work and to about 80 characters."""
+    text = _REPR.repr(value)
+    if len(text) > _SHOWN_INPUT_CHARS:
+        text = text[: _SHOWN_INPUT_CHARS - 3] + "..."
+    return text
+
+
 def _format_validation_error(exc: ValidationError, source: str) -> str:
     problems = []
     for err in exc.errors():
@@ -85,7 +103,9 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
             problems.append(f"missing key '{path}'")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"'{path}': {msg} (got {err.get('input')!r})")
+            if len(msg) > 2 * _SHOWN_INPUT_CHARS:  # a validator may quote the value it refused
+                msg = msg[: 2 * _SHOWN_INPUT_CHARS - 3] + "..."
+            problems.append(f"'{path}': {msg} (got {_shown_input(err.get('input'))})")
     more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
     return f"invalid policy {source}: " + "; ".join(problems[:3]) + more + "; fix the policy file"
 
@@ -119,9 +139,61 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            self.alias_uses = getattr(self, "alias_uses", 0) + 1
+            if self.alias_uses > MAX_POLICY_ALIASES:
+                raise PolicyLimitError(
+                    f"uses more than {MAX_POLICY_ALIASES} YAML aliases (*name); a policy needs "
+                    "far fewer, write the values out or reuse fewer anchors"
+                )
+        return super().compose_node(parent, index)
+
+
+#: Limits checked before a policy's YAML is built: a policy is a few kilobytes, and nested aliases
+#: ("billion laughs": ``b: &b [*a, *a, ...]``) would otherwise expand a small text into billions
+#: of values, for minutes, until the process runs out of memory.
+MAX_POLICY_BYTES = 1_000_000
+MAX_POLICY_ALIASES = 10_000
+MAX_POLICY_NODES = 200_000
+
+
+class PolicyLimitError(yaml.YAMLError):
+    """A policy over one of the loader's size limits (the message names the limit)."""
+
+
+def _expanded_nodes(root: yaml.Node) -> int:
+    """Values the document has once every alias is expanded, counting at most past the limit."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            open_.discard(id(node))
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_POLICY_NODES + 1)
+            continue
+        if id(node) in open_:
+            raise PolicyLimitError("has a YAML alias that refers to itself; remove the cycle")
+        open_.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
 
 def load_policy_yaml(text: str) -> Any:
     """Load policy YAML safely, refusing a key given twice in one mapping.
+
+    The document is composed first and its size checked before any value is built: at most
+    :data:`MAX_POLICY_BYTES` of text, :data:`MAX_POLICY_ALIASES` alias uses and
+    :data:`MAX_POLICY_NODES` values with every alias expanded.
 
     Args:
         text: YAML document (empty or blank gives ``None``).
@@ -130,11 +202,31 @@ def load_policy_yaml(text: str) -> Any:
         The loaded document.
 
     Raises:
+        PolicyLimitError: When the document is over one of the limits (the message names it).
         yaml.YAMLError: On a syntax error or a duplicate key (its message names the key).
     """
     if not text or not text.strip():
         return None
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_POLICY_BYTES:
+        raise PolicyLimitError(
+            f"is {size} bytes, over the limit of {MAX_POLICY_BYTES} bytes for a policy; a policy "
+            "holds rules, not data"
+        )
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_nodes(node) > MAX_POLICY_NODES:
+            raise PolicyLimitError(
+                f"expands through YAML aliases to more than {MAX_POLICY_NODES} values, over the "
+                "limit for a policy (nested aliases, a 'billion laughs' document?); write the "
+                "values out"
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def parse_policy(text: str, *, source: str = "<text>") -> Policy:
@@ -155,6 +247,8 @@ def parse_policy(text: str, *, source: str = "<text>") -> Policy:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if isinstance(exc, PolicyLimitError):
+            raise GateInputError(f"policy {source} {exc}") from None
         if isinstance(exc, _DuplicateKeyError):
             raise GateInputError(
                 f"policy {source} gives key '{exc.key}' twice in one section{where}; keep one "

@@ -9,6 +9,7 @@ limits) live here too, so every writer of tags follows them.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import ssl
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quality_gates.shared.contracts.errors import GateInputError, missing_module_hint
+from quality_gates.shared.contracts.errors import GateInputError, missing_module_hint, redact
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mlflow import MlflowClient
@@ -43,31 +44,96 @@ def resolve_tracking_uri(tracking_uri: str | None) -> str:
     return mlflow.get_tracking_uri()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer: the server is up; the credential is never sent elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        return None
+
+
+def _probe_target(tracking_uri: str) -> tuple[str, dict[str, str]]:
+    """The URL to probe without user info, and the credential headers MLflow would send.
+
+    ``http://user:secret@host:5000`` is not a URL urllib can open (it takes ``user:secret@host``
+    for the host name); MLflow sends the user info as basic auth, so the probe does the same.
+    """
+    parsed = urllib.parse.urlsplit(tracking_uri)
+    netloc = parsed.netloc.rsplit("@", 1)[-1]
+    url = urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path.rstrip("/"), "", ""))
+    user, password = parsed.username, parsed.password
+    if user is None:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    headers: dict[str, str] = {}
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if user:
+        pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    elif token:
+        headers["Authorization"] = f"Bearer {token}"
+    return url, headers
+
+
+def _probe(url: str, headers: dict[str, str]) -> int | BaseException | None:
+    """GET ``url``: its HTTP status, the transport failure, or None for an answer to leave be."""
+    opener = urllib.request.build_opener(_NoRedirects())
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=_HEALTH_TIMEOUT_S):
+            return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except urllib.error.URLError as exc:
+        return None if isinstance(exc.reason, ssl.SSLError) else exc.reason
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        return exc
+
+
 def ensure_reachable(tracking_uri: str) -> None:
-    """Fail fast, in one line, when an HTTP tracking server does not answer at all.
+    """Fail fast, in one line, when an HTTP tracking server does not answer or refuses access.
 
     MLflow retries a refused connection for minutes before it gives up with a long traceback;
-    a quick ``/health`` probe turns that into an actionable message. Any HTTP answer (even 401 or
-    404 behind a proxy) and any TLS problem count as reachable and are left to MLflow.
+    a quick ``/health`` probe turns that into an actionable message that tells the causes apart:
+    connection refused, a host name that does not resolve, no answer, and a server that refuses
+    the credentials (HTTP 401/403). With credentials configured (user info in the URI, or
+    ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``/``_TOKEN``) one API request checks that they are
+    accepted (MLflow's ``/health`` is open to anyone). Other HTTP answers and TLS problems are
+    left to MLflow. The password is never echoed.
+
+    Args:
+        tracking_uri: The tracking URI; only ``http(s)`` URIs are probed.
+
+    Raises:
+        GateInputError: The server is unreachable or refused the credentials.
     """
     parsed = urllib.parse.urlparse(tracking_uri)
     if parsed.scheme not in ("http", "https"):
         return
-    url = tracking_uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=_HEALTH_TIMEOUT_S):  # noqa: S310 - http(s) only
-            return
-    except urllib.error.HTTPError:
+    shown = redact(tracking_uri)
+    url, headers = _probe_target(tracking_uri)
+    found = _probe(url + "/health", headers)
+    if isinstance(found, int) and found not in (401, 403) and headers:
+        found = _probe(url + "/api/2.0/mlflow/experiments/search?max_results=1", headers)
+        found = found if found == 401 else None
+    if found is None or (isinstance(found, int) and found not in (401, 403)):
         return
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, ssl.SSLError):
-            return
-        reason = exc.reason
-    except (TimeoutError, ConnectionError, OSError) as exc:
-        reason = exc
+    if isinstance(found, int):
+        raise GateInputError(_refused(shown, found, credentials=bool(headers)))
     raise GateInputError(
-        f"MLflow tracking server {tracking_uri} is unreachable ({_reason(reason)}); start it or "
-        "set MLFLOW_TRACKING_URI (or --tracking-uri) to a reachable server"
+        f"MLflow tracking server {shown} is unreachable ({_reason(found, parsed.hostname)}); "
+        "start it or set MLFLOW_TRACKING_URI (or --tracking-uri) to a reachable server"
+    )
+
+
+def _refused(shown: str, status: int, *, credentials: bool) -> str:
+    if credentials:
+        return (
+            f"MLflow tracking server {shown} answered HTTP {status}: the server refused the "
+            "credentials; check the user name and password (or MLFLOW_TRACKING_TOKEN) and the "
+            "user's permissions"
+        )
+    return (
+        f"MLflow tracking server {shown} answered HTTP {status}: the server needs credentials; "
+        "set MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN"
     )
 
 
@@ -90,14 +156,14 @@ def ensure_sqlite_exists(tracking_uri: str, uri: str) -> None:
     )
 
 
-def _reason(reason: Any) -> str:
+def _reason(reason: Any, host: str | None = None) -> str:
     if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
+        return "connection refused: nothing listens on that host and port"
     if isinstance(reason, socket.gaierror):
-        return "host name not found"
+        return f"host name {host!r} not found (DNS)" if host else "host name not found (DNS)"
     if isinstance(reason, (TimeoutError, socket.timeout)):
         return f"no answer within {_HEALTH_TIMEOUT_S:.0f} s"
-    return " ".join(str(reason).split()) or type(reason).__name__
+    return redact(" ".join(str(reason).split())) or type(reason).__name__
 
 
 def connect(tracking_uri: str) -> MlflowClient:
@@ -130,12 +196,17 @@ def mlflow_error(exc: BaseException, *, doing: str, tracking_uri: str) -> GateIn
             "MLFLOW_TRACKING_URI to a reachable server"
         )
     text = str(exc)
-    if code in ("PERMISSION_DENIED", "UNAUTHENTICATED") or any(
-        f"error code {status}" in text for status in (401, 403)
-    ):
+    if code == "UNAUTHENTICATED" or "error code 401" in text:
         return GateInputError(
-            f"MLflow at {tracking_uri} refused access while {doing} ({code or 'unauthorized'}); "
-            "set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+            f"MLflow at {tracking_uri} refused access while {doing} (unauthenticated): the "
+            "server refused the credentials, or needs some; set MLFLOW_TRACKING_TOKEN or "
+            "MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+        )
+    if code == "PERMISSION_DENIED" or "error code 403" in text:
+        return GateInputError(
+            f"MLflow at {tracking_uri} refused access while {doing} ({code or 'forbidden'}): "
+            "the user lacks the permission; ask an MLflow admin, or set MLFLOW_TRACKING_TOKEN "
+            "or MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD for a user that has it"
         )
     return GateInputError(
         f"MLflow error while {doing} (tracking URI {tracking_uri}): {missing_module_hint(exc)}"

@@ -120,7 +120,7 @@ KINDS = [
     ("nan in label", "target"),
     ("feature column missing", "f2"),
     ("labels not in model classes", "classes"),
-    ("single class", "roc_auc"),
+    ("single class", "class 1 has 0 rows"),
     ("no rules", "no rules"),
     ("invalid yaml", "YAML"),
     ("unknown policy key", "rulez"),
