@@ -145,7 +145,9 @@ def encode(
     y_true = _align_labels(y_true, classes, source)
     cls = np.asarray(classes)
     if not np.issubdtype(cls.dtype, np.number):
+        # Classes compared as text (booleans, strings): the labels too, or True != "True".
         cls = cls.astype(str)
+        y_true = np.asarray(y_true).astype(str)
     if task == "binary":
         return _encode_binary(
             policy,
