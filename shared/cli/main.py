@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from quality_gates.shared.cli.output import out as _out
-from quality_gates.shared.contracts.errors import GateInputError, one_line
+from quality_gates.shared.contracts.errors import GateInputError, one_line, redact
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -133,9 +133,12 @@ def _print_gate_errors(results) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from quality_gates.shared.kfp_glue.local_run import run_pipeline
+    from quality_gates.shared.tracking.client import credentials_to_env
 
     policy, policy_text = _read_policy(args.policy)
     _check_wait_has_approvers(policy, args.approval_mode, args.policy)
+    # Never a password in a pipeline parameter: kfp keeps parameters in plain text.
+    args.tracking_uri = credentials_to_env(args.tracking_uri)
     out = Path(args.output_dir or tempfile.mkdtemp(prefix="quality-gates-run-"))
     run = run_pipeline(
         model_uri=args.model,
@@ -190,7 +193,7 @@ def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
     ]
     if card.evaluation_run_id:
         lines.append(f"evaluation run (MLflow): {card.evaluation_run_id}")
-    lines += [f"registry: {run.tracking_uri}", f"kfp.local outputs: {run.run_dir}"]
+    lines += [f"registry: {redact(run.tracking_uri)}", f"kfp.local outputs: {run.run_dir}"]
     _out("\n".join(lines))
 
 

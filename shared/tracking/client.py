@@ -44,6 +44,33 @@ def resolve_tracking_uri(tracking_uri: str | None) -> str:
     return mlflow.get_tracking_uri()
 
 
+def credentials_to_env(tracking_uri: str | None) -> str | None:
+    """Move the user info of an ``http(s)`` tracking URI into MLflow's credential variables.
+
+    A URI becomes a pipeline parameter, which kfp stores in plain text (executor inputs, the
+    KFP UI); the credentials travel in ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD`` instead (set
+    only when unset), which the local runner's tasks inherit.
+
+    Args:
+        tracking_uri: The URI as given, or None.
+
+    Returns:
+        The URI without user info (unchanged when it has none).
+    """
+    if not tracking_uri:
+        return tracking_uri
+    parsed = urllib.parse.urlsplit(tracking_uri)
+    if parsed.scheme not in ("http", "https") or "@" not in parsed.netloc:
+        return tracking_uri
+    if parsed.username is not None:
+        os.environ.setdefault("MLFLOW_TRACKING_USERNAME", urllib.parse.unquote(parsed.username))
+        os.environ.setdefault(
+            "MLFLOW_TRACKING_PASSWORD", urllib.parse.unquote(parsed.password or "")
+        )
+    netloc = parsed.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer: the server is up; the credential is never sent elsewhere."""
 
