@@ -304,7 +304,12 @@ def test_promote_local_file_reuse_and_refusals(mlflow_env, data, model_a, model_
         lineage={"data_version": "v7", "note": long_value},
     )
     assert first == Promotion(
-        name=name, version="1", alias="staging", created=True, previous_version=None
+        name=name,
+        version="1",
+        alias="staging",
+        created=True,
+        previous_version=None,
+        artifact_digest=model_digest(f"models:/{name}/1", tracking_uri=mlflow_env),
     )
     assert client.get_registered_model(name).aliases == {"staging": "1"}
     tags = client.get_model_version(name, "1").tags
