@@ -340,13 +340,16 @@ def test_identity_is_the_one_the_server_authenticated(
     )
     # The administrator creates the production model; only the approver may edit it.
     _as(monkeypatch, server.admin, server.admin_password)
-    MlflowClient(uri).create_registered_model(f"{name}-production")
+    admin = MlflowClient(uri)
+    admin.create_registered_model(f"{name}-production")
     server.grant(officer, "registered_model", f"{name}-production", "EDIT")
+    found = admin.get_experiment_by_name(audit.EXPERIMENT)
+    exp = found.experiment_id if found else admin.create_experiment(audit.EXPERIMENT)
+    for user in (pipe, officer):
+        server.grant(user, "experiment", exp, "EDIT")
     # The pipeline stages a candidate (it owns the gated model and the experiments it creates).
     _as(monkeypatch, pipe, passwords[pipe])
     version = _pending(tmp_path, data, name, uri, rules=rules, submitter=pipe)
-    exp = MlflowClient(uri).get_experiment_by_name(audit.EXPERIMENT).experiment_id
-    server.grant(officer, "experiment", exp, "EDIT")
     server.grant(officer, "registered_model", name, "EDIT")
     # The pipeline's identity cannot move production, whatever it calls.
     with pytest.raises(Exception) as denied:
