@@ -1,7 +1,10 @@
 """``quality-gates approve|reject|status|rollback|audit``: the human side of promotion.
 
-Identity comes from ``--as``, then ``QUALITY_GATES_USER``, then the OS user, and is printed back
-so nobody approves under a name they did not mean. Every refusal is one line and changes nothing.
+Identity is the user the MLflow server authenticated (``--as`` must match it); without server
+authentication it comes from ``--as``, then ``QUALITY_GATES_USER``, then the OS user, and is
+recorded as unauthenticated. It is printed back so nobody approves under a name they did not
+mean. Authority (who may decide) is the recorded policy's, never ``--policy``'s. Every refusal is
+one line and changes nothing.
 """
 
 from __future__ import annotations

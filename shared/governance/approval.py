@@ -12,10 +12,12 @@ conventions")::
     quality_gates.rolled_back / rolled_back_at / rolled_back_by / rollback_reason
 
 Fail closed: every refusal is a :class:`~quality_gates.shared.contracts.errors.GateInputError` with
-one line saying why, raised before the registry is touched. Approval is refused when the approver
-is not on the policy's allow-list (an empty list refuses everyone), approves their own submission,
-when the version's gates did not all pass, when its bytes differ from the digest the gates saw, and
-when it was already decided.
+one line saying why, raised before the registry is touched. Authority comes from the evidence
+(:mod:`quality_gates.shared.governance.evidence`, docs/THREAT_MODEL.md): approval is refused when
+the approver is not on the allow-list of the policy the gates ran with (an empty list refuses
+everyone), is not who the server authenticated, submitted the same bytes, when the latest
+evaluation of the bytes did not pass, when the bytes differ from the digest the audit log
+recorded at registration, when the audit log does not verify, and when it was already decided.
 
 Concurrency: every state change (request, approve, reject, time-out, rollback) of a registered
 model runs under a lease held in the registered model tag ``quality_gates.decision_lock``
