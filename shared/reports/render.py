@@ -377,9 +377,22 @@ def _check_rows(result: GateResult) -> list[dict[str, Any]]:
             "status_class": _status_class(c.status),
             "message": c.message or "",
             "rationale": c.rationale or "",
+            # The compact summary row's rule: "<= 0.25", or just the threshold without operator.
+            "rule": _rule(c.operator, c.threshold),
         }
         for c in result.checks
     ]
+
+
+def _rule(operator: str | None, threshold: Any) -> str:
+    if threshold is None:
+        return operator or MISSING
+    return f"{operator} {fmt(threshold)}" if operator else fmt(threshold)
+
+
+_FAILING = ("failed", "error")
+# The scorecard's overview names at most this many non-passing checks per gate with their values.
+_MAX_FLAGGED = 3
 
 
 class _Sections:
@@ -474,6 +487,41 @@ def _champion_section(sections: _Sections, champion: dict[str, Any]) -> list[Any
     return forest
 
 
+def _overview(
+    result: GateResult, slice_rows: list[dict[str, Any]], champion: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The check rows and what the one-screen summary shows of them and of the slices."""
+    counts = {s.value: sum(c.status == s for c in result.checks) for s in Status}
+    checks = _check_rows(result)
+    flagged = sorted(
+        (c for c in checks if c["status"] in (*_FAILING, "warned")),
+        key=lambda c: c["status"] not in _FAILING,
+    )
+    columns = list(dict.fromkeys(r["column"] for r in slice_rows))
+    failing_slices = sum(r["status_class"] in _FAILING for r in slice_rows)
+    slice_hint = "by " + ", ".join(columns) if columns else ""
+    if failing_slices:
+        slice_hint += f" · {failing_slices} failing"
+    return {
+        "checks": checks,
+        # Non-passing checks named with their value in the scorecard's overview (failing first).
+        "flagged": [
+            {"name": c["name"], "value": c["value"], "status": c["status"]}
+            for c in flagged[:_MAX_FLAGGED]
+        ],
+        "slice_hint": slice_hint,
+        # Which collapsible sections start open: the ones holding failing evidence.
+        "open": {
+            "gate": result.status.value in _FAILING,
+            "checks": any(c["status"] in _FAILING for c in checks),
+            "slices": bool(failing_slices),
+            "champion": bool(champion)
+            and any(r["status_class"] in _FAILING for r in champion["rows"]),
+        },
+        "counts": ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks",
+    }
+
+
 def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
     details = result.details if isinstance(result.details, dict) else {}
     sections = _Sections(details, with_plots=with_plots)
@@ -505,8 +553,8 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
     tables = detail("tables", lambda raw: _tables(raw, notes)) or []
     images = (detail("images", lambda raw: _images(raw, notes)) or []) if with_plots else []
 
-    counts = {s.value: sum(c.status == s for c in result.checks) for s in Status}
     return {
+        **_overview(result, slice_rows, champion),
         "gate": result.gate,
         "tables": tables,
         "images": images,
@@ -515,8 +563,6 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
         "icon": _ICONS.get(result.status.value, ""),
         "summary": result.summary,
         "error": result.error or (result.summary if result.status == Status.ERROR else None),
-        "checks": _check_rows(result),
-        "counts": ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks",
         "parts": [
             {"name": name, "status": st.value, "status_class": _status_class(st)}
             for name, st in result.part_statuses()
@@ -528,6 +574,11 @@ def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
             {"check": c.name, "message": c.message}
             for c in result.checks
             if c.status in (Status.FAILED, Status.ERROR)
+        ],
+        "warnings": [
+            {"check": c.name, "message": c.message}
+            for c in result.checks
+            if c.status == Status.WARNED
         ],
         "slices": slice_rows,
         "champion": champion,
