@@ -12,7 +12,7 @@ pipeline is caught at run time (a configured gate without a verdict is an ``erro
 import linecache
 
 from kfp import dsl
-from kfp.dsl import HTML, Artifact, Input, Markdown, Output
+from kfp.dsl import HTML, Artifact, Input, Markdown, Model, Output
 
 from quality_gates.shared.contracts.gates import gates
 from quality_gates.shared.contracts.versions import image_for
@@ -29,6 +29,7 @@ _SOURCE = '''def aggregator(
     pipeline_run_id: str = "",
     mlflow_tracking_uri: str = "",
     submitted_by: str = "",
+    model: Input[Model] = None,
 ) -> bool:
     """Combine the gates' verdicts into a scorecard; fail closed on anything missing.
 
@@ -44,6 +45,8 @@ _SOURCE = '''def aggregator(
         pipeline_run_id: KFP run id, kept in the lineage.
         mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
         submitted_by: Who submitted the run (may not grant its waivers); empty: the task's user.
+        model: The candidate as a KFP ``Model`` artifact, when the gates took it as one: its
+            URI is recorded instead of ``model_uri``.
 
     Returns:
         True only when every gate the policy configures passed or warned.
@@ -51,6 +54,10 @@ _SOURCE = '''def aggregator(
     from quality_gates.components.aggregator.component_io import run_aggregator
 
     given = {{{gate_verdicts}}}
+    if model is not None:
+        if model_uri:
+            raise ValueError("the model is given twice, as an artifact and as model_uri")
+        model_uri = model.uri
     return run_aggregator(
         verdicts={{gate: a.path for gate, a in given.items() if a is not None}},
         policy=policy,
@@ -91,6 +98,7 @@ def _build():
         "Artifact": Artifact,
         "HTML": HTML,
         "Markdown": Markdown,
+        "Model": Model,
         "__name__": __name__,
     }
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own template

@@ -1,7 +1,7 @@
 """KFP component wrapper of the promotion step (runs only under ``dsl.If(all_passed == True)``)."""
 
 from kfp import dsl
-from kfp.dsl import Artifact, Input, Output
+from kfp.dsl import Artifact, Input, Model, Output
 
 from quality_gates.shared.contracts.versions import image_for
 
@@ -9,9 +9,10 @@ from quality_gates.shared.contracts.versions import image_for
 @dsl.component(base_image=image_for("promote"), install_kfp_package=False)
 def promote(
     scorecard: Input[Artifact],
-    model_uri: str,
     registered_model_name: str,
     promotion: Output[Artifact],
+    model_uri: str = "",
+    model: Input[Model] = None,
     alias: str = "staging",
     mlflow_tracking_uri: str = "",
 ) -> str:
@@ -19,9 +20,10 @@ def promote(
 
     Args:
         scorecard: The aggregator's scorecard JSON.
-        model_uri: The candidate's URI.
         registered_model_name: Registered model to add the version to.
         promotion: JSON record of the promotion (name, version, alias, previous holder).
+        model_uri: The candidate's URI; leave empty when ``model`` is wired.
+        model: The candidate as a KFP ``Model`` artifact (the one the gates judged).
         alias: Alias to set.
         mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
 
@@ -29,14 +31,17 @@ def promote(
         The registered version number.
     """
     from quality_gates.components.promote.core import (
+        candidate_source,
         load_scorecard,
         promote_from_scorecard,
         promotion_json,
     )
 
+    model_uri, model_path = candidate_source(model_uri, model)
     done = promote_from_scorecard(
         scorecard=load_scorecard(scorecard.path),
         model_uri=model_uri,
+        model_path=model_path,
         registered_model_name=registered_model_name,
         alias=alias,
         tracking_uri=mlflow_tracking_uri or None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.scorecard import Scorecard
@@ -35,6 +36,31 @@ def load_scorecard(path: str | Path) -> Scorecard:
         raise GateInputError(f"scorecard {p} is not a valid scorecard: {exc}") from None
 
 
+def candidate_source(model_uri: str, model: Any = None) -> tuple[str, str | None]:
+    """Return the candidate's recorded URI and the local path to read it from.
+
+    Args:
+        model_uri: The URI parameter ("" when the model comes as an artifact).
+        model: A KFP ``Input[Model]`` or None.
+
+    Returns:
+        ``(uri, path)``: the artifact's URI (what the aggregator recorded) and its local path,
+        or ``(model_uri, None)`` when no artifact is wired.
+
+    Raises:
+        GateInputError: Both or neither given, or an empty artifact.
+    """
+    from quality_gates.shared.gates.artifacts import model_path
+
+    if model is None:
+        if not model_uri:
+            raise GateInputError("no candidate given; pass model_uri or wire the model artifact")
+        return model_uri, None
+    if model_uri:
+        raise GateInputError("the model is given twice, as an artifact and as model_uri")
+    return str(model.uri), model_path(model)
+
+
 def promote_from_scorecard(
     *,
     scorecard: Scorecard,
@@ -42,6 +68,7 @@ def promote_from_scorecard(
     registered_model_name: str,
     alias: str = "staging",
     tracking_uri: str | None = None,
+    model_path: str | None = None,
 ) -> Promotion:
     """Register the evaluated model and point ``alias`` at it.
 
@@ -51,6 +78,8 @@ def promote_from_scorecard(
         registered_model_name: Registered model to add the version to.
         alias: Alias to set (``staging`` by default).
         tracking_uri: MLflow tracking URI; default from ``MLFLOW_TRACKING_URI``.
+        model_path: Where to read the candidate when it came as a KFP artifact (its local
+            copy); ``model_uri`` is then the artifact's URI, which the scorecard recorded.
 
     Returns:
         What was registered and which version held the alias before.
@@ -72,7 +101,7 @@ def promote_from_scorecard(
     lineage = {k: str(v) for k, v in scorecard.lineage.items() if not isinstance(v, dict)}
     done = promote(
         scorecard=scorecard,
-        model_uri=model_uri,
+        model_uri=model_path or model_uri,
         registered_name=registered_model_name,
         alias=alias,
         tracking_uri=tracking_uri,

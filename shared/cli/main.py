@@ -200,7 +200,16 @@ def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
 def _cmd_compile(args: argparse.Namespace) -> int:
     from quality_gates.pipelines.compile import compile_all
 
-    written = compile_all(output_root=args.output_root, components=not args.pipeline_only)
+    literal = (args.mlflow_secret, args.mlflow_config) if args.literal_secret_names else None
+    try:
+        written = compile_all(
+            output_root=args.output_root,
+            components=not args.pipeline_only,
+            resources_file=args.resources,
+            literal_names=literal,
+        )
+    except ValueError as exc:
+        raise GateInputError(str(exc)) from None
     _out("\n".join(str(p) for p in written))
     return EXIT_OK
 
@@ -298,6 +307,27 @@ def build_parser() -> argparse.ArgumentParser:
     comp = sub.add_parser("compile", help="compile the pipeline and every component.yaml")
     comp.add_argument("--output-root", help="repository root to write into (default: the package)")
     comp.add_argument("--pipeline-only", action="store_true")
+    comp.add_argument(
+        "--resources",
+        metavar="FILE",
+        help="YAML of per-component CPU/memory requests and limits overriding the defaults",
+    )
+    comp.add_argument(
+        "--literal-secret-names",
+        action="store_true",
+        help="for KFP backends before 2.4 (Kubeflow 1.9): literal Secret/ConfigMap names, "
+        "no secretNameParameter/optional fields",
+    )
+    comp.add_argument(
+        "--mlflow-secret",
+        default="quality-gates-mlflow",
+        help="Secret name written by --literal-secret-names (default: %(default)s)",
+    )
+    comp.add_argument(
+        "--mlflow-config",
+        default="quality-gates-config",
+        help="ConfigMap name written by --literal-secret-names (default: %(default)s)",
+    )
     comp.set_defaults(func=_cmd_compile)
 
     _add_demo_command(sub)

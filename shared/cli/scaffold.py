@@ -4,7 +4,7 @@ The skeleton is a real gate (the share of missing values per column against
 ``max_missing_share``), so it compiles, runs in ``quality-gates check <name>``, passes the
 contract suite and shows up on the scorecard before its author replaces the logic. Everything
 that lists gates reads the registry, so the folder is the whole gate; the one edit outside it is
-the gate's task in ``pipelines/gated_promotion.py`` (printed by :func:`scaffold_gate`), after which
+the gate's task in ``pipelines/wiring.py`` (printed by :func:`scaffold_gate`), after which
 ``make compile`` rewrites the pipeline's and the aggregator's YAML.
 """
 
@@ -147,30 +147,32 @@ _COMPONENT = '''\
 """KFP component wrapper of the {title} gate: inputs in, the run template, outputs out."""
 
 from kfp import dsl
-from kfp.dsl import HTML, Artifact, Markdown, Metrics, Output
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Metrics, Output
 
 from quality_gates.shared.contracts.versions import image_for
 
 
 @dsl.component(base_image=image_for("{folder}"), install_kfp_package=False)
 def {folder}(
-    data_uri: str,
     policy: str,
     verdict: Output[Artifact],
     metrics: Output[Metrics],
     report: Output[HTML],
     report_md: Output[Markdown],
+    data_uri: str = "",
+    data: Input[Dataset] = None,
     mlflow_tracking_uri: str = "",
 ) -> bool:
     """Check the share of missing values per column against ``gates.{name}``.
 
     Args:
-        data_uri: Evaluation data (CSV or Parquet).
         policy: The policy YAML text; its ``gates.{name}`` section is evaluated.
         verdict: GateResult JSON (also copied into the artifact's metadata).
         metrics: The missing share of every column, for the KFP UI.
         report: Static HTML report.
         report_md: Markdown report.
+        data_uri: Evaluation data (CSV or Parquet); leave empty when ``data`` is wired.
+        data: The evaluation data as a KFP ``Dataset`` artifact; instead of ``data_uri``.
         mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
 
     Returns:
@@ -181,6 +183,7 @@ def {folder}(
     return run_component(
         "{name}",
         outputs=dict(verdict=verdict, metrics=metrics, report=report, report_md=report_md),
+        artifacts=dict(data=data),
         data_uri=data_uri,
         policy_text=policy,
         tracking_uri=mlflow_tracking_uri,
@@ -201,8 +204,9 @@ Blocks evaluation data in which a column has more missing values than the policy
 | `rationale` | why, shown on the scorecard |
 
 ## Inputs and outputs
-`data_uri`, `policy`, `mlflow_tracking_uri`; `verdict` (GateResult JSON), `metrics`, `report`
-(HTML), `report_md`; returns `True` when the gate passed or warned.
+`policy`, `data_uri` or `data` (a `Dataset` artifact), `mlflow_tracking_uri`; `verdict`
+(GateResult JSON), `metrics`, `report` (HTML), `report_md`; returns `True` when the gate passed
+or warned.
 
 ## Example
 ```yaml
@@ -277,12 +281,13 @@ def files_for(name: str) -> dict[str, str]:
 
 
 def pipeline_lines(name: str) -> list[str]:
-    """Return the lines that wire the gate into ``pipelines/gated_promotion.py``."""
+    """Return the lines that wire the gate into ``pipelines/wiring.py``."""
     folder = f"{name}_gate"
     return [
         f"from quality_gates.components.{folder}.component import {folder}",
         f'        "{name}": {folder}(\n'
-        "            data_uri=data_uri, policy=policy, mlflow_tracking_uri=mlflow_tracking_uri\n"
+        '            policy=policy, **_source("data", data),\n'
+        "            mlflow_tracking_uri=mlflow_tracking_uri,\n"
         "        ),",
     ]
 
@@ -343,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = pipeline_lines(args.name)
     print(
         f"wrote {folder}\n"
-        "Wire it into pipelines/gated_promotion.py (the import, and its task in `gates`):\n"
+        "Wire it into pipelines/wiring.py (the import, and its task in `gates`):\n"
         f"    {lines[0]}\n{lines[1]}\n"
         "then run `make compile` (rewrites the pipeline's and the aggregator's YAML) and "
         "`make test`."

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from quality_gates.shared.cli.output import out
 from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.tasks import PROMOTE_TASK, REFUSAL_TASK
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_TIMEOUT = 0, 1, 2, 3
 DEFAULT_POLL_S = 5.0
@@ -26,8 +27,10 @@ authentication (at most one; none for a port-forwarded single-user KFP):
   --cookie NAME=VALUE      session cookie of a Kubeflow login (authservice_session=...)
 
 exit codes:
-  0  submitted (with --wait: the run SUCCEEDED)
-  1  with --wait: the run FAILED, was CANCELED or SKIPPED (failing tasks are named)
+  0  submitted (with --wait: the run SUCCEEDED and the candidate was promoted to staging)
+  1  with --wait: the candidate was not promoted: refused by the gates (the task
+     "candidate refused" ran), or the run FAILED, was CANCELED or SKIPPED (failing tasks
+     are named)
   2  usage, input, connection or authentication error (one line on stderr)
   3  with --wait: --timeout passed before the run finished (the run keeps going)
 
@@ -97,10 +100,16 @@ def _follow_run(
             file=sys.stderr,
         )
         return EXIT_TIMEOUT
-    if outcome.state == ks.SUCCEEDED:
-        out(f"result: run {run_id} SUCCEEDED")
-        return EXIT_OK
     line = f"result: run {run_id} {outcome.state}"
+    if outcome.candidate == ks.PROMOTED and outcome.state == ks.SUCCEEDED:
+        out(f"{line}; candidate promoted to staging")
+        return EXIT_OK
+    if outcome.candidate == ks.REFUSED:
+        line += f"; candidate refused by the gates (task '{REFUSAL_TASK}' names why)"
+    elif outcome.candidate == ks.PROMOTED:
+        line += "; candidate promoted to staging, but a later task failed"
+    else:
+        line += f"; not promoted (no '{PROMOTE_TASK}' task succeeded)"
     if outcome.failed_tasks:
         line += f"; failed tasks: {', '.join(outcome.failed_tasks)}"
     if outcome.error:

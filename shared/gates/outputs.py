@@ -101,21 +101,34 @@ def write_outputs(
     return result.passed
 
 
-def run_component(name: str, *, outputs: dict[str, Any], **inputs: Any) -> bool:
+def run_component(
+    name: str, *, outputs: dict[str, Any], artifacts: dict[str, Any] | None = None, **inputs: Any
+) -> bool:
     """Run a registered gate inside its KFP component and write every output.
 
-    Empty strings (KFP's "not given" for a ``str`` parameter) become None.
+    Empty strings (KFP's "not given" for a ``str`` parameter) become None. An input given twice
+    (artifact and URI) or an empty artifact is an ``error`` verdict, like any bad input.
 
     Args:
         name: The gate's registered name.
         outputs: The component's output artifacts by :func:`write_outputs` keyword.
+        artifacts: The component's ``Input[Model]`` / ``Input[Dataset]`` by parameter name
+            (``model``, ``data``, ``train_data``, ``sensitive_data``); None when not wired.
         **inputs: :class:`~quality_gates.shared.gates.context.GateInputs` fields.
 
     Returns:
         True when the gate passed or warned.
     """
-    given = {k: (v if v != "" else None) for k, v in inputs.items()}
-    given["policy_text"] = inputs.get("policy_text") or ""
-    given["data_uri"] = inputs.get("data_uri") or ""
+    from quality_gates.shared.contracts.errors import GateInputError
+    from quality_gates.shared.contracts.results import error_result
+    from quality_gates.shared.gates.artifacts import resolve_inputs
+
+    try:
+        merged = resolve_inputs(inputs, artifacts or {})
+    except GateInputError as exc:
+        return write_outputs(error_result(gate=name, message=str(exc)), **outputs)
+    given = {k: (v if v != "" else None) for k, v in merged.items()}
+    given["policy_text"] = merged.get("policy_text") or ""
+    given["data_uri"] = merged.get("data_uri") or ""
     result = run_gate(name, GateInputs(**given))
     return write_outputs(result, **outputs)

@@ -187,12 +187,17 @@ def _collect(
     """Find this run's folder, raise a task's error as one line, or gather the evidence."""
     new_runs = sorted(set(root.iterdir()) - before, key=lambda p: p.stat().st_mtime)
     run_dir = new_runs[-1] if new_runs else root
-    if error is not None:
+    refused = error is not None and _refused(run_dir)
+    if error is not None and not refused:
         raise GateInputError(
             f"pipeline run failed: {_last_error_line(log_path.read_text(encoding='utf-8'))} "
             f"(log: {log_path})"
         )
-    scorecard_path = Path(task.outputs["Output"].path)
+    # A refused candidate fails the run on purpose (its last task, "candidate refused"); the
+    # scorecard is the aggregator's output all the same.
+    scorecard_path = (
+        run_dir / "aggregator" / "scorecard" if refused else Path(task.outputs["Output"].path)
+    )
     card = Scorecard.from_json(scorecard_path.read_text(encoding="utf-8"))
     card_dir = _copy_scorecard(scorecard_path, run_dir, out / "scorecard")
     return LocalRun(
@@ -204,6 +209,11 @@ def _collect(
         tracking_uri=uri,
         approval_state=_read_output_field(run_dir / "manual-approval" / "decision", "state"),
     )
+
+
+def _refused(run_dir: Path) -> bool:
+    """Whether the run failed because the refusal step ran (not because a task crashed)."""
+    return (run_dir / "refusal").is_dir() and (run_dir / "aggregator" / "scorecard").is_file()
 
 
 def _copy_scorecard(scorecard_path: Path, run_dir: Path, card_dir: Path) -> Path:

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.tasks import PROMOTE_TASK, REFUSAL_TASK
 from quality_gates.shared.contracts.versions import PACKAGE_VERSION
 
 # Runtime states (kfp_server_api V2beta1RuntimeState) after which a run never changes again.
@@ -263,6 +264,9 @@ def _find_version(client, pipeline_id: str, version_name: str) -> str | None:
             return None
 
 
+PROMOTED, REFUSED, UNDECIDED = "promoted", "refused", "undecided"
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """Where a followed run ended.
@@ -272,12 +276,16 @@ class RunOutcome:
         failed_tasks: Display names of the tasks the API reports as FAILED.
         error: The run's error message, when the API gives one.
         timed_out: True when the timeout passed before a final state.
+        candidate: ``promoted`` (the promote task succeeded), ``refused`` (the refusal task
+            ran: the aggregator's decision was False) or ``undecided`` (neither: a task crashed
+            before the decision, or the run is not of our pipeline).
     """
 
     state: str
     failed_tasks: list[str] = field(default_factory=list)
     error: str = ""
     timed_out: bool = False
+    candidate: str = UNDECIDED
 
 
 def wait_for_run(
@@ -316,11 +324,28 @@ def wait_for_run(
             on_state(state)
         last = state
         if state == SUCCEEDED or state in FAILED_STATES:
-            return RunOutcome(state, _failed_tasks(run), _run_error(run))
+            return RunOutcome(state, _failed_tasks(run), _run_error(run), candidate=_decision(run))
         if deadline is not None and clock() >= deadline:
             return RunOutcome(state, timed_out=True)
         pause = poll_s if deadline is None else max(0.0, min(poll_s, deadline - clock()))
         sleep(pause)
+
+
+def _decision(run) -> str:
+    """Read the aggregator's decision from which branch of it ran.
+
+    The v2beta1 API reports task states, not output parameters; the aggregator's ``bool``
+    output selects the branch, and each branch has one task of a fixed display name.
+    """
+    details = getattr(run, "run_details", None)
+    states: dict[str, list[str]] = {}
+    for task in getattr(details, "task_details", None) or []:
+        states.setdefault(str(task.display_name or ""), []).append(str(task.state))
+    if SUCCEEDED in states.get(PROMOTE_TASK, []):
+        return PROMOTED
+    if states.get(REFUSAL_TASK):
+        return REFUSED
+    return UNDECIDED
 
 
 def _failed_tasks(run) -> list[str]:

@@ -36,10 +36,10 @@ IGNORE = shutil.ignore_patterns(
     "*.egg-info",
     "demo_output",
 )
-# The files a new gate may change outside its folder: its task in the pipeline, and the two
+# The files a new gate may change outside its folder: its task in the pipeline's wiring, and the two
 # YAMLs `make compile` rewrites because the pipeline and the aggregator gained an input.
 ALLOWED_OUTSIDE = {
-    "pipelines/gated_promotion.py",
+    "pipelines/wiring.py",
     "pipelines/compiled/gated_promotion.yaml",
     "components/aggregator/component.yaml",
 }
@@ -95,7 +95,7 @@ def _qg(env, *args, cwd) -> subprocess.CompletedProcess:
 
 def _wire(repo: Path) -> None:
     """Add the scaffold's printed lines to the copy's pipeline, as its author would."""
-    path = repo / "pipelines" / "gated_promotion.py"
+    path = repo / "pipelines" / "wiring.py"
     text = path.read_text()
     anchor_import = "from quality_gates.components.promote.component import promote\n"
     anchor_task = "    gates = {\n"
@@ -119,7 +119,7 @@ def test_a_scaffolded_gate_runs_everywhere_and_touches_three_files_outside_its_f
         text=True,
     )
     assert made.returncode == 0, made.stderr
-    assert "gated_promotion.py" in made.stdout
+    assert "pipelines/wiring.py" in made.stdout
     _wire(repo)
     compiled = _qg(env, "compile", "--output-root", str(repo), cwd=repo)
     assert compiled.returncode == 0, compiled.stderr

@@ -53,10 +53,15 @@ class Request:
 
 @dataclass
 class RunScript:
-    """States a run goes through, one per GET, and the tasks that failed (shown when FAILED)."""
+    """States a run goes through, one per GET, and its tasks' final states.
+
+    ``failed_tasks`` are reported FAILED when the run FAILED; ``tasks`` (display name ->
+    state) are reported in ``run_details`` once the run reaches any final state.
+    """
 
     states: list[str]
     failed_tasks: list[str] = field(default_factory=list)
+    tasks: dict[str, str] = field(default_factory=dict)
 
 
 class ApiError(Exception):
@@ -100,6 +105,7 @@ class KfpStandIn:
         self.on_get_run: Callable[[str, int], None] | None = None
         self._scripts: dict[str, list[str]] = {}
         self._failed_tasks: dict[str, list[str]] = {}
+        self._tasks: dict[str, dict[str, str]] = {}
         self._next_script = RunScript(["PENDING", "RUNNING", "SUCCEEDED"])
         self._gets: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -140,14 +146,21 @@ class KfpStandIn:
         self.stop()
 
     # ---------------------------------------------------------------- scripting
-    def script_run(self, *states: str, failed_tasks: tuple[str, ...] = ()) -> None:
+    def script_run(
+        self,
+        *states: str,
+        failed_tasks: tuple[str, ...] = (),
+        tasks: dict[str, str] | None = None,
+    ) -> None:
         """Set the states the NEXT created run goes through (the last one sticks).
 
         Args:
             states: Runtime states, e.g. ``"PENDING", "RUNNING", "FAILED"``.
             failed_tasks: Display names of the tasks reported FAILED in ``run_details``.
+            tasks: Further tasks (display name -> state) reported at the final state, as
+                ``run_details.task_details`` of a real run lists every task.
         """
-        self._next_script = RunScript(list(states), list(failed_tasks))
+        self._next_script = RunScript(list(states), list(failed_tasks), dict(tasks or {}))
 
     def calls(self, method: str, path_suffix: str) -> list[Request]:
         """Requests with this method whose path ends with ``path_suffix``."""
@@ -337,6 +350,7 @@ class KfpStandIn:
         run_id = str(uuid.uuid4())
         self._scripts[run_id] = script.states
         self._failed_tasks[run_id] = script.failed_tasks
+        self._tasks[run_id] = script.tasks
         run = {
             "run_id": run_id,
             "experiment_id": data.get("experiment_id", ""),
@@ -361,8 +375,15 @@ class KfpStandIn:
             run["state_history"].append({"update_time": _now(), "state": state})
         if state in TERMINAL:
             run.setdefault("finished_at", _now())
+        if state not in TERMINAL:
+            return
+        tasks = [
+            {"run_id": run["run_id"], "task_id": str(uuid.uuid4()), "display_name": n}
+            | {"state": task_state}
+            for n, task_state in self._tasks[run["run_id"]].items()
+        ]
         if state == "FAILED":
-            tasks = [
+            tasks += [
                 {"run_id": run["run_id"], "task_id": str(uuid.uuid4()), "display_name": n}
                 | {"state": "FAILED", "error": {"code": 2, "message": f"{n} exited with 1"}}
                 for n in self._failed_tasks[run["run_id"]]
@@ -371,8 +392,9 @@ class KfpStandIn:
                 {"run_id": run["run_id"], "task_id": str(uuid.uuid4()), "display_name": "ok"}
                 | {"state": "SUCCEEDED"}
             )
-            run["run_details"] = {"task_details": tasks}
             run["error"] = {"code": 2, "message": "pipeline run failed"}
+        if tasks:
+            run["run_details"] = {"task_details": tasks}
 
     @staticmethod
     def _get(table: dict, key: str, kind: str) -> dict:

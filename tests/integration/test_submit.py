@@ -30,6 +30,8 @@ _spec.loader.exec_module(kfp_standin)
 KfpStandIn = kfp_standin.KfpStandIn
 
 TOKEN = "tok-9f8e7d6c5b4a-never-print-me"
+# The tasks of a run in which the candidate was promoted: what `--wait` reads to exit 0.
+PROMOTED = {"aggregate scorecard": "SUCCEEDED", "promote to staging": "SUCCEEDED"}
 POLICY = REPO_ROOT / "shared" / "demo" / "policies" / "demo.yaml"
 
 
@@ -250,7 +252,7 @@ def test_token_file_is_read_again_so_a_rotated_token_keeps_working(capsys, tmp_p
     token_file = tmp_path / "token"
     token_file.write_text("sa-token-1\n")
     with KfpStandIn(token="sa-token-1") as server:
-        server.script_run("PENDING", "RUNNING", "RUNNING", "SUCCEEDED")
+        server.script_run("PENDING", "RUNNING", "RUNNING", "SUCCEEDED", tasks=PROMOTED)
 
         def rotate(run_id: str, gets: int) -> None:
             # The kubelet rotates a projected token: the file and the server change together.
@@ -330,7 +332,10 @@ def test_multi_user_kfp_needs_a_namespace(capsys):
     ids=["succeeded", "failed", "canceled"],
 )
 def test_wait_exits_with_the_run_outcome(server, capsys, states, expected):
-    server.script_run(*states, failed_tasks=("performance gate", "aggregate scorecard"))
+    tasks = PROMOTED if states[-1] == "SUCCEEDED" else {}
+    server.script_run(
+        *states, failed_tasks=("performance gate", "aggregate scorecard"), tasks=tasks
+    )
     # The timeout only bounds a broken loop (a state it does not treat as final); never hit.
     code, out, err = _submit(capsys, _argv(server.url, "--wait", "--timeout", "60"))
     assert code == expected, err
@@ -340,6 +345,44 @@ def test_wait_exits_with_the_run_outcome(server, capsys, states, expected):
     if states[-1] == "FAILED":
         assert "failed tasks: performance gate, aggregate scorecard" in out
         assert "scorecard, ok" not in out  # the task that succeeded is not named
+
+
+def test_wait_exits_1_for_a_refused_candidate(server, capsys):
+    """The default pipeline: the refusal task fails the run; submit names the refusal."""
+    server.script_run(
+        "RUNNING",
+        "FAILED",
+        failed_tasks=("candidate refused",),
+        tasks={"aggregate scorecard": "SUCCEEDED", "performance gate": "SUCCEEDED"},
+    )
+    code, out, _ = _submit(capsys, _argv(server.url, "--wait", "--timeout", "60"))
+    assert code == 1
+    assert "candidate refused by the gates" in out
+    assert "failed tasks: candidate refused" in out
+
+
+def test_wait_exits_1_for_a_refused_candidate_in_a_green_run(server, capsys):
+    """fail_on_refusal=false: the run SUCCEEDED, but the refusal branch ran, so exit 1."""
+    server.script_run(
+        "RUNNING",
+        "SUCCEEDED",
+        tasks={"aggregate scorecard": "SUCCEEDED", "candidate refused": "SUCCEEDED"},
+    )
+    code, out, _ = _submit(capsys, _argv(server.url, "--wait", "--timeout", "60"))
+    assert code == 1
+    assert "SUCCEEDED; candidate refused by the gates" in out
+
+
+def test_wait_exits_0_only_with_a_succeeded_promote_task(server, capsys):
+    """A green run whose tasks say nothing about promotion is not a promotion."""
+    server.script_run("RUNNING", "SUCCEEDED", tasks={"aggregate scorecard": "SUCCEEDED"})
+    code, out, _ = _submit(capsys, _argv(server.url, "--wait", "--timeout", "60"))
+    assert code == 1
+    assert "not promoted (no 'promote to staging' task succeeded)" in out
+    server.script_run("RUNNING", "SUCCEEDED", tasks=PROMOTED)
+    code, out, _ = _submit(capsys, _argv(server.url, "--wait", "--timeout", "60"))
+    assert code == 0
+    assert "candidate promoted to staging" in out
 
 
 def test_wait_timeout_exits_3_and_leaves_the_run_alone(server, capsys):
@@ -399,6 +442,7 @@ def test_missing_host_exit_2(capsys):
 
 def test_console_script_submits_and_waits(server, tmp_path):
     """The installed ``quality-gates`` entry point, in its own process, end to end."""
+    server.script_run("PENDING", "SUCCEEDED", tasks=PROMOTED)
     script = Path(sys.executable).with_name("quality-gates")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "quality_gates.shared.cli"]
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), "KFP_TOKEN": TOKEN}

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from quality_gates.pipelines.gated_promotion import (
+from quality_gates.pipelines.wiring import (
     DEFAULT_MLFLOW_CONFIG,
     DEFAULT_MLFLOW_SECRET,
     MLFLOW_CONFIG_KEYS,

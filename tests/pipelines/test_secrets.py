@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from quality_gates.pipelines.compile import REPO_ROOT
-from quality_gates.pipelines.gated_promotion import DEFAULT_MLFLOW_CONFIG, MLFLOW_CONFIG_KEYS
+from quality_gates.pipelines.wiring import DEFAULT_MLFLOW_CONFIG, MLFLOW_CONFIG_KEYS
 
 SECRET_ENV = {
     "MLFLOW_TRACKING_URI": "https://mlflow-user:pw-in-uri-7Qz@mlflow.internal.example",
