@@ -26,10 +26,14 @@ def all_components() -> dict[str, object]:
 
 
 def all_pipelines() -> dict[str, object]:
-    """Return every pipeline by the file stem of its compiled YAML."""
-    from quality_gates.pipelines.gated_promotion import gated_promotion
+    """Return every pipeline, traced now, by the file stem of its compiled YAML.
 
-    return {"gated_promotion": gated_promotion}
+    Traced at each call (not the imported module-level object) so that the compile options in
+    effect (resources, literal Secret names) are the ones in the YAML.
+    """
+    from quality_gates.pipelines.gated_promotion import build
+
+    return {"gated_promotion": build()}
 
 
 def compile_all(

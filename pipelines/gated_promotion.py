@@ -4,6 +4,8 @@ The steps themselves are :func:`~quality_gates.pipelines.wiring.add_gated_promot
 user's own pipeline calls with artifacts from its training step (``examples/train_and_gate``).
 """
 
+from typing import Any
+
 from kfp import dsl
 from kfp.dsl import Artifact
 
@@ -16,12 +18,7 @@ from quality_gates.pipelines.wiring import (
 PIPELINE_NAME = "quality-gates-gated-promotion"
 
 
-@dsl.pipeline(
-    name=PIPELINE_NAME,
-    description="Promote a candidate model to the MLflow staging alias only when every "
-    "quality gate passes; every verdict and the scorecard are kept as evidence.",
-)
-def gated_promotion(
+def gated_promotion_steps(
     model_uri: str,
     data_uri: str,
     policy: str,
@@ -87,3 +84,24 @@ def gated_promotion(
         mlflow_config_name=mlflow_config_name,
     )
     return tasks.aggregator.outputs["scorecard"]
+
+
+def build() -> Any:
+    """Trace the pipeline now, under the compile options in effect.
+
+    kfp traces a pipeline function once, when it is decorated: resources and literal Secret
+    names (:mod:`.resources`, :mod:`.options`) are read then. ``quality-gates compile`` calls
+    this inside its options so that every compile gets exactly the options it was given.
+
+    Returns:
+        The pipeline (a kfp ``GraphComponent``).
+    """
+    return dsl.pipeline(
+        name=PIPELINE_NAME,
+        description="Promote a candidate model to the MLflow staging alias only when every "
+        "quality gate passes; every verdict and the scorecard are kept as evidence.",
+    )(gated_promotion_steps)
+
+
+# The pipeline with the default options: what kfp.local runs and `submit` uploads.
+gated_promotion = build()

@@ -160,3 +160,32 @@ def test_deploy_check_catches_a_gate_that_cannot_fail_and_lost_evidence():
     upload.pop("if")
     problems = "\n".join(deploy_gate_problems(workflow))
     assert "continue-on-error" in problems and "not uploaded" in problems
+
+
+def _install_requirement(workflow: dict):
+    import shlex
+
+    from packaging.requirements import Requirement
+
+    for _, step in _steps(workflow):
+        run = step.get("run", "")
+        if run.startswith("pip install"):
+            for word in shlex.split(run):
+                if word.startswith("kfp-quality-gates"):
+                    return Requirement(word)
+    return None
+
+
+def test_example_installs_the_project_from_its_repository_with_real_extras():
+    # The package is not on an index: a bare `kfp-quality-gates==0.1.0` would fail for every
+    # user who copies the example.
+    import tomllib
+
+    req = _install_requirement(load_workflow(EXAMPLE))
+    assert req is not None, "no `pip install kfp-quality-gates...` step"
+    assert req.url, f"{req} installs from an index, where the project is not published"
+    assert re.match(r"^git\+https://[^@]+@[\w.-]+$", req.url) or req.url.endswith(".whl")
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert req.extras and req.extras <= set(extras), req.extras

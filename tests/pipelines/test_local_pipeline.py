@@ -154,6 +154,12 @@ def test_candidate_worse_than_champion_is_not_promoted(
     assert "staging" not in aliases
     md = (tmp_path / "out" / "scorecard" / "scorecard.md").read_text()
     assert "roc_auc vs champion@production" in md and "failed" in md
+    # The run itself failed in the refusal step, which names the gate that blocked.
+    (reasons,) = (tmp_path / "out" / "kfp-local").glob("*/refusal/reasons")
+    assert "performance: failed" in reasons.read_text()
+    log = (tmp_path / "out" / "kfp-local.log").read_text()
+    assert "candidate refused: performance: failed" in log
+    assert not list((tmp_path / "out" / "kfp-local").glob("*/promote"))
 
 
 def test_bad_input_blocks_promotion_without_traceback(mlflow_server, binary_case, tmp_path, capsys):
