@@ -187,6 +187,10 @@ def _print_run(run, name: str, alias: str, *, as_json: bool) -> None:
             lines.append(f"approval: {run.approval_state}")
     else:
         lines.append(f"not promoted: {name} alias '{alias}' unchanged")
+        if run.refusal_reasons:
+            lines.append(
+                f"the run ended FAILED in its 'candidate refused' step: {run.refusal_reasons}"
+            )
     lines += [
         f"scorecard: {run.scorecard_dir / 'scorecard.html'}",
         f"           {run.scorecard_dir / 'scorecard.md'}",

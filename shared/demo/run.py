@@ -220,6 +220,9 @@ def _report(run: LocalRun, *, role: str, home: Path, tracking_uri: str) -> None:
             f"the {role} was NOT promoted; aliases unchanged: "
             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
         )
+    if run.refusal_reasons:
+        # On a cluster the run ends FAILED in this step, so a refusal never looks like a success.
+        _say(f"the run ended FAILED in its 'candidate refused' step: {run.refusal_reasons}")
     _say_next_steps(run, home=home, tracking_uri=tracking_uri)
 
 

@@ -34,6 +34,8 @@ class LocalRun:
         tracking_uri: The MLflow tracking URI every task used.
         approval_state: ``pending``, ``approved``, ... or ``not_configured``; None when the
             model was not promoted.
+        refusal_reasons: The ``candidate refused`` step's Markdown when the gates refused the
+            candidate (the run then ended FAILED in that step); None otherwise.
     """
 
     scorecard: Scorecard
@@ -43,6 +45,7 @@ class LocalRun:
     log_path: Path
     tracking_uri: str = ""
     approval_state: str | None = None
+    refusal_reasons: Path | None = None
 
 
 def _last_error_line(log_text: str) -> str:
@@ -208,12 +211,18 @@ def _collect(
         log_path=log_path,
         tracking_uri=uri,
         approval_state=_read_output_field(run_dir / "manual-approval" / "decision", "state"),
+        refusal_reasons=_refusal_file(run_dir),
     )
 
 
 def _refused(run_dir: Path) -> bool:
     """Whether the run failed because the refusal step ran (not because a task crashed)."""
     return (run_dir / "refusal").is_dir() and (run_dir / "aggregator" / "scorecard").is_file()
+
+
+def _refusal_file(run_dir: Path) -> Path | None:
+    path = run_dir / "refusal" / "reasons"
+    return path if path.is_file() else None
 
 
 def _copy_scorecard(scorecard_path: Path, run_dir: Path, card_dir: Path) -> Path:

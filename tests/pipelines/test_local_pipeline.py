@@ -156,6 +156,7 @@ def test_candidate_worse_than_champion_is_not_promoted(
     assert "roc_auc vs champion@production" in md and "failed" in md
     # The run itself failed in the refusal step, which names the gate that blocked.
     (reasons,) = (tmp_path / "out" / "kfp-local").glob("*/refusal/reasons")
+    assert "candidate refused" in out and str(reasons) in out
     assert "performance: failed" in reasons.read_text()
     log = (tmp_path / "out" / "kfp-local.log").read_text()
     assert "candidate refused: performance: failed" in log
