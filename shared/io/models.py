@@ -38,6 +38,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -891,8 +892,157 @@ def _suspect_column(x: Any, estimator: Any = None) -> str | None:
     return None
 
 
+def _predict_failed(model: LoadedModel, x: Any, exc: Exception) -> GateInputError:
+    """The one-line error of a model that raised while predicting, naming the suspect column."""
+    suspect = _suspect_column(x, model.model)
+    cause = describe(exc, keep=[str(c) for c in getattr(x, "columns", [])])
+    return GateInputError(
+        f"model {model.uri} failed to predict on the evaluation data: {cause}"
+        f"{'; ' + suspect if suspect else ''}; check that the columns and types match what "
+        "the model was trained on"
+    )
+
+
+def _checked_proba(model: LoadedModel, proba: Any, n_rows: int) -> np.ndarray:
+    y_score = np.asarray(proba, dtype=float)
+    if y_score.ndim != 2 or y_score.shape[0] != n_rows:
+        raise GateInputError(
+            f"model {model.uri} returned predict_proba of shape {y_score.shape} for {n_rows} "
+            "rows; expected (rows, classes)"
+        )
+    _check_no_nan(y_score, what="probabilities", uri=model.uri)
+    return y_score
+
+
+@cache
+def _argmax_classifiers() -> tuple[type, ...]:
+    """Classifiers whose ``predict`` is the class of highest ``predict_proba`` (a unique one).
+
+    Each predicts the class of the largest raw score, and its probabilities are a monotone
+    function of those scores (``expit`` and ``1 - expit``, ``softmax``, or the same leaf
+    fractions normalised): wherever one probability is strictly the largest, ``predict`` names
+    its class. Rows with a tie are left to ``predict`` itself (``HistGradientBoosting`` says
+    ``raw > 0``, ``GradientBoosting`` ``raw >= 0``).
+    """
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    return (
+        LogisticRegression,
+        HistGradientBoostingClassifier,
+        GradientBoostingClassifier,
+        RandomForestClassifier,
+        ExtraTreesClassifier,
+        DecisionTreeClassifier,
+        ExtraTreeClassifier,
+    )
+
+
+def _class_from_proba(estimator: Any) -> bool:
+    """Whether the class may be derived from ``predict_proba`` with the result of ``predict``."""
+    kind = type(estimator)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None or np.ndim(classes) != 1:
+        return False  # multi-output, or not fitted as a classifier
+    # Only the known methods: a subclass that overrides either may decide otherwise.
+    return any(
+        kind.predict is base.predict and kind.predict_proba is base.predict_proba
+        for base in _argmax_classifiers()
+        if issubclass(kind, base)
+    )
+
+
+def _split_pipeline(estimator: Any) -> tuple[Any, Any]:
+    """``(steps before the last, last step)`` of a fitted Pipeline; ``(None, estimator)`` else.
+
+    ``Pipeline.predict`` and ``Pipeline.predict_proba`` both run every transform on the rows and
+    then the last step: transforming once and calling the last step twice gives the same arrays
+    at half the cost of the transforms.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return None, estimator
+    final = estimator.steps[-1][1]
+    if not (hasattr(final, "predict") and hasattr(final, "predict_proba")):
+        return None, estimator
+    return estimator[:-1], final
+
+
+def _derived_classes(final: Any, xt: Any, y_score: np.ndarray) -> np.ndarray:
+    """``classes_[argmax]`` per row; rows whose largest probability is tied ask ``predict``."""
+    from sklearn.utils import _safe_indexing
+
+    classes = np.asarray(final.classes_)
+    y_pred = classes[np.argmax(y_score, axis=1)]
+    top = y_score.max(axis=1, keepdims=True)
+    tied = np.flatnonzero(np.count_nonzero(y_score == top, axis=1) > 1)
+    if tied.size:
+        y_pred[tied] = np.asarray(final.predict(_safe_indexing(xt, tied)))
+    return y_pred
+
+
+def _sklearn_outputs(
+    model: LoadedModel, x: Any, n_rows: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(predictions, probabilities or None)`` of a scikit-learn model, each pass once."""
+    head, final = _split_pipeline(model.model)
+    try:
+        xt = head.transform(x) if head is not None else x
+        if _class_from_proba(final):
+            y_score = _checked_proba(model, final.predict_proba(xt), n_rows)
+            return _valid_predictions(model, _derived_classes(final, xt, y_score), n_rows), y_score
+        raw = final.predict(xt)
+    except GateInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any model failure is one line for the user
+        raise _predict_failed(model, x, exc) from None
+    # Checked before predict_proba runs, so a bad answer of predict is reported as such.
+    y_pred = _valid_predictions(model, raw, n_rows)
+    if not hasattr(final, "predict_proba"):
+        return y_pred, None
+    try:
+        proba = final.predict_proba(xt)
+    except Exception as exc:  # noqa: BLE001
+        raise GateInputError(
+            f"model {model.uri} failed in predict_proba: {describe(exc)}; check the model"
+        ) from None
+    return y_pred, _checked_proba(model, proba, n_rows)
+
+
+def _valid_predictions(model: LoadedModel, raw: Any, n_rows: int) -> np.ndarray:
+    y_pred = _as_array(raw, what="predictions", uri=model.uri, n_rows=n_rows)
+    _check_no_nan(y_pred, what="predictions", uri=model.uri)
+    return y_pred
+
+
+def _model_outputs(model: LoadedModel, x: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(predictions, probabilities or None)``: a pyfunc model is only asked ``predict``."""
+    if model.flavor == "sklearn":
+        return _sklearn_outputs(model, x, n_rows)
+    try:
+        raw = model.model.predict(x)
+    except GateInputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any model failure is one line for the user
+        raise _predict_failed(model, x, exc) from None
+    return _valid_predictions(model, raw, n_rows), None
+
+
 def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
-    """Predict once per method (``predict``, then ``predict_proba`` when the model has it).
+    """Predict the class and the probabilities, running the model's pipeline once.
+
+    A scikit-learn classifier whose ``predict`` is the class of highest probability (logistic
+    regression, boosted trees, forests, single trees) is run once, through ``predict_proba``,
+    and its classes derived; any other model is asked ``predict`` (and ``predict_proba`` when
+    it has one), with a Pipeline's transforms run once for both. The results are those of
+    ``predict`` and ``predict_proba``.
 
     Args:
         model: A model from :func:`load_model`.
@@ -920,37 +1070,8 @@ def predict(model: LoadedModel, features: pd.DataFrame) -> Predictions:
             f"entirely empty (all {n_rows} rows null); model {model.uri} cannot be judged on "
             "them, supply their values or retrain without them"
         )
-    estimator = model.model
-    try:
-        raw = estimator.predict(x)
-    except GateInputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any model failure is one line for the user
-        suspect = _suspect_column(x, estimator)
-        cause = describe(exc, keep=[str(c) for c in getattr(x, "columns", [])])
-        raise GateInputError(
-            f"model {model.uri} failed to predict on the evaluation data: {cause}"
-            f"{'; ' + suspect if suspect else ''}; check that the columns and types match what "
-            "the model was trained on"
-        ) from None
-    y_pred = _as_array(raw, what="predictions", uri=model.uri, n_rows=n_rows)
-    _check_no_nan(y_pred, what="predictions", uri=model.uri)
-    y_score = None
-    if model.flavor == "sklearn" and hasattr(estimator, "predict_proba"):
-        try:
-            proba = estimator.predict_proba(x)
-        except Exception as exc:  # noqa: BLE001
-            raise GateInputError(
-                f"model {model.uri} failed in predict_proba: {describe(exc)}; check the model"
-            ) from None
-        y_score = np.asarray(proba, dtype=float)
-        if y_score.ndim != 2 or y_score.shape[0] != n_rows:
-            raise GateInputError(
-                f"model {model.uri} returned predict_proba of shape {y_score.shape} for {n_rows} "
-                "rows; expected (rows, classes)"
-            )
-        _check_no_nan(y_score, what="probabilities", uri=model.uri)
-    classes = getattr(estimator, "classes_", None)
+    y_pred, y_score = _model_outputs(model, x, n_rows)
+    classes = getattr(model.model, "classes_", None)
     return Predictions(
         y_pred=y_pred,
         y_score=y_score,
