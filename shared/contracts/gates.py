@@ -106,11 +106,28 @@ class GateSpec:
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] == "quality_gates":
                 raise
-            hint = f"pip install 'kfp-quality-gates[{self.extra}]'" if self.extra else "install it"
-            raise GateInputError(
-                f"the {self.name} gate needs the Python package '{exc.name}', which is not "
-                f"installed here; {hint}"
-            ) from None
+            raise self.missing_module(exc) from None
+
+    def missing_module(self, exc: ModuleNotFoundError) -> GateInputError:
+        """The one-line error for a package the gate imports that is not installed.
+
+        Args:
+            exc: The import failure (its ``name`` is the missing module).
+
+        Returns:
+            An error naming the gate's extra and its pip command, or, for a gate without an
+            extra, the missing package (then a broken install of the core).
+        """
+        if self.extra:
+            return GateInputError(
+                f"the {self.name} gate needs the '{self.extra}' extra: pip install "
+                f"'kfp-quality-gates[{self.extra}]' (Python package '{exc.name}' is not "
+                "installed here)"
+            )
+        return GateInputError(
+            f"the {self.name} gate needs the Python package '{exc.name}', which is not "
+            "installed here; reinstall kfp-quality-gates (pip install kfp-quality-gates)"
+        )
 
     @property
     def component_function(self) -> str:
