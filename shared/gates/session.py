@@ -70,7 +70,7 @@ class Session:
         return self._models[key]
 
     def champion(self, **lookup: Any) -> tuple[LoadedModel | None, dict[str, Any]]:
-        """Return the model holding a champion alias (looked up once per alias and name).
+        """Return the model holding a champion alias (looked up once per alias, name and URI).
 
         Args:
             **lookup: The keyword arguments of
@@ -79,7 +79,9 @@ class Session:
         Returns:
             The champion (None when no version holds the alias) and its reference.
         """
-        key = tuple(sorted(lookup.items()))
+        # The section only words the error for a missing name (never cached): the gates of one
+        # process that compare with the same alias share one lookup and one download.
+        key = tuple(sorted((k, v) for k, v in lookup.items() if k != "section"))
         if key not in self._champions:
             loaded, ref = load_champion(**lookup)
             self._champions[key] = (loaded, dict(ref))
