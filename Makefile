@@ -67,7 +67,8 @@ clean:
 
 ## ---- Container images (issue 7): built only from a wheelhouse, the same online and air-gapped ----
 # Image names and tags come from shared/contracts/versions.py (docker/image_tags.py reads it); the compiled
-# component YAMLs name the same images. QUALITY_GATES_IMAGE_REGISTRY renames both.
+# component YAMLs name the same images (by digest once `make push` recorded them).
+# QUALITY_GATES_IMAGE_REGISTRY renames both.
 DOCKER ?= docker
 # The base of every image: by default the one `make base-image` builds from Debian packages.
 # Any Debian-based CPython 3.11 image works, e.g. make images BASE_IMAGE=python:3.11-slim
@@ -95,7 +96,8 @@ base-image:
 	MIRROR=$(DEBIAN_MIRROR) SUITE=$(DEBIAN_SUITE) DOCKER=$(DOCKER) \
 		docker/base-image/build.sh $(LOCAL_BASE_IMAGE)
 
-## Every component image + the MLflow server image, from the wheelhouse only (pip --no-index).
+## One image per dependency set (quality-gates-core, -fairness, ...) + the MLflow server image,
+## from the wheelhouse only (pip --no-index).
 images: wheelhouse
 	@if [ "$(BASE_IMAGE)" = "$(LOCAL_BASE_IMAGE)" ] && ! $(DOCKER) image inspect $(BASE_IMAGE) >/dev/null 2>&1; then \
 		$(MAKE) base-image; fi
@@ -106,13 +108,15 @@ images: wheelhouse
 			|| exit 1; \
 	done
 
-## Retag every image into REGISTRY and push it; compile with QUALITY_GATES_IMAGE_REGISTRY=REGISTRY.
+## Retag every image into REGISTRY, push it and record its repo digest (docker/digests.json, or
+## $QUALITY_GATES_IMAGE_DIGESTS): compiling for REGISTRY then pins the images by digest.
 push:
 	@if [ -z "$(REGISTRY)" ]; then \
 		echo "make push: REGISTRY is empty; run e.g. make push REGISTRY=registry.example.com/ml" >&2; exit 2; fi
 	@tags=$$($(IMAGE_TAGS)) || exit 1; echo "$$tags" | while read -r name dockerfile image; do \
 		target="$(REGISTRY)/$${image##*/}"; \
-		$(DOCKER) tag "$$image" "$$target" && $(DOCKER) push "$$target" || exit 1; \
+		$(DOCKER) tag "$$image" "$$target" && $(DOCKER) push "$$target" \
+			&& DOCKER=$(DOCKER) $(PYTHON) docker/digests.py record "$$target" || exit 1; \
 	done
 	@echo "pushed; compile for it with: QUALITY_GATES_IMAGE_REGISTRY=$(REGISTRY) $(BIN)/quality-gates compile"
 

@@ -1,20 +1,31 @@
-"""The component folders and each one's pip extra, read from the sources without importing them.
+"""The component folders, each one's pip extra and the images they group into, from the sources.
 
 Building images must work before anything is installed (plain ``python3``, no pydantic, no kfp),
 so the gate registry's ``extra`` and ``requires`` are read from each ``components/<folder>/gate.py``
-with :mod:`ast`: the ``GateSpec(...)`` call's keywords must be literals there. A declaration this
-module cannot read is an error, never "no extra": that would build an image without the gate's
+with :mod:`ast` by ``shared/contracts/versions.py`` (loaded here by path), the module that also
+names the images: the ``GateSpec(...)`` call's keywords must be literals there. A declaration that
+cannot be read is an error, never "no extra": that would build an image without the gate's
 dependencies.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
+_VERSIONS_PATH = Path(__file__).resolve().parent.parent / "shared" / "contracts" / "versions.py"
 
-class GateDeclarationError(ValueError):
-    """A ``gate.py`` whose ``GateSpec(...)`` cannot be read without importing it."""
+
+def _load_versions():
+    spec = importlib.util.spec_from_file_location("_qg_versions", _VERSIONS_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+versions = _load_versions()
+GateDeclarationError = versions.GateDeclarationError
 
 
 def component_folders(root: Path) -> list[str]:
@@ -24,28 +35,9 @@ def component_folders(root: Path) -> list[str]:
         root: The repository root.
 
     Returns:
-        Folder names (which are also the components' and images' names).
+        Folder names (which are also the components' names).
     """
     return sorted(p.parent.name for p in (root / "components").glob("*/component.py"))
-
-
-def _keyword_nodes(path: Path) -> dict[str, ast.expr]:
-    # The keywords of the first GateSpec(...) or <module>.GateSpec(...) call in the file.
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if name != "GateSpec":
-            continue
-        out = {}
-        for kw in node.keywords:
-            if kw.arg is None:
-                raise GateDeclarationError(f"{path}:{kw.lineno}: GateSpec(**...) cannot be read")
-            out[kw.arg] = kw.value
-        return out
-    raise GateDeclarationError(f"{path}: no GateSpec(...) call found")
 
 
 def gate_keywords(root: Path, folder: str) -> dict[str, object]:
@@ -66,7 +58,7 @@ def gate_keywords(root: Path, folder: str) -> dict[str, object]:
     if not path.exists():
         return {}
     out = {}
-    for name, value in _keyword_nodes(path).items():
+    for name, value in versions.gatespec_keywords(path).items():
         try:
             out[name] = ast.literal_eval(value)
         except ValueError:
@@ -87,17 +79,24 @@ def extra_of(root: Path, folder: str) -> str | None:
 
     Raises:
         GateDeclarationError: When ``extra=`` is not a string literal or ``None``, or the
-            declaration cannot be read (see :func:`gate_keywords`).
+            declaration cannot be read.
     """
-    path = root / "components" / folder / "gate.py"
-    if not path.exists():
-        return None
-    node = _keyword_nodes(path).get("extra")
-    if node is None:
-        return None
-    if not isinstance(node, ast.Constant) or not isinstance(node.value, str | type(None)):
-        raise GateDeclarationError(
-            f"{path}:{node.lineno}: extra= must be a string literal or None, "
-            f"not {ast.unparse(node)}"
-        )
-    return node.value or None
+    return versions.extra_of(folder, root)
+
+
+def image_groups(root: Path) -> dict[str, list[str]]:
+    """Return the component folders of each image, keyed by dependency set, core first.
+
+    Args:
+        root: The repository root.
+
+    Returns:
+        ``{"core": [...], "explainability": [...], ...}``: one image per key.
+
+    Raises:
+        GateDeclarationError: As :func:`extra_of`.
+    """
+    groups: dict[str, list[str]] = {}
+    for folder in component_folders(root):
+        groups.setdefault(versions.dependency_set(folder, root), []).append(folder)
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != versions.CORE, kv[0])))

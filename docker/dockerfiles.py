@@ -1,9 +1,11 @@
 """Write every ``components/<folder>/Dockerfile`` from ``docker/component.Dockerfile.in``.
 
-One template for every component image: the steps up to the shared core layer are the same text
-in every file (so the core is built and stored once), and the component's extra, read from its
-``gate.py``, is the only step that differs. Runs with plain ``python3`` before anything is
-installed.
+One image per dependency set (``quality-gates-core``, ``quality-gates-fairness``, ...), one
+template for all of them: the steps up to the shared core layer are the same text in every file
+(so the core is built and stored once), and the image's extra, read from the components'
+``gate.py``, is the only step that differs. The components of one image get the same text (each
+folder keeps its recipe beside its code; ``make images`` builds the image once, from the first).
+Runs with plain ``python3`` before anything is installed.
 
     python3 docker/dockerfiles.py           # write the Dockerfiles
     python3 docker/dockerfiles.py --check   # exit 1 naming stale or missing ones
@@ -18,50 +20,65 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from component_list import (  # noqa: E402
     GateDeclarationError,
-    component_folders,
-    extra_of,
     gate_keywords,
+    image_groups,
+    versions,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "docker/component.Dockerfile.in"
 
 _EXTRA_STEP = """\
-# This component's own extra, on top of the core, into its own prefix: the final image gets it as
-# one layer of its own, after the shared core layer.
+# The image's extra, on top of the core, into its own prefix: the final image gets it as one
+# layer of its own, after the shared core layer.
 COPY requirements/@EXTRA@.txt /wheelhouse/requirements/
 RUN /opt/venv/bin/python -m pip install --no-index --no-deps \\
-        --find-links /wheelhouse/deps --prefix /opt/extra -r /wheelhouse/requirements/@EXTRA@.txt
+        --find-links /wheelhouse/deps --prefix /opt/extra -r /wheelhouse/requirements/@EXTRA@.txt \\
+    && @PRUNE_TESTS:/opt/extra@
 """
+# Deletes the test suites installed inside packages (site-packages/<package>/.../tests), never a
+# top-level module: docker/measure_sizes.py applies the same rule when it sees this command.
+PRUNE_TESTS = (
+    "find @ROOT@ -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} +"
+)
+
 _NO_EXTRA_STEP = """\
-# No extra: this component needs only the core (an empty prefix keeps the stages uniform).
+# No extra: these components need only the core (an empty prefix keeps the stages uniform).
 RUN mkdir -p /opt/extra
 """
 
 
-def render(root: Path, folder: str) -> str:
-    """Return the Dockerfile text of one component.
+def render(root: Path, dependency_set: str, folders: list[str]) -> str:
+    """Return the Dockerfile text of one image (the same for each of its components).
 
     Args:
         root: The repository root.
-        folder: The component folder.
+        dependency_set: ``core`` or an extra.
+        folders: The component folders that run in the image (their declared requirements
+            are named in the header).
 
     Returns:
-        The template with the component's name, purpose and extra step filled in.
+        The template with the image's name, purpose and extra step filled in: nothing names a
+        component, so a new gate leaves the other Dockerfiles as they are.
     """
     template = (root / TEMPLATE).read_text(encoding="utf-8")
-    extra = extra_of(root, folder)
-    if extra:
-        requires = ", ".join(map(str, gate_keywords(root, folder).get("requires", ())))
-        purpose = f"the core plus the '{extra}' extra ({requires or 'no packages'})"
-        step = _EXTRA_STEP.replace("@EXTRA@", extra)
+    if dependency_set != versions.CORE:
+        requires = sorted(
+            {str(r) for f in folders for r in gate_keywords(root, f).get("requires", ())}
+        )
+        packages = ", ".join(requires) or "no packages"
+        purpose = f"the core plus the '{dependency_set}' extra ({packages})"
+        step = _EXTRA_STEP.replace("@EXTRA@", dependency_set)
     else:
         purpose, step = "the core only", _NO_EXTRA_STEP
-    return (
-        template.replace("@FOLDER@", folder)
+    text = (
+        template.replace("@IMAGE@", versions.image_name(dependency_set))
         .replace("@PURPOSE@", purpose)
         .replace("@EXTRA_STEP@", step)
     )
+    for root_dir in ("/opt/venv", "/opt/extra"):
+        text = text.replace(f"@PRUNE_TESTS:{root_dir}@", PRUNE_TESTS.replace("@ROOT@", root_dir))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     try:  # render every file before writing any: a bad declaration leaves the tree untouched
         rendered = {
-            root / "components" / folder / "Dockerfile": render(root, folder)
-            for folder in component_folders(root)
+            root / "components" / folder / "Dockerfile": render(root, name, folders)
+            for name, folders in image_groups(root).items()
+            for folder in folders
         }
     except GateDeclarationError as exc:
         print(f"dockerfiles.py: {exc}", file=sys.stderr)

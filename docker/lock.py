@@ -4,10 +4,11 @@ Each image installs exactly the pins written here, with ``pip install --no-deps`
 wheelhouse, so an image holds the versions that were tested and nothing resolved at build time:
 
 - ``docker/requirements/core.txt``: what every component image needs (the package's own
-  dependencies: kfp, mlflow, scikit-learn, pandas, ...);
+  dependencies: kfp, the mlflow client ``mlflow-skinny``, scikit-learn, pandas, ...);
 - ``docker/requirements/<extra>.txt``: what one component's extra adds on top of the core
   (``fairness`` → fairlearn, ``explainability`` → shap and numba, ``pii`` → phonenumbers);
-- ``docker/requirements/mlflow-server.txt``: the tracking server image (mlflow, psycopg2, boto3);
+- ``docker/requirements/mlflow-server.txt``: the tracking server image (the full mlflow at the
+  tested version, psycopg2, boto3);
 - ``docker/requirements/build.txt``: the project's build backend, so that the wheelhouse can
   build the project's own wheel without an index.
 
@@ -31,11 +32,15 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
     import tomli as tomllib
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from component_list import image_groups, versions  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docker" / "requirements"
 PROJECT = "kfp-quality-gates"
-# Component extras that add packages; the other components install the core only.
-EXTRAS = ("fairness", "explainability", "pii")
+# The extras the images install (one image per extra, on top of the core): what the components'
+# gate.py declare, so a new gate's extra gets its file without editing this list.
+EXTRAS = tuple(name for name in image_groups(ROOT) if name != versions.CORE)
 # The tracking server image: the tested mlflow plus the PostgreSQL driver and the S3 client the
 # Kubernetes manifests configure (backend store and artifact store).
 SERVER_EXTRA = ("psycopg2-binary", "boto3", "Flask-WTF")  # Flask-WTF: --app-name basic-auth

@@ -15,7 +15,7 @@ import yaml
 
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.gates import gates
-from quality_gates.shared.contracts.versions import image_for
+from quality_gates.shared.contracts.versions import PACKAGE_VERSION, image_for
 from quality_gates.shared.kfp_glue.docker_run import _check_reachable_uri, _check_under_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +44,12 @@ def _pins(name: str) -> dict[str, str]:
     return pins
 
 
-def test_every_component_has_an_image_named_by_versions_image_for(monkeypatch):
-    # The committed YAMLs are compiled with the default registry.
+def test_every_component_has_an_image_named_by_versions_image_for(monkeypatch, tmp_path):
+    # The committed YAMLs are compiled with the default registry and no recorded digests.
     monkeypatch.delenv("QUALITY_GATES_IMAGE_REGISTRY", raising=False)
-    tags = {name: image for name, _dockerfile, image in _image_tags().images()}
+    (tmp_path / "none.json").write_text("{}")
+    monkeypatch.setenv("QUALITY_GATES_IMAGE_DIGESTS", str(tmp_path / "none.json"))
+    tags = _image_tags().component_images()
     assert set(_components()) <= set(tags)
     for component in _components():
         assert tags[component] == image_for(component)
@@ -58,6 +60,36 @@ def test_every_component_has_an_image_named_by_versions_image_for(monkeypatch):
         }
         assert images == {image_for(component)}, f"{component}.yaml names {images}"
     assert tags["mlflow_server"] == image_for("mlflow_server")
+
+
+def test_one_image_per_dependency_set_named_for_it(monkeypatch):
+    # aggregator, promote, manual_approval, refusal and every gate without an extra share
+    # quality-gates-core; a gate with an extra runs in quality-gates-<extra>.
+    monkeypatch.delenv("QUALITY_GATES_IMAGE_REGISTRY", raising=False)
+    built = _image_tags().images()
+    names = [image.rsplit("/", 1)[1] for _set, _dockerfile, image in built]
+    assert len(names) == len(set(names)), f"an image is built twice: {names}"
+    expected = {"core", "mlflow_server", *EXTRA.values()}
+    assert {name for name, _dockerfile, _image in built} == expected
+    by_component = _image_tags().component_images()
+    for component in _components():
+        dependency_set = EXTRA.get(component, "core")
+        assert by_component[component] == (
+            f"ghcr.io/kfp-quality-gates/quality-gates-{dependency_set}:{PACKAGE_VERSION}"
+        )
+    for name in ("aggregator", "promote", "manual_approval", "performance_gate"):
+        assert by_component[name].split("/")[-1].startswith("quality-gates-core:")
+
+
+def test_components_of_one_image_have_the_same_dockerfile():
+    texts: dict[str, set[str]] = {}
+    for component in _components():
+        text = (ROOT / "components" / component / "Dockerfile").read_text()
+        texts.setdefault(EXTRA.get(component, "core"), set()).add(text)
+    assert all(len(t) == 1 for t in texts.values()), "one image, one recipe"
+    for dependency_set, (text,) in texts.items():
+        assert text.startswith(f"# Image quality-gates-{dependency_set}: ")
+        assert not any(c in text for c in _components()), "a Dockerfile names a component"
 
 
 def _stage_prefixes(text: str) -> tuple[list[str], list[str]]:
@@ -99,7 +131,13 @@ def test_extras_hold_the_heavy_engines_and_the_core_holds_none():
     assert "shap" in _pins("explainability") and "fairlearn" in _pins("fairness")
     assert "phonenumbers" in _pins("pii")
     assert not {"shap", "fairlearn", "phonenumbers", "numba"} & set(core)
-    assert {"kfp", "mlflow", "scikit-learn"} <= set(core)
+    assert {"kfp", "mlflow-skinny", "scikit-learn"} <= set(core)
+    # The components talk to a server; the server (its UI, flask, graphene, gunicorn, huey)
+    # lives in the mlflow-server image only, at the client's version.
+    server_only = {"mlflow", "flask", "graphene", "gunicorn", "huey", "docker", "aiohttp"}
+    assert not server_only & set(core), sorted(server_only & set(core))
+    assert server_only <= set(_pins("mlflow-server"))
+    assert _pins("mlflow-server")["mlflow"] == core["mlflow-skinny"]
 
 
 def test_pins_are_the_tested_versions():
@@ -141,6 +179,9 @@ def test_container_runs_refuse_inputs_the_containers_cannot_see(tmp_path):
 def _copy_for_generation(tmp_path: Path) -> Path:
     # What docker/dockerfiles.py reads and writes, so it can run on a copy with --root.
     shutil.copytree(ROOT / "docker", tmp_path / "docker")
+    # The generator names images and reads the extras through versions.py, loaded by path.
+    (tmp_path / "shared" / "contracts").mkdir(parents=True)
+    shutil.copy(ROOT / "shared" / "contracts" / "versions.py", tmp_path / "shared" / "contracts")
     for folder in (ROOT / "components").iterdir():
         if (folder / "component.py").exists():
             (tmp_path / "components" / folder.name).mkdir(parents=True)

@@ -18,6 +18,8 @@ HEAVY = {
     "fairlearn": "fairness_gate",
     "phonenumbers": "pii_scan_gate",
 }
+# The MLflow server's own packages: the component images hold the client (mlflow-skinny) only.
+SERVER_ONLY = ("flask", "graphene", "gunicorn", "huey")
 COMPONENTS = component_folders()
 WITH_EXTRA = tuple(s.folder for s in gates() if s.extra)
 # Runs inside the image: which modules import, who we are, which versions.
@@ -52,11 +54,13 @@ def _probe(docker_client, image: str, modules: list[str]) -> dict:
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_component_image_has_its_engine_and_none_of_the_others(docker_client, images, component):
     own_module = f"quality_gates.components.{component}.component"
-    result = _probe(docker_client, images[component], [own_module, *HEAVY])
+    result = _probe(docker_client, images[component], [own_module, *HEAVY, *SERVER_ONLY])
     assert result["uid"] == 10001, f"{component} image runs as uid {result['uid']}"
     assert result["imports"][own_module], f"{component} image cannot import its component"
     assert result["kfp"] == KFP_VERSION
     assert result["executable"].startswith("/opt/venv/")
+    assert result["mlflow"] is None, "a component image holds the full mlflow (server and UI)"
+    assert not [m for m in SERVER_ONLY if result["imports"][m]], result["imports"]
     for module, owner in HEAVY.items():
         expected = owner == component
         assert result["imports"][module] is expected, (
