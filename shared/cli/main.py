@@ -49,6 +49,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         policy_text=policy_text,
         policy_source=args.policy,
         train_data_uri=args.train_data,
+        reference_data_uri=args.reference_data,
         sensitive_data_uri=args.sensitive_data,
         registered_model_name=args.registered_model_name,
         champion_alias=args.champion_alias,
@@ -235,6 +236,9 @@ def _add_check_command(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--model", help="model URI or local .joblib/.skops file")
     check.add_argument("--data", required=True, help="evaluation data (CSV/Parquet path or URI)")
     check.add_argument("--train-data", help="training data (the pii gate scans it too)")
+    check.add_argument(
+        "--reference-data", help="reference data the drift gate compares --data with"
+    )
     check.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     check.add_argument("--policy", required=True, help="policy.yaml")
     check.add_argument("--label", help="label column (overrides data.label of the policy)")
