@@ -238,15 +238,24 @@ def _tables_and_plots(drifts: list[ColumnDrift], checks: list[CheckResult]) -> d
         "columns": ["column", "kind", "judged distance", "CI", "status", "missing", "other"],
         "rows": rows,
     }
-    return {"tables": [table], "histograms": _most_drifted(drifts)}
+    return {"tables": [table], "images": _most_drifted(drifts, checks)}
 
 
-def _most_drifted(drifts: list[ColumnDrift]) -> list[dict[str, Any]]:
-    ranked = sorted(
-        (d for d in drifts if d.histogram),
-        key=lambda d: -(d.evidence.estimate if d.evidence else np.inf),
-    )
-    return [{"column": d.column, **d.histogram} for d in ranked[:PLOTTED_COLUMNS]]
+def _most_drifted(drifts: list[ColumnDrift], checks: list[CheckResult]) -> list[dict[str, str]]:
+    """Histograms of the columns furthest above their bound (failing first)."""
+    from quality_gates.components.drift_gate.plots import distribution_png
+
+    def excess(pair: tuple[ColumnDrift, CheckResult]) -> float:
+        d, c = pair
+        return (d.evidence.estimate / float(c.threshold)) if d.evidence else -1.0
+
+    ranked = sorted((p for p in zip(drifts, checks, strict=True) if p[0].histogram), key=excess)
+    images = []
+    for d, c in list(reversed(ranked))[:PLOTTED_COLUMNS]:
+        title = f"{d.column}: {d.metric} {c.value:.3g} ({c.status.value})"
+        png = distribution_png(title=title, **d.histogram)
+        images.append({"title": f"Distribution of {d.column}", "png_base64": png})
+    return images
 
 
 def evaluate_drift(

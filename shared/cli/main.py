@@ -153,6 +153,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         sensitive_data_uri=args.sensitive_data or "",
         train_data_uri=args.train_data or "",
+        reference_data_uri=args.reference_data or "",
         approval_mode=args.approval_mode,
         submitted_by=_submitter(args) or "",
     )
@@ -265,6 +266,7 @@ def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--registered-model-name", required=True, help="registered model name")
     run.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     run.add_argument("--train-data", help="training data (scanned by the pii gate)")
+    run.add_argument("--reference-data", help="reference data of the drift gate")
     run.add_argument(
         "--approval-mode",
         choices=["pending", "wait"],
