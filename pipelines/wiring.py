@@ -22,6 +22,7 @@ from kfp import dsl, kubernetes
 from kfp.dsl.pipeline_channel import PipelineArtifactChannel
 
 from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.contract_gate.component import contract_gate
 from quality_gates.components.drift_gate.component import drift_gate
 from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
@@ -144,7 +145,10 @@ def _gate_tasks(
     )
     perf = performance_gate(policy=policy, **candidate, **champion)
     gates = {
-        # Data first: drift of the data from the reference (no model needed).
+        # Data first (no model needed): its contract, and its drift from the reference.
+        "contract": contract_gate(
+            policy=policy, **_source("data", data), mlflow_tracking_uri=mlflow_tracking_uri
+        ),
         "drift": drift_gate(
             policy=policy,
             **_source("data", data),

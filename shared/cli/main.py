@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quality_gates.shared.cli.submit import add_commands as add_submit_command
 
     add_submit_command(sub)
+    from quality_gates.shared.cli.contract import add_commands as add_contract_commands
+
+    add_contract_commands(sub)
     return p
 
 
