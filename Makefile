@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
-.PHONY: install demo demo-fail demo-biased demo-leaky test test-fast lint format compile bench clean gate
+.PHONY: install demo demo-fail demo-biased demo-leaky demo-drift test test-fast lint format compile bench clean gate
 .PHONY: lock wheelhouse base-image images push hadolint test-images dockerfiles
 
 # The venv takes the images' pins (docker/requirements/), so tests run what the images ship.
@@ -34,6 +34,9 @@ demo-biased: install
 ## The good candidate on evaluation data whose free-text notes hold e-mails and phone numbers.
 demo-leaky: install
 	$(BIN)/quality-gates demo --scenario leaky --home $(DEMO_HOME)
+
+demo-drift: install
+	$(BIN)/quality-gates demo --scenario drift --home $(DEMO_HOME)
 
 ## Every test: unit, components (kfp.local), pipelines (compile + local runs), integration (mlflow server).
 test: install

@@ -29,6 +29,7 @@ def gated_promotion_steps(
     mlflow_tracking_uri: str = "",
     sensitive_data_uri: str = "",
     train_data_uri: str = "",
+    reference_data_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
     fail_on_refusal: bool = True,
@@ -49,6 +50,8 @@ def gated_promotion_steps(
         sensitive_data_uri: Sensitive attributes kept apart from the evaluation data, joined on
             the fairness policy's ``join_key``; empty when they are columns of the data.
         train_data_uri: Training data, scanned for personal data with the evaluation data.
+        reference_data_uri: Reference data (what the model was built or validated on) the drift
+            gate compares the evaluation data with; needed when the policy configures drift.
         approval_mode: ``pending`` ends the run with the staged version waiting for a later
             ``quality-gates approve``; ``wait`` keeps a task polling until a named approver
             decides or the policy's ``approval.timeout_s`` passes.
@@ -77,6 +80,7 @@ def gated_promotion_steps(
         mlflow_tracking_uri=mlflow_tracking_uri,
         sensitive_data=sensitive_data_uri,
         train_data=train_data_uri,
+        reference_data=reference_data_uri,
         approval_mode=approval_mode,
         submitted_by=submitted_by,
         fail_on_refusal=fail_on_refusal,

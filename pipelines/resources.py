@@ -46,6 +46,8 @@ class TaskResources:
 # (promote downloads and re-hashes the model).
 _GATE = TaskResources("1", "2", "2Gi", "6Gi")
 DEFAULTS: dict[str, TaskResources] = {
+    "contract_gate": _GATE,
+    "drift_gate": _GATE,
     "performance_gate": _GATE,
     "fairness_gate": _GATE,
     "explainability_gate": TaskResources("1", "2", "3Gi", "8Gi"),

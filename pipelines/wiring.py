@@ -22,6 +22,8 @@ from kfp import dsl, kubernetes
 from kfp.dsl.pipeline_channel import PipelineArtifactChannel
 
 from quality_gates.components.aggregator.component import aggregator
+from quality_gates.components.contract_gate.component import contract_gate
+from quality_gates.components.drift_gate.component import drift_gate
 from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.manual_approval.component import manual_approval
@@ -132,7 +134,7 @@ def _settle(task: dsl.PipelineTask, component: str, *, display: str, cache: bool
 
 def _gate_tasks(
     *, model, data, policy, registered_model_name, champion_alias, mlflow_tracking_uri,
-    sensitive_data, train_data,
+    sensitive_data, train_data, reference_data=None,
 ) -> dict[str, dsl.PipelineTask]:  # fmt: skip
     """Create one task per gate, keyed by the gate's name (the aggregator's input names)."""
     candidate = {**_source("model", model), **_source("data", data)}
@@ -143,6 +145,16 @@ def _gate_tasks(
     )
     perf = performance_gate(policy=policy, **candidate, **champion)
     gates = {
+        # Data first (no model needed): its contract, and its drift from the reference.
+        "contract": contract_gate(
+            policy=policy, **_source("data", data), mlflow_tracking_uri=mlflow_tracking_uri
+        ),
+        "drift": drift_gate(
+            policy=policy,
+            **_source("data", data),
+            **_source("reference_data", reference_data),
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
         "performance": perf,
         "fairness": fairness_gate(
             policy=policy,
@@ -161,7 +173,7 @@ def _gate_tasks(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ),
     }
-    uris = [v for v in (model, data, sensitive_data, train_data) if v is not None]
+    uris = [v for v in (model, data, sensitive_data, train_data, reference_data) if v is not None]
     immutable = all(_is_artifact(v) for v in uris)
     for name, task in gates.items():
         folder = gate(name).folder
@@ -209,6 +221,7 @@ def add_gated_promotion(
     mlflow_tracking_uri: Any = "",
     sensitive_data: Any = None,
     train_data: Any = None,
+    reference_data: Any = None,
     approval_mode: Any = "pending",
     submitted_by: Any = "",
     fail_on_refusal: Any = True,
@@ -233,6 +246,8 @@ def add_gated_promotion(
         mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
         sensitive_data: Sensitive attributes kept apart from the data (URI or artifact).
         train_data: Training data scanned for personal data (URI or artifact).
+        reference_data: Reference data the drift gate compares ``data`` with (URI or
+            artifact); the drift gate, when the policy configures it, needs it.
         approval_mode: ``pending`` or ``wait`` (see the manual approval component).
         submitted_by: Who submitted the run (may not approve it, nor grant its waivers).
         fail_on_refusal: End the run FAILED when the candidate is refused (default); False
@@ -248,7 +263,8 @@ def add_gated_promotion(
     )
     gates = _gate_tasks(
         model=model, data=data, policy=policy, champion_alias=champion_alias,
-        sensitive_data=sensitive_data, train_data=train_data, **where,
+        sensitive_data=sensitive_data, train_data=train_data, reference_data=reference_data,
+        **where,
     )  # fmt: skip
     agg = aggregator(
         **{name: task.outputs["verdict"] for name, task in gates.items()},

@@ -114,6 +114,8 @@ def train_and_gate(
         model=trained.outputs["model"],
         data=data.outputs["eval_data"],
         train_data=data.outputs["train_data"],
+        # The drift gate compares the evaluation data with the data the model learned from.
+        reference_data=data.outputs["train_data"],
         policy=policy,
         registered_model_name=registered_model_name,
         mlflow_tracking_uri=mlflow_tracking_uri,

@@ -49,6 +49,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         policy_text=policy_text,
         policy_source=args.policy,
         train_data_uri=args.train_data,
+        reference_data_uri=args.reference_data,
         sensitive_data_uri=args.sensitive_data,
         registered_model_name=args.registered_model_name,
         champion_alias=args.champion_alias,
@@ -152,6 +153,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         sensitive_data_uri=args.sensitive_data or "",
         train_data_uri=args.train_data or "",
+        reference_data_uri=args.reference_data or "",
         approval_mode=args.approval_mode,
         submitted_by=_submitter(args) or "",
     )
@@ -235,6 +237,9 @@ def _add_check_command(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--model", help="model URI or local .joblib/.skops file")
     check.add_argument("--data", required=True, help="evaluation data (CSV/Parquet path or URI)")
     check.add_argument("--train-data", help="training data (the pii gate scans it too)")
+    check.add_argument(
+        "--reference-data", help="reference data the drift gate compares --data with"
+    )
     check.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     check.add_argument("--policy", required=True, help="policy.yaml")
     check.add_argument("--label", help="label column (overrides data.label of the policy)")
@@ -261,6 +266,7 @@ def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--registered-model-name", required=True, help="registered model name")
     run.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     run.add_argument("--train-data", help="training data (scanned by the pii gate)")
+    run.add_argument("--reference-data", help="reference data of the drift gate")
     run.add_argument(
         "--approval-mode",
         choices=["pending", "wait"],
@@ -286,10 +292,10 @@ def _add_demo_command(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--scenario",
-        choices=["candidate", "weak", "biased", "leaky"],
+        choices=["candidate", "weak", "biased", "leaky", "drift"],
         default="candidate",
-        help="what to gate: the good candidate (promoted); a weak or biased model, or leaky "
-        "data (refused)",
+        help="what to gate: the good candidate (promoted); a weak or biased model, leaky data "
+        "or a broken, drifted feed (refused)",
     )
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
@@ -345,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quality_gates.shared.cli.submit import add_commands as add_submit_command
 
     add_submit_command(sub)
+    from quality_gates.shared.cli.contract import add_commands as add_contract_commands
+
+    add_contract_commands(sub)
     return p
 
 

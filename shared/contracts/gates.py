@@ -37,6 +37,7 @@ KNOWN_INPUTS = frozenset(
         "labels",
         "data",
         "train_data",
+        "reference_data",
         "sensitive_data",
         "champion",
         "artifacts",

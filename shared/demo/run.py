@@ -69,6 +69,31 @@ def prepare_data(home: Path, *, rows: int) -> tuple[Path, Path, Path]:
     return train_path, eval_path, leaky_path
 
 
+def prepare_drifted(eval_path: Path) -> Path:
+    """Write the evaluation set as a broken, drifted feed would deliver it (once).
+
+    ``income`` arrives all null (a join that lost its source), ``loan_amount`` in the wrong unit
+    (x1000) and ``credit_score`` shifted by half a standard deviation (a new scoring vendor).
+
+    Args:
+        eval_path: The clean evaluation set.
+
+    Returns:
+        Path of the drifted copy beside it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    path = eval_path.with_name("eval_drifted.parquet")
+    if not path.exists():
+        df = pd.read_parquet(eval_path)
+        df["income"] = np.nan
+        df["loan_amount"] = df["loan_amount"] * 1000
+        df["credit_score"] = df["credit_score"] + 0.5 * df["credit_score"].std()
+        df.to_parquet(path, index=False)
+    return path
+
+
 def prepare_models(home: Path, train_path: Path) -> dict[str, Path]:
     """Train champion, candidate and weak models once and save them as joblib files.
 
@@ -195,6 +220,8 @@ SCENARIOS = {
     "weak": "a weak model: fails performance thresholds and non-inferiority, not promoted",
     "biased": "a model trained on biased labels that uses `sex`: fails fairness, not promoted",
     "leaky": "the good candidate on data whose notes hold e-mails and phones: fails the PII scan",
+    "drift": "the good candidate on a broken feed (income all null, loan_amount x1000) and a "
+    "shifted credit_score: fails the drift gate, columns named",
 }
 
 
@@ -270,8 +297,8 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     _experiment(connect(tracking_uri), home)
     if scenario not in SCENARIOS:
         raise GateInputError(f"unknown demo scenario '{scenario}'; choose {', '.join(SCENARIOS)}")
-    role = "candidate" if scenario == "leaky" else scenario
-    data_path = leaky_path if scenario == "leaky" else eval_path
+    role = "candidate" if scenario in ("leaky", "drift") else scenario
+    data_path = {"leaky": leaky_path, "drift": prepare_drifted(eval_path)}.get(scenario, eval_path)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = home / "runs" / f"{stamp}-{scenario}"
     _say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
@@ -280,6 +307,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
         model_uri=str(models[role]),
         data_uri=str(data_path),
         train_data_uri=str(train_path),
+        reference_data_uri=str(train_path),
         submitted_by=SUBMITTER,
         policy_text=demo_policy_text(),
         registered_model_name=REGISTERED_MODEL,

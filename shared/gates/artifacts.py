@@ -28,6 +28,7 @@ ARTIFACT_FIELDS = {
     "model": "model_uri",
     "data": "data_uri",
     "train_data": "train_data_uri",
+    "reference_data": "reference_data_uri",
     "sensitive_data": "sensitive_data_uri",
 }
 

@@ -33,6 +33,7 @@ class GateInputs:
         model_uri: Candidate model URI; empty when the gate runs on data alone.
         policy_source: Where the policy came from, for messages.
         train_data_uri: Training data (scanned by the PII gate).
+        reference_data_uri: Reference data the drift gate compares the data with.
         sensitive_data_uri: Separate file of sensitive attributes (fairness gate).
         registered_model_name: Registered model holding the champion alias.
         champion_alias: Overrides the policy's champion alias.
@@ -46,6 +47,7 @@ class GateInputs:
     model_uri: str | None = None
     policy_source: str = "<policy>"
     train_data_uri: str | None = None
+    reference_data_uri: str | None = None
     sensitive_data_uri: str | None = None
     registered_model_name: str | None = None
     champion_alias: str | None = None

@@ -74,6 +74,7 @@ def run_pipeline(
     tracking_uri: str | None = None,
     sensitive_data_uri: str = "",
     train_data_uri: str = "",
+    reference_data_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
     runner: Any | None = None,
@@ -92,6 +93,7 @@ def run_pipeline(
         tracking_uri: MLflow tracking URI; default ``MLFLOW_TRACKING_URI``.
         sensitive_data_uri: Separate file of sensitive attributes for the fairness gate.
         train_data_uri: Training data, scanned by the PII gate.
+        reference_data_uri: Reference data of the drift gate.
         approval_mode: ``pending`` (a later ``quality-gates approve`` decides) or ``wait``.
         submitted_by: Who submits the run; may not approve it.
         runner: kfp.local runner; default ``SubprocessRunner(use_venv=False)`` (the images tier
@@ -129,6 +131,7 @@ def run_pipeline(
         mlflow_tracking_uri=uri,
         sensitive_data_uri=sensitive_data_uri,
         train_data_uri=train_data_uri,
+        reference_data_uri=reference_data_uri,
         approval_mode=approval_mode,
         submitted_by=submitted_by,
     )

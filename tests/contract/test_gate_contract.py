@@ -57,6 +57,7 @@ def _inputs(demo, spec: GateSpec, **over) -> GateInputs:
         data_uri=str(root / "eval.parquet"),
         model_uri=str(root / "model.joblib"),
         train_data_uri=str(root / "train.csv") if "train_data" in spec.inputs else None,
+        reference_data_uri=str(root / "train.csv") if "reference_data" in spec.inputs else None,
         policy_text=_policy(spec),
         policy_source="contract.yaml",
     )
@@ -219,6 +220,8 @@ def test_cli_exit_codes(demo, spec, tmp_path, capsys):
     args = ["check", spec.name, "--policy", str(policy), "--model", str(root / "model.joblib")]
     if "train_data" in spec.inputs:
         args += ["--train-data", str(root / "train.csv")]
+    if "reference_data" in spec.inputs:
+        args += ["--reference-data", str(root / "train.csv")]
     assert cli([*args, "--data", str(root / "eval.parquet")]) == 0
     capsys.readouterr()
     assert cli([*args, "--data", str(tmp_path / "absent.csv")]) == 2
@@ -244,6 +247,7 @@ def test_check_all_loads_each_input_once(demo, monkeypatch):
         GateInputs(
             data_uri=str(root / "eval.parquet"),
             train_data_uri=str(root / "train.csv"),
+            reference_data_uri=str(root / "train.csv"),
             model_uri=str(root / "model.joblib"),
             policy_text=text,
         ),

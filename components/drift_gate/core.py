@@ -1,0 +1,326 @@
+"""Drift gate: has the data moved away from the reference the model was built on?
+
+Reference (the training data, or a production sample it was validated on) against current data
+(new training data, or a recent production sample), column by column. Each column's judged
+distance is bounded by the policy with an interval (:mod:`.columns`), all columns judged as one
+family (Benjamini-Hochberg by default); a column whose current values are all missing cannot be
+compared and fails. An optional dataset rule bounds the share of drifted columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quality_gates.components.drift_gate.columns import (
+    ColumnDrift,
+    categorical_drift,
+    numeric_drift,
+)
+from quality_gates.components.drift_gate.policy import ColumnRule, DriftPolicy
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.gates.decisions import (
+    check_fields,
+    describe,
+    judge_family,
+    status_of,
+)
+
+log = logging.getLogger(__name__)
+#: Columns whose reference-vs-current histograms the report draws (the most drifted first).
+PLOTTED_COLUMNS = 6
+
+
+def drift_columns(reference: pd.DataFrame, policy: DriftPolicy, *, skip: set[str]) -> list[str]:
+    """Return the columns the gate compares.
+
+    Args:
+        reference: The reference table.
+        policy: The drift section.
+        skip: The label and ``data.exclude`` columns (never compared by default).
+
+    Returns:
+        The policy's ``columns``, or every reference column not skipped nor ignored.
+
+    Raises:
+        GateInputError: A listed column the reference lacks.
+    """
+    if policy.columns is not None:
+        missing = [c for c in policy.columns if c not in reference.columns]
+        if missing:
+            raise GateInputError(
+                f"gates.drift.columns names {missing[:5]}, which the reference data lacks"
+            )
+        return list(policy.columns)
+    ignored = set(policy.ignore) | skip
+    return [c for c in reference.columns if c not in ignored]
+
+
+def is_numeric(series: pd.Series) -> bool:
+    """Numeric columns are compared as distributions; booleans and text as categories."""
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
+
+
+def measure(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], policy: DriftPolicy
+) -> list[ColumnDrift]:
+    """Measure every column (numeric or categorical by the reference's dtype).
+
+    Args:
+        reference: Reference table.
+        current: Current table (holds every column).
+        columns: Columns to compare.
+        policy: The drift section (rules, resamples, seed).
+
+    Returns:
+        One :class:`ColumnDrift` per column that has a rule for its kind.
+    """
+    rng = np.random.default_rng(policy.seed)
+    out = []
+    for column in columns:
+        common = dict(resamples=policy.n_resamples, confidence=policy.confidence, rng=rng)
+        if is_numeric(reference[column]):
+            if policy.numeric is None:
+                continue
+            out.append(
+                numeric_drift(
+                    column,
+                    reference[column],
+                    current[column],
+                    metric=policy.numeric.metric,
+                    **common,
+                )
+            )
+        elif policy.categorical is not None:
+            out.append(
+                categorical_drift(
+                    column,
+                    reference[column],
+                    current[column],
+                    metric=policy.categorical.metric,
+                    max_categories=policy.max_categories,
+                    **common,
+                )
+            )
+    return out
+
+
+def _rule_of(drift: ColumnDrift, policy: DriftPolicy) -> ColumnRule:
+    return policy.numeric if drift.kind == "numeric" else policy.categorical  # type: ignore[return-value]
+
+
+def column_checks(drifts: list[ColumnDrift], policy: DriftPolicy) -> list[CheckResult]:
+    """Judge every comparable column as one family; an incomparable column fails.
+
+    Args:
+        drifts: The measured columns.
+        policy: The drift section.
+
+    Returns:
+        One check per column, family ``columns``.
+    """
+    judged = [d for d in drifts if d.evidence is not None]
+    verdicts = judge_family(
+        [d.evidence for d in judged],  # type: ignore[misc]
+        thresholds=[_rule_of(d, policy).max for d in judged],
+        operator="<=",
+        judge_on="interval",
+        severity="block",
+        on_inconclusive=policy.on_inconclusive,
+        confidence=policy.confidence,
+        method=policy.multiplicity,
+    )
+    by_column = dict(zip((d.column for d in judged), verdicts, strict=True))
+    checks = []
+    for d in drifts:
+        rule = _rule_of(d, policy)
+        name = f"{d.column}: {rule.metric} <= {rule.max:g}"
+        base = dict(
+            name=name,
+            threshold=rule.max,
+            operator="<=",
+            severity=rule.severity,
+            rationale=rule.rationale,
+            family="columns",
+            details=_check_details(d),
+        )
+        if d.evidence is None:
+            status = Status.FAILED if rule.severity == "block" else Status.WARNED
+            message = f"{d.column}: cannot be compared, {d.problem}"
+            checks.append(CheckResult(**base, status=status, message=message))
+            continue
+        verdict = by_column[d.column]
+        status = status_of(
+            verdict.decision, severity=rule.severity, on_inconclusive=policy.on_inconclusive
+        )
+        verdict = dataclasses.replace(verdict, status=status)
+        message = describe(
+            verdict,
+            d.evidence,
+            what=f"{rule.metric} of {d.column}",
+            threshold=rule.max,
+            operator="<=",
+            confidence=policy.confidence,
+            on_inconclusive=policy.on_inconclusive,
+        )
+        base["details"] |= verdict.details()
+        checks.append(CheckResult(**base, **check_fields(verdict, d.evidence), message=message))
+    return checks
+
+
+def _check_details(d: ColumnDrift) -> dict[str, Any]:
+    return {
+        "kind": d.kind,
+        "n_reference": d.n_reference,
+        "n_current": d.n_current,
+        "missing_reference": d.missing_reference,
+        "missing_current": d.missing_current,
+        **{k: v for k, v in d.statistics.items() if np.isfinite(v)},
+    }
+
+
+def dataset_check(checks: list[CheckResult], policy: DriftPolicy) -> CheckResult | None:
+    """The share of columns shown to drift (or incomparable), against ``dataset.max_drifted_share``.
+
+    Args:
+        checks: The column checks.
+        policy: The drift section.
+
+    Returns:
+        The dataset check, or None without a dataset rule.
+    """
+    rule = policy.dataset
+    if rule is None or not checks:
+        return None
+    drifted = [c for c in checks if c.decision == "fail" or c.decision is None]
+    share = len(drifted) / len(checks)
+    ok = share <= rule.max_drifted_share
+    status = Status.PASSED if ok else (Status.FAILED if rule.severity == "block" else Status.WARNED)
+    names = ", ".join(c.name.split(":")[0] for c in drifted[:8]) or "none"
+    return CheckResult(
+        name=f"drifted share <= {rule.max_drifted_share:g}",
+        value=share,
+        threshold=rule.max_drifted_share,
+        operator="<=",
+        status=status,
+        severity=rule.severity,
+        rationale=rule.rationale,
+        family="dataset",
+        message=f"{len(drifted)} of {len(checks)} columns drifted ({share:.0%}): {names}",
+    )
+
+
+def _tables_and_plots(drifts: list[ColumnDrift], checks: list[CheckResult]) -> dict[str, Any]:
+    rows = []
+    for d, c in zip(drifts, checks, strict=True):
+        stats_text = ", ".join(f"{k} {v:.4g}" for k, v in d.statistics.items() if k != d.metric)
+        rows.append(
+            [
+                d.column,
+                d.kind,
+                f"{c.value:.4g}" if isinstance(c.value, float) else "—",
+                f"[{c.ci_low:.3g}, {c.ci_high:.3g}]" if c.ci_low is not None else "—",
+                c.status.value,
+                f"{d.missing_reference:.1%} → {d.missing_current:.1%}",
+                stats_text or (d.problem or ""),
+            ]
+        )
+    table = {
+        "title": "Drift per column",
+        "columns": ["column", "kind", "judged distance", "CI", "status", "missing", "other"],
+        "rows": rows,
+    }
+    return {"tables": [table], "images": _most_drifted(drifts, checks)}
+
+
+def _most_drifted(drifts: list[ColumnDrift], checks: list[CheckResult]) -> list[dict[str, str]]:
+    """Histograms of the columns furthest above their bound (failing first)."""
+    from quality_gates.components.drift_gate.plots import distribution_png
+
+    def excess(pair: tuple[ColumnDrift, CheckResult]) -> float:
+        d, c = pair
+        return (d.evidence.estimate / float(c.threshold)) if d.evidence else -1.0
+
+    ranked = sorted((p for p in zip(drifts, checks, strict=True) if p[0].histogram), key=excess)
+    images = []
+    for d, c in list(reversed(ranked))[:PLOTTED_COLUMNS]:
+        title = f"{d.column}: {d.metric} {c.value:.3g} ({c.status.value})"
+        png = distribution_png(title=title, **d.histogram)
+        images.append({"title": f"Distribution of {d.column}", "png_base64": png})
+    return images
+
+
+def evaluate_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, policy: DriftPolicy, *, skip: set[str]
+) -> Evaluation:
+    """Compare two tables under a drift policy (pure: no I/O).
+
+    Args:
+        reference: Reference table.
+        current: Current table.
+        policy: The drift section.
+        skip: Columns never compared by default (label, ``data.exclude``).
+
+    Returns:
+        Column checks, the dataset check, metrics and report details.
+
+    Raises:
+        GateInputError: Empty tables, or columns the current data lacks.
+    """
+    if len(reference) == 0 or len(current) == 0:
+        side = "reference" if len(reference) == 0 else "current"
+        raise GateInputError(f"the {side} data has no rows; drift needs rows on both sides")
+    columns = drift_columns(reference, policy, skip=skip)
+    lacking = [c for c in columns if c not in current.columns]
+    if lacking:
+        raise GateInputError(
+            f"the current data lacks {len(lacking)} column(s) of the reference, e.g. "
+            f"{lacking[:5]}; compare tables with the same columns or list gates.drift.columns"
+        )
+    drifts = measure(reference, current, columns, policy)
+    if not drifts:
+        raise GateInputError(
+            "no column to compare: the policy has no rule for the kinds of the listed columns"
+        )
+    checks = column_checks(drifts, policy)
+    dataset = dataset_check(checks, policy)
+    drifted = sum(c.decision in ("fail", None) for c in checks)
+    metrics = {f"{d.metric}.{d.column}": d.evidence.estimate for d in drifts if d.evidence}
+    metrics |= {"drifted_columns": float(drifted), "drifted_share": drifted / len(checks)}
+    log.info("drift: %d of %d columns drifted", drifted, len(checks))
+    return Evaluation(
+        checks=checks + ([dataset] if dataset else []),
+        metrics=metrics,
+        details=_tables_and_plots(drifts, checks),
+    )
+
+
+def evaluate_gate(ctx: GateContext) -> Evaluation:
+    """Compare the current data with the reference (the registry's entry point).
+
+    Args:
+        ctx: The run's context: the reference data, the current data and the policy.
+
+    Returns:
+        The drift evaluation.
+    """
+    policy: DriftPolicy = ctx.section
+    ref_uri = ctx.inputs.reference_data_uri
+    if not ref_uri:
+        raise GateInputError(
+            "the drift gate needs reference data: pass --reference-data (the training data the "
+            "model was built on, or a production sample it was validated on)"
+        )
+    reference = ctx.table(ref_uri, role="reference_data")
+    current = ctx.data(require_label=False).frame
+    spec = ctx.policy.data
+    skip = set(spec.exclude) | {c for c in (spec.label, spec.prediction, spec.score) if c}
+    return evaluate_drift(reference, current, policy, skip=skip)
