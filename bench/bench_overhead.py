@@ -106,6 +106,7 @@ def command(kind: str, paths: dict[str, Path], rows: int, uri: str, home: Path) 
         "--model", str(paths["candidate"]),
         "--data", str(paths[f"eval{rows}"]),
         "--train-data", str(paths["train"]),
+        "--reference-data", str(paths["train"]),  # the demo policy's drift gate
         "--policy", str(paths["policy"]),
         "--registered-model-name", "credit-risk",
         "--tracking-uri", uri,
