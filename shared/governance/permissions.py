@@ -147,8 +147,16 @@ def _names(users: Sequence[str], role: str) -> list[str]:
 
 
 def _auth_client(tracking: str) -> Any:
-    from mlflow.server.auth.client import AuthServiceClient
-
+    # MLflow's auth client lives in the server package (flask ...), which the MLflow client
+    # (mlflow-skinny, what the package and the images install) does not have.
+    try:
+        from mlflow.server.auth.client import AuthServiceClient
+    except ImportError as exc:
+        raise GateInputError(
+            "granting permissions needs the full MLflow package (its auth client imports the "
+            f"server; {exc.name or 'a server module'} is missing here): "
+            "pip install 'kfp-quality-gates[auth]'"
+        ) from None
     return AuthServiceClient(tracking)
 
 
