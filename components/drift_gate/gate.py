@@ -15,7 +15,7 @@ GATE = GateSpec(
     order=5,
     example={
         "n_resamples": 200,
-        "numeric": {"metric": "wasserstein_norm", "max": 0.1},
-        "categorical": {"metric": "jensen_shannon", "max": 0.1},
+        "numeric": {"metric": "wasserstein_norm", "max": 0.05},
+        "categorical": {"metric": "jensen_shannon", "max": 0.05},
     },
 )

@@ -43,7 +43,10 @@ def distribution_png(
     from matplotlib.figure import Figure
 
     n = min(len(labels), _MAX_BARS)
-    fig = Figure(figsize=(6.6, 2.6), dpi=100, layout="constrained")
+    # Fixed margins (room for 18-character labels at 40°): a constrained layout would draw the
+    # figure twice, and the report draws six of them.
+    fig = Figure(figsize=(6.6, 2.6), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.99, top=0.9, bottom=0.34)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     xs = range(n)

@@ -108,16 +108,36 @@ def reference_edges(values: np.ndarray, *, bins: int = FINE_BINS) -> np.ndarray:
     """Interior edges at the reference's quantiles (ties merged), the bins every side counts in.
 
     Args:
-        values: The reference column's finite values.
+        values: The reference column's finite values, **sorted** (the caller sorts once).
         bins: Number of quantile bins wanted (fewer result when values repeat).
 
     Returns:
-        Sorted unique interior edges.
+        Sorted unique interior edges: ``np.quantile(values, k / bins, method="linear")`` for
+        ``k = 1 .. bins − 1``, read off the sorted values (no selection pass over the column).
     """
     if values.size == 0:
         return np.empty(0)
-    qs = np.quantile(values, np.linspace(0.0, 1.0, bins + 1)[1:-1], method="linear")
-    return np.unique(qs)
+    return np.unique(sorted_quantiles(values, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+
+
+def sorted_quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(values, q)`` (linear method) of sorted values, bit for bit, in O(len(q)).
+
+    Args:
+        values: Sorted values, at least one.
+        q: Probabilities in [0, 1].
+
+    Returns:
+        The quantiles, with numpy's own interpolation formula (so the same floats).
+    """
+    h = (values.size - 1) * np.asarray(q, dtype=float)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, values.size - 1)
+    t = h - lo
+    a, b = values[lo], values[hi]
+    diff = b - a
+    # numpy's _lerp: from the nearer end, so that t = 1 gives b exactly.
+    return np.where(t >= 0.5, b - diff * (1.0 - t), a + diff * t)
 
 
 def count_numeric(values: np.ndarray, edges: np.ndarray) -> NumericState:
@@ -148,8 +168,8 @@ def count_numeric(values: np.ndarray, edges: np.ndarray) -> NumericState:
     )
 
 
-def _cdfs_on_merged(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Both empirical CDFs on the merged sorted values (inputs sorted), one stable merge.
+def _cdfs_on_merged(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The merged sorted values and ``F_ref − F_cur`` there (inputs sorted), one stable merge.
 
     Within a run of equal values the CDFs are only right at its last position; the Wasserstein
     integral does not care (the run has width 0) and :func:`exact_distances` reads KS there.
@@ -157,9 +177,11 @@ def _cdfs_on_merged(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarra
     merged = np.concatenate([r, c])
     order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
     grid = merged[order]
-    seen_r = np.cumsum(order < r.size, dtype=np.int64)
-    seen_c = np.arange(1, merged.size + 1) - seen_r
-    return grid, seen_r / r.size, seen_c / c.size
+    seen_r = np.cumsum(order < r.size, dtype=np.float64)
+    # F_ref − F_cur = s / n − (k − s) / m after k merged values, s of them from the reference.
+    gap = seen_r * (1.0 / r.size + 1.0 / c.size)
+    gap -= np.arange(1, merged.size + 1, dtype=np.float64) / c.size
+    return grid, gap
 
 
 def count_sorted(values: np.ndarray, edges: np.ndarray, missing: int) -> NumericState:
@@ -174,11 +196,15 @@ def count_sorted(values: np.ndarray, edges: np.ndarray, missing: int) -> Numeric
         The state (counts identical to :func:`count_numeric`'s).
     """
     cuts = np.r_[0, np.searchsorted(values, edges, side="left"), values.size]
-    prefix = np.r_[0.0, np.cumsum(values)]
+    counts = np.diff(cuts).astype(np.int64)
+    sums = np.zeros(counts.size)
+    filled = counts > 0
+    if filled.any():  # reduceat sums from each start to the next; empty bins stay 0
+        sums[filled] = np.add.reduceat(values, cuts[:-1][filled])
     return NumericState(
         edges,
-        np.diff(cuts).astype(np.int64),
-        np.diff(prefix[cuts]),
+        counts,
+        sums,
         int(missing),
         float(values.sum()),
         float(np.dot(values, values)),
@@ -203,8 +229,8 @@ def wasserstein_exact(reference: np.ndarray, current: np.ndarray, *, presorted: 
     if reference.size == 0 or current.size == 0:
         return float("nan")
     r, c = (reference, current) if presorted else (np.sort(reference), np.sort(current))
-    grid, cdf_r, cdf_c = _cdfs_on_merged(r, c)
-    return float(np.sum(np.abs(cdf_r[:-1] - cdf_c[:-1]) * np.diff(grid)))
+    grid, gap = _cdfs_on_merged(r, c)
+    return float(np.dot(np.abs(gap[:-1]), np.diff(grid)))
 
 
 def ks_exact(reference: np.ndarray, current: np.ndarray, *, presorted: bool = False) -> float:
@@ -226,12 +252,12 @@ def ks_exact(reference: np.ndarray, current: np.ndarray, *, presorted: bool = Fa
 
 def exact_distances(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     """Wasserstein and KS of two sorted samples from one merge (what a column needs)."""
-    grid, cdf_r, cdf_c = _cdfs_on_merged(reference, current)
-    gap = np.abs(cdf_r - cdf_c)
+    grid, gap = _cdfs_on_merged(reference, current)
+    np.abs(gap, out=gap)
     widths = np.diff(grid)
     # KS at the last position of each run of equal values, where both CDFs are complete.
-    ends = np.r_[widths > 0, True]
-    return float(np.sum(gap[:-1] * widths)), float(gap[ends].max())
+    ks = max(float(np.max(gap[:-1], where=widths > 0, initial=0.0)), float(gap[-1]))
+    return float(np.dot(gap[:-1], widths)), ks
 
 
 def _shares(counts: np.ndarray) -> np.ndarray:
