@@ -45,7 +45,11 @@ SECRET_KEYS = (
 # Every component that talks to MLflow declares this input; the set is checked too, so a
 # component that stops declaring it is noticed rather than silently dropped from the check.
 MLFLOW_INPUT = "mlflow_tracking_uri"
+# Every gate reads its inputs through the Secret's credentials (an s3:// table needs the AWS keys),
+# so the data gates get it too.
 MLFLOW_EXECUTORS = {
+    "exec-contract-gate",
+    "exec-drift-gate",
     "exec-performance-gate",
     "exec-fairness-gate",
     "exec-explainability-gate",
