@@ -53,9 +53,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## A new gate: write the skeleton folder components/$(NAME)_gate (make gate NAME=drift).
+## A new gate: write the skeleton folder components/$(NAME)_gate (make gate NAME=freshness).
 gate: install
-	@if [ -z "$(NAME)" ]; then echo "make gate: NAME is empty; run e.g. make gate NAME=drift" >&2; exit 2; fi
+	@if [ -z "$(NAME)" ]; then echo "make gate: NAME is empty; run e.g. make gate NAME=freshness" >&2; exit 2; fi
 	$(BIN)/python -m quality_gates.shared.cli.scaffold $(NAME)
 
 ## Recompile every component.yaml and pipelines/compiled/*.yaml (committed; a test checks staleness).
