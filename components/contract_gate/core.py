@@ -17,6 +17,7 @@ import pandas as pd
 from quality_gates.components.contract_gate.policy import ColumnContract, ContractPolicy
 from quality_gates.shared.contracts.results import CheckResult, Status
 from quality_gates.shared.gates.context import Evaluation, GateContext
+from quality_gates.shared.gates.decisions import status_of
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,11 @@ class _Checker:
         share = count / n if n else 0.0
         ok = share <= allowed
         sev = severity or (contract.severity if contract else "block")
-        status = Status.PASSED if ok else (Status.FAILED if sev == "block" else Status.WARNED)
-        message = (
-            f"{column}: {count} of {n} rows ({share:.2%}) {what}"
-            + (f", at most {allowed:.2%} allowed" if allowed else "")
-            if count
-            else f"{column}: no violation"
-        )
+        status = status_of("pass" if ok else "fail", severity=sev, on_inconclusive="block")
+        message = f"{column}: no violation"
+        if count:
+            limit = f", at most {allowed:.2%} allowed" if allowed else ""
+            message = f"{column}: {count} of {n} rows ({share:.2%}) {what}{limit}"
         details = {"rows": count, "share": share, "column": column}
         if count and not ok:
             details["examples"] = self.examples(bad)
@@ -115,7 +114,7 @@ def _presence_checks(frame: pd.DataFrame, policy: ContractPolicy) -> list[CheckR
     out = []
     for name, contract in policy.columns.items():
         if name not in frame.columns and contract.required:
-            status = Status.FAILED if contract.severity == "block" else Status.WARNED
+            status = status_of("fail", severity=contract.severity, on_inconclusive="block")
             out.append(
                 CheckResult(
                     name=f"{name}: present",
@@ -133,7 +132,7 @@ def _presence_checks(frame: pd.DataFrame, policy: ContractPolicy) -> list[CheckR
             CheckResult(
                 name="no columns outside the contract",
                 value=len(extra),
-                status=Status.FAILED if sev == "block" else Status.WARNED,
+                status=status_of("fail", severity=sev, on_inconclusive="block"),
                 severity=sev,
                 message=f"{len(extra)} column(s) the contract does not name: {extra[:8]}",
                 family="table",
@@ -146,7 +145,7 @@ def _column_checks(c: _Checker, name: str, contract: ColumnContract) -> list[Che
     series = c.frame[name]
     actual = kind_of(series)
     if not _compatible(contract.dtype, actual, series):
-        status = Status.FAILED if contract.severity == "block" else Status.WARNED
+        status = status_of("fail", severity=contract.severity, on_inconclusive="block")
         return [
             CheckResult(
                 name=f"{name}: {contract.dtype}",
@@ -228,7 +227,7 @@ def _rows_check(frame: pd.DataFrame, policy: ContractPolicy) -> CheckResult:
     rows, n = policy.rows, len(frame)
     ok = n >= rows.min and (rows.max is None or n <= rows.max)
     bound = f"[{rows.min}, {rows.max if rows.max is not None else '∞'}]"
-    status = Status.PASSED if ok else (Status.FAILED if rows.severity == "block" else Status.WARNED)
+    status = status_of("pass" if ok else "fail", severity=rows.severity, on_inconclusive="block")
     return CheckResult(
         name=f"row count in {bound}",
         value=n,

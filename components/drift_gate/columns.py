@@ -58,6 +58,25 @@ def _missing_share(missing: int, n: int) -> float:
     return missing / total if total else 0.0
 
 
+def _header(column: str, kind: str, metric: str, rs, cs) -> dict:
+    """The fields of a :class:`ColumnDrift` that both kinds fill from their two states."""
+    return dict(
+        column=column,
+        kind=kind,
+        n_reference=rs.n,
+        n_current=cs.n,
+        missing_reference=_missing_share(rs.missing, rs.n),
+        missing_current=_missing_share(cs.missing, cs.n),
+        metric=metric,
+    )
+
+
+def _incomparable(base: dict, cs) -> ColumnDrift:
+    """A column with no value on one side: nothing to measure, the reason instead."""
+    side = "current" if cs.n == 0 else "reference"
+    return ColumnDrift(**base, statistics={}, evidence=None, problem=f"no value in the {side} data")
+
+
 def _coarse(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Sum fine-bin counts (``[..., fine]``) into their PSI groups (``[..., groups]``)."""
     starts = np.flatnonzero(np.r_[True, np.diff(groups) > 0])
@@ -94,20 +113,9 @@ def numeric_drift(
     edges = stats.reference_edges(rv)
     rs = stats.count_sorted(rv, edges, r.size - rv.size)
     cs = stats.count_sorted(cv, edges, c.size - cv.size)
-    base = dict(
-        column=column,
-        kind="numeric",
-        n_reference=rs.n,
-        n_current=cs.n,
-        missing_reference=_missing_share(rs.missing, rs.n),
-        missing_current=_missing_share(cs.missing, cs.n),
-        metric=metric,
-    )
+    base = _header(column, "numeric", metric, rs, cs)
     if cs.n == 0 or rs.n == 0:
-        side = "current" if cs.n == 0 else "reference"
-        return ColumnDrift(
-            **base, statistics={}, evidence=None, problem=f"no value in the {side} data"
-        )
+        return _incomparable(base, cs)
     norm = max(rs.std, MIN_STD)
     wasserstein, ks = stats.exact_distances(rv, cv)
     groups = stats.psi_groups(rs.counts)
@@ -196,20 +204,9 @@ def categorical_drift(
         reference never had.
     """
     rs, cs = stats.count_categorical(reference), stats.count_categorical(current)
-    base = dict(
-        column=column,
-        kind="categorical",
-        n_reference=rs.n,
-        n_current=cs.n,
-        missing_reference=_missing_share(rs.missing, rs.n),
-        missing_current=_missing_share(cs.missing, cs.n),
-        metric=metric,
-    )
+    base = _header(column, "categorical", metric, rs, cs)
     if cs.n == 0 or rs.n == 0:
-        side = "current" if cs.n == 0 else "reference"
-        return ColumnDrift(
-            **base, statistics={}, evidence=None, problem=f"no value in the {side} data"
-        )
+        return _incomparable(base, cs)
     labels, ref, cur = _category_vectors(rs, cs, max_categories)
     unseen = ~np.isin(cs.categories, rs.categories)
     chi2, chi2_p, _dof = stats.chi_square(ref, cur)

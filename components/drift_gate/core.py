@@ -23,7 +23,7 @@ from quality_gates.components.drift_gate.columns import (
 )
 from quality_gates.components.drift_gate.policy import ColumnRule, DriftPolicy
 from quality_gates.shared.contracts.errors import GateInputError
-from quality_gates.shared.contracts.results import CheckResult, Status
+from quality_gates.shared.contracts.results import CheckResult
 from quality_gates.shared.gates.context import Evaluation, GateContext
 from quality_gates.shared.gates.decisions import (
     Evidence,
@@ -168,7 +168,7 @@ def column_checks(drifts: list[ColumnDrift], policy: DriftPolicy) -> list[CheckR
             details=_check_details(d),
         )
         if d.evidence is None:
-            status = Status.FAILED if rule.severity == "block" else Status.WARNED
+            status = status_of("fail", severity=rule.severity, on_inconclusive="block")
             message = f"{d.column}: cannot be compared, {d.problem}"
             checks.append(CheckResult(**base, status=status, message=message))
             continue
@@ -218,7 +218,7 @@ def dataset_check(checks: list[CheckResult], policy: DriftPolicy) -> CheckResult
     drifted = [c for c in checks if c.decision == "fail" or c.decision is None]
     share = len(drifted) / len(checks)
     ok = share <= rule.max_drifted_share
-    status = Status.PASSED if ok else (Status.FAILED if rule.severity == "block" else Status.WARNED)
+    status = status_of("pass" if ok else "fail", severity=rule.severity, on_inconclusive="block")
     names = ", ".join(c.name.split(":")[0] for c in drifted[:8]) or "none"
     return CheckResult(
         name=f"drifted share <= {rule.max_drifted_share:g}",
