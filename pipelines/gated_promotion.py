@@ -30,6 +30,7 @@ def gated_promotion_steps(
     sensitive_data_uri: str = "",
     train_data_uri: str = "",
     reference_data_uri: str = "",
+    production_data_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
     fail_on_refusal: bool = True,
@@ -52,6 +53,9 @@ def gated_promotion_steps(
         train_data_uri: Training data, scanned for personal data with the evaluation data.
         reference_data_uri: Reference data (what the model was built or validated on) the drift
             gate compares the evaluation data with; needed when the policy configures drift.
+        production_data_uri: A recent labelled sample of production traffic, on which the decay
+            gate compares the candidate with the champion; needed when the policy configures
+            decay.
         approval_mode: ``pending`` ends the run with the staged version waiting for a later
             ``quality-gates approve``; ``wait`` keeps a task polling until a named approver
             decides or the policy's ``approval.timeout_s`` passes.
@@ -81,6 +85,7 @@ def gated_promotion_steps(
         sensitive_data=sensitive_data_uri,
         train_data=train_data_uri,
         reference_data=reference_data_uri,
+        production_data=production_data_uri,
         approval_mode=approval_mode,
         submitted_by=submitted_by,
         fail_on_refusal=fail_on_refusal,

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, TaskResources] = {
     "contract_gate": _GATE,
     "drift_gate": _GATE,
     "performance_gate": _GATE,
+    "decay_gate": _GATE,
     "fairness_gate": _GATE,
     "explainability_gate": TaskResources("1", "2", "3Gi", "8Gi"),
     "pii_scan_gate": _GATE,

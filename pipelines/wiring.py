@@ -23,6 +23,7 @@ from kfp.dsl.pipeline_channel import PipelineArtifactChannel
 
 from quality_gates.components.aggregator.component import aggregator
 from quality_gates.components.contract_gate.component import contract_gate
+from quality_gates.components.decay_gate.component import decay_gate
 from quality_gates.components.drift_gate.component import drift_gate
 from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
@@ -64,7 +65,7 @@ MLFLOW_CONFIG_KEYS = (
 )
 DEFAULT_MLFLOW_CONFIG = "quality-gates-config"
 # Gates that look up the champion behind an alias (it moves without the cache key changing).
-_REGISTRY_GATES = ("performance", "explainability")
+_REGISTRY_GATES = ("performance", "decay", "explainability")
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _settle(task: dsl.PipelineTask, component: str, *, display: str, cache: bool
 
 def _gate_tasks(
     *, model, data, policy, registered_model_name, champion_alias, mlflow_tracking_uri,
-    sensitive_data, train_data, reference_data=None,
+    sensitive_data, train_data, reference_data=None, production_data=None,
 ) -> dict[str, dsl.PipelineTask]:  # fmt: skip
     """Create one task per gate, keyed by the gate's name (the aggregator's input names)."""
     candidate = {**_source("model", model), **_source("data", data)}
@@ -156,6 +157,13 @@ def _gate_tasks(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ),
         "performance": perf,
+        # The candidate against the champion on recent production traffic.
+        "decay": decay_gate(
+            policy=policy,
+            **_source("model", model),
+            **_source("production_data", production_data),
+            **champion,
+        ),
         "fairness": fairness_gate(
             policy=policy,
             **candidate,
@@ -173,7 +181,8 @@ def _gate_tasks(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ),
     }
-    uris = [v for v in (model, data, sensitive_data, train_data, reference_data) if v is not None]
+    given = (model, data, sensitive_data, train_data, reference_data, production_data)
+    uris = [v for v in given if v is not None]
     immutable = all(_is_artifact(v) for v in uris)
     for name, task in gates.items():
         folder = gate(name).folder
@@ -222,6 +231,7 @@ def add_gated_promotion(
     sensitive_data: Any = None,
     train_data: Any = None,
     reference_data: Any = None,
+    production_data: Any = None,
     approval_mode: Any = "pending",
     submitted_by: Any = "",
     fail_on_refusal: Any = True,
@@ -230,10 +240,9 @@ def add_gated_promotion(
 ) -> GatedPromotionTasks:
     """Add the gates, the aggregator and promote-or-refuse to the pipeline being defined.
 
-    Call it inside a ``@dsl.pipeline`` function. ``model``, ``data``, ``sensitive_data`` and
-    ``train_data`` each take a URI (a string or a pipeline parameter) or an upstream task's
-    artifact (``Output[Model]`` / ``Output[Dataset]``); the other arguments are strings,
-    booleans or pipeline parameters.
+    Call it inside a ``@dsl.pipeline`` function. ``model`` and every ``*data`` argument take a
+    URI (a string or a pipeline parameter) or an upstream task's artifact (``Output[Model]`` /
+    ``Output[Dataset]``); the other arguments are strings, booleans or pipeline parameters.
 
     Args:
         model: The candidate: URI or ``Model`` artifact.
@@ -246,8 +255,8 @@ def add_gated_promotion(
         mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
         sensitive_data: Sensitive attributes kept apart from the data (URI or artifact).
         train_data: Training data scanned for personal data (URI or artifact).
-        reference_data: Reference data the drift gate compares ``data`` with (URI or
-            artifact); the drift gate, when the policy configures it, needs it.
+        reference_data: Reference data the drift gate compares ``data`` with.
+        production_data: Labelled production sample of the decay gate (URI or artifact).
         approval_mode: ``pending`` or ``wait`` (see the manual approval component).
         submitted_by: Who submitted the run (may not approve it, nor grant its waivers).
         fail_on_refusal: End the run FAILED when the candidate is refused (default); False
@@ -264,7 +273,7 @@ def add_gated_promotion(
     gates = _gate_tasks(
         model=model, data=data, policy=policy, champion_alias=champion_alias,
         sensitive_data=sensitive_data, train_data=train_data, reference_data=reference_data,
-        **where,
+        production_data=production_data, **where,
     )  # fmt: skip
     agg = aggregator(
         **{name: task.outputs["verdict"] for name, task in gates.items()},

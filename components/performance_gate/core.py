@@ -922,7 +922,7 @@ def _predict_encoded(ctx: GateContext, data: EvalData) -> Encoded:
             "no model given and the policy names no data.prediction or data.score column; "
             "pass the model or precomputed predictions"
         )
-    return _encode_model(ctx, loaded, data)
+    return encode_model(ctx, loaded, data)
 
 
 def _is_regressor(loaded: LoadedModel, y_pred: np.ndarray, classes: list | None) -> bool:
@@ -962,8 +962,21 @@ def _check_not_regressor(policy: PerformancePolicy, loaded: LoadedModel, preds: 
     )
 
 
-def _encode_model(ctx: GateContext, loaded: LoadedModel, data: EvalData) -> Encoded:
-    """Encode labels and scores of one loaded model's (cached) predictions on the data."""
+def encode_model(ctx: GateContext, loaded: LoadedModel, data: EvalData) -> Encoded:
+    """Encode labels and scores of one loaded model's (cached) predictions on the data.
+
+    Args:
+        ctx: The gate's context (its section gives the task and the decision threshold).
+        loaded: The model to score.
+        data: The labelled table it is scored on.
+
+    Returns:
+        The encoded labels, predictions and scores.
+
+    Raises:
+        GateInputError: A regressor under a classification policy, or labels the model
+            cannot have predicted.
+    """
     preds = ctx.predictions(loaded, data)
     _check_not_regressor(ctx.section, loaded, preds)
     return encode(
@@ -977,11 +990,26 @@ def _encode_model(ctx: GateContext, loaded: LoadedModel, data: EvalData) -> Enco
     )
 
 
-def _champion(ctx: GateContext, data: EvalData, candidate: Encoded) -> tuple[Encoded | None, dict]:
+def champion_encoded(
+    ctx: GateContext, data: EvalData, candidate: Encoded
+) -> tuple[Encoded | None, dict]:
+    """The champion's encoded predictions on the candidate's rows, and its reference.
+
+    Args:
+        ctx: The gate's context (its section's ``champion`` names the alias).
+        data: The labelled table the candidate was scored on.
+        candidate: The candidate's encoded predictions (for the task check).
+
+    Returns:
+        ``(None, ref)`` when no version holds the alias, else the champion's predictions.
+
+    Raises:
+        GateInputError: The champion is a model of another task.
+    """
     loaded, ref = ctx.champion()
     if loaded is None:
         return None, ref
-    enc = _encode_model(ctx, loaded, data)
+    enc = encode_model(ctx, loaded, data)
     if enc.task != candidate.task:
         raise GateInputError(
             f"champion {ref['uri']} is a {enc.task} model but the candidate is {candidate.task}; "
@@ -1003,7 +1031,7 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
     candidate = _predict_encoded(ctx, data)
     champion, champion_ref = None, {}
     if ctx.section.champion is not None:
-        champion, champion_ref = _champion(ctx, data, candidate)
+        champion, champion_ref = champion_encoded(ctx, data, candidate)
     checks, metrics, details = evaluate(
         policy=ctx.section,
         candidate=candidate,

@@ -50,6 +50,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         policy_source=args.policy,
         train_data_uri=args.train_data,
         reference_data_uri=args.reference_data,
+        production_data_uri=args.production_data,
         sensitive_data_uri=args.sensitive_data,
         registered_model_name=args.registered_model_name,
         champion_alias=args.champion_alias,
@@ -154,6 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sensitive_data_uri=args.sensitive_data or "",
         train_data_uri=args.train_data or "",
         reference_data_uri=args.reference_data or "",
+        production_data_uri=args.production_data or "",
         approval_mode=args.approval_mode,
         submitted_by=_submitter(args) or "",
     )
@@ -240,6 +242,9 @@ def _add_check_command(sub: argparse._SubParsersAction) -> None:
     check.add_argument(
         "--reference-data", help="reference data the drift gate compares --data with"
     )
+    check.add_argument(
+        "--production-data", help="recent labelled production sample (the decay gate)"
+    )
     check.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     check.add_argument("--policy", required=True, help="policy.yaml")
     check.add_argument("--label", help="label column (overrides data.label of the policy)")
@@ -267,6 +272,7 @@ def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     run.add_argument("--train-data", help="training data (scanned by the pii gate)")
     run.add_argument("--reference-data", help="reference data of the drift gate")
+    run.add_argument("--production-data", help="labelled production sample (decay gate)")
     run.add_argument(
         "--approval-mode",
         choices=["pending", "wait"],

@@ -38,6 +38,7 @@ KNOWN_INPUTS = frozenset(
         "data",
         "train_data",
         "reference_data",
+        "production_data",
         "sensitive_data",
         "champion",
         "artifacts",

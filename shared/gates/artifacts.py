@@ -29,6 +29,7 @@ ARTIFACT_FIELDS = {
     "data": "data_uri",
     "train_data": "train_data_uri",
     "reference_data": "reference_data_uri",
+    "production_data": "production_data_uri",
     "sensitive_data": "sensitive_data_uri",
 }
 

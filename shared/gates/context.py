@@ -34,6 +34,7 @@ class GateInputs:
         policy_source: Where the policy came from, for messages.
         train_data_uri: Training data (scanned by the PII gate).
         reference_data_uri: Reference data the drift gate compares the data with.
+        production_data_uri: A recent labelled sample of production traffic (decay gate).
         sensitive_data_uri: Separate file of sensitive attributes (fairness gate).
         registered_model_name: Registered model holding the champion alias.
         champion_alias: Overrides the policy's champion alias.
@@ -48,6 +49,7 @@ class GateInputs:
     policy_source: str = "<policy>"
     train_data_uri: str | None = None
     reference_data_uri: str | None = None
+    production_data_uri: str | None = None
     sensitive_data_uri: str | None = None
     registered_model_name: str | None = None
     champion_alias: str | None = None
@@ -98,15 +100,31 @@ class GateContext:
         """Where the policy came from, for messages."""
         return self.inputs.policy_source
 
-    def data(self, *, require_label: bool = True) -> EvalData:
-        """Return the evaluation data with its column roles (digest recorded as ``data``)."""
+    def data(self, *, require_label: bool = True, role: str = "data") -> EvalData:
+        """Return a table with the policy's column roles, its digest recorded under ``role``.
+
+        Args:
+            require_label: Refuse a table without the label column.
+            role: ``data`` (the evaluation data) or ``production_data`` (the production
+                sample); the table is read from the matching ``<role>_uri`` of the inputs.
+
+        Returns:
+            The table and its resolved label, feature and prediction columns.
+
+        Raises:
+            GateInputError: No URI was given for that role, or the columns do not resolve.
+        """
+        uri = getattr(self.inputs, f"{role}_uri")
+        if not uri:
+            flag = role.replace("_", "-")
+            raise GateInputError(f"the {self.spec.name} gate needs --{flag}; none was given")
         data = self.session.eval_data(
-            self.inputs.data_uri,
+            uri,
             self.policy.data,
             label=self.inputs.label,
             require_label=require_label,
         )
-        self.digests["data"] = data.digest
+        self.digests[role] = data.digest
         return data
 
     def table(self, uri: str, *, role: str) -> pd.DataFrame:

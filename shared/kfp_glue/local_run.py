@@ -75,6 +75,7 @@ def run_pipeline(
     sensitive_data_uri: str = "",
     train_data_uri: str = "",
     reference_data_uri: str = "",
+    production_data_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
     runner: Any | None = None,
@@ -94,6 +95,7 @@ def run_pipeline(
         sensitive_data_uri: Separate file of sensitive attributes for the fairness gate.
         train_data_uri: Training data, scanned by the PII gate.
         reference_data_uri: Reference data of the drift gate.
+        production_data_uri: Labelled production sample of the decay gate.
         approval_mode: ``pending`` (a later ``quality-gates approve`` decides) or ``wait``.
         submitted_by: Who submits the run; may not approve it.
         runner: kfp.local runner; default ``SubprocessRunner(use_venv=False)`` (the images tier
@@ -132,6 +134,7 @@ def run_pipeline(
         sensitive_data_uri=sensitive_data_uri,
         train_data_uri=train_data_uri,
         reference_data_uri=reference_data_uri,
+        production_data_uri=production_data_uri,
         approval_mode=approval_mode,
         submitted_by=submitted_by,
     )

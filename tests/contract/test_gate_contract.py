@@ -62,6 +62,9 @@ def _inputs(demo, spec: GateSpec, **over) -> GateInputs:
         policy_source="contract.yaml",
     )
     given.update(over)
+    if "production_data" in spec.inputs and "production_data_uri" not in over:
+        # The decay gate judges the production sample: the broken-data cases reach it there.
+        given["production_data_uri"] = given["data_uri"]
     return GateInputs(**given)
 
 
@@ -81,7 +84,8 @@ def test_example_passes_and_the_result_round_trips(demo, spec):
     result = run_gate(spec, _inputs(demo, spec))
     assert result.status in (Status.PASSED, Status.WARNED), result.summary
     assert result.gate == spec.name
-    assert result.inputs["data"].startswith("sha256:")
+    judged = "production_data" if "production_data" in spec.inputs else "data"
+    assert result.inputs[judged].startswith("sha256:")
     if "model" in spec.inputs:
         assert result.inputs["model"].startswith("sha256:")
     for package in spec.report_packages:
@@ -222,9 +226,12 @@ def test_cli_exit_codes(demo, spec, tmp_path, capsys):
         args += ["--train-data", str(root / "train.csv")]
     if "reference_data" in spec.inputs:
         args += ["--reference-data", str(root / "train.csv")]
-    assert cli([*args, "--data", str(root / "eval.parquet")]) == 0
+    data_flags = ["--data"] + (["--production-data"] if "production_data" in spec.inputs else [])
+    good = [x for flag in data_flags for x in (flag, str(root / "eval.parquet"))]
+    absent = [x for flag in data_flags for x in (flag, str(tmp_path / "absent.csv"))]
+    assert cli([*args, *good]) == 0
     capsys.readouterr()
-    assert cli([*args, "--data", str(tmp_path / "absent.csv")]) == 2
+    assert cli([*args, *absent]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:"), err
 
@@ -248,6 +255,7 @@ def test_check_all_loads_each_input_once(demo, monkeypatch):
             data_uri=str(root / "eval.parquet"),
             train_data_uri=str(root / "train.csv"),
             reference_data_uri=str(root / "train.csv"),
+            production_data_uri=str(root / "eval.parquet"),
             model_uri=str(root / "model.joblib"),
             policy_text=text,
         ),

@@ -51,6 +51,7 @@ MLFLOW_EXECUTORS = {
     "exec-contract-gate",
     "exec-drift-gate",
     "exec-performance-gate",
+    "exec-decay-gate",
     "exec-fairness-gate",
     "exec-explainability-gate",
     "exec-pii-scan-gate",
