@@ -209,8 +209,10 @@ def _range_check(c, name, series, missing, contract: ColumnContract) -> list[Che
 def _domain_check(c, name, series, missing, contract: ColumnContract) -> list[CheckResult]:
     if contract.domain is None:
         return []
-    text = series.astype(str).to_numpy()
-    bad = ~missing & ~np.isin(text, np.asarray(contract.domain, dtype=str))
+    # A hashed lookup on the column as text (pyarrow's is_in for string columns); numpy's isin
+    # on a string array sorted every value and cost 5-10x more.
+    inside = series.astype(str).isin(contract.domain).to_numpy(dtype=bool, na_value=False)
+    bad = ~missing & ~inside
     return [
         c.check(
             f"{name}: in its {len(contract.domain)} categories",
