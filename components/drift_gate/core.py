@@ -40,6 +40,7 @@ from quality_gates.shared.gates.decisions import (
     judge_family,
     status_of,
 )
+from quality_gates.shared.policy.schema import DataSpec
 
 log = logging.getLogger(__name__)
 #: Columns whose reference-vs-current histograms the report draws (the most drifted first).
@@ -442,6 +443,11 @@ def _judged(
     )
 
 
+def skipped_columns(spec: DataSpec) -> set[str]:
+    """The columns never compared by default: the label, prediction, score and ``data.exclude``."""
+    return set(spec.exclude) | {c for c in (spec.label, spec.prediction, spec.score) if c}
+
+
 def evaluate_gate(ctx: GateContext) -> Evaluation:
     """Compare the current data with the reference (the registry's entry point).
 
@@ -462,8 +468,7 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
             "the drift gate needs reference data: pass --reference-data (the training data the "
             "model was built on, a production sample it was validated on, or its profile)"
         )
-    spec = ctx.policy.data
-    skip = set(spec.exclude) | {c for c in (spec.label, spec.prediction, spec.score) if c}
+    skip = skipped_columns(ctx.policy.data)
     loaded = read_reference(ref_uri, tracking_uri=ctx.inputs.tracking_uri)
     if loaded is None:
         reference = ctx.table(ref_uri, role="reference_data")
