@@ -163,9 +163,16 @@ def distances(grid: CdfGrid, current: np.ndarray, low: float, high: float) -> tu
     """
     pts, cum, below = grid._knots(low, high)  # noqa: SLF001 - one module's own helper
     n, m = float(grid.n), float(current.size)
-    xs = np.unique(np.r_[pts, current])
+    # One stable merge of the two sorted runs (linear); of a run of equal values only the last
+    # is kept, where the current count is complete: F_cur there is its right-continuous value.
+    merged = np.concatenate([current, pts])
+    order = np.argsort(merged, kind="stable")
+    grid_x = merged[order]
+    last = np.r_[grid_x[1:] != grid_x[:-1], True]
+    xs = grid_x[last]
+    f_all = np.cumsum(order < current.size)[last] / m
     # G at each x (right limit) and just before the next x (left limit of the next).
-    j = np.searchsorted(pts, xs, side="right") - 1  # the knot at or before x (-1: before all)
+    j = np.cumsum(order >= current.size)[last] - 1  # the knot at or before x (-1: before all)
     jj = np.clip(j, 0, pts.size - 2) if pts.size > 1 else np.zeros_like(j)
     if pts.size > 1:
         width = pts[jj + 1] - pts[jj]
@@ -176,7 +183,7 @@ def distances(grid: CdfGrid, current: np.ndarray, low: float, high: float) -> tu
     dx = np.diff(xs)
     g0 = g_at[:-1] / n
     g1 = (g_at[:-1] + slope[:-1] * dx) / n  # linear within the gap up to the next x
-    f = np.searchsorted(current, xs[:-1], side="right") / m
+    f = f_all[:-1]
     a, b = g0 - f, g1 - f
     ks = float(np.max(np.maximum(np.abs(a), np.abs(b)), initial=0.0))
     ks = max(ks, abs(g_at[-1] / n - 1.0))
