@@ -17,11 +17,19 @@ import numpy as np
 import pandas as pd
 
 from quality_gates.components.drift_gate.columns import (
+    MIN_STD,
     ColumnDrift,
     categorical_drift,
     numeric_drift,
+    numeric_drift_profiled,
 )
 from quality_gates.components.drift_gate.policy import ColumnRule, DriftPolicy
+from quality_gates.components.drift_gate.profile import (
+    NumericProfile,
+    ReferenceProfile,
+    check_settings,
+    read_reference,
+)
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import CheckResult
 from quality_gates.shared.gates.context import Evaluation, GateContext
@@ -32,19 +40,23 @@ from quality_gates.shared.gates.decisions import (
     judge_family,
     status_of,
 )
+from quality_gates.shared.policy.schema import DataSpec
 
 log = logging.getLogger(__name__)
 #: Columns whose reference-vs-current histograms the report draws (the most drifted first).
 PLOTTED_COLUMNS = 6
 
 
-def drift_columns(reference: pd.DataFrame, policy: DriftPolicy, *, skip: set[str]) -> list[str]:
+def drift_columns(
+    available: list[str], policy: DriftPolicy, *, skip: set[str], what: str = "reference data"
+) -> list[str]:
     """Return the columns the gate compares.
 
     Args:
-        reference: The reference table.
+        available: The reference's columns (a table's, or a profile's).
         policy: The drift section.
         skip: The label and ``data.exclude`` columns (never compared by default).
+        what: What the reference is, for the message.
 
     Returns:
         The policy's ``columns``, or every reference column not skipped nor ignored.
@@ -53,14 +65,12 @@ def drift_columns(reference: pd.DataFrame, policy: DriftPolicy, *, skip: set[str
         GateInputError: A listed column the reference lacks.
     """
     if policy.columns is not None:
-        missing = [c for c in policy.columns if c not in reference.columns]
+        missing = [c for c in policy.columns if c not in available]
         if missing:
-            raise GateInputError(
-                f"gates.drift.columns names {missing[:5]}, which the reference data lacks"
-            )
+            raise GateInputError(f"gates.drift.columns names {missing[:5]}, which the {what} lacks")
         return list(policy.columns)
     ignored = set(policy.ignore) | skip
-    return [c for c in reference.columns if c not in ignored]
+    return [c for c in available if c not in ignored]
 
 
 def is_numeric(series: pd.Series) -> bool:
@@ -108,6 +118,52 @@ def measure(
                     current[column],
                     metric=policy.categorical.metric,
                     max_categories=policy.max_categories,
+                    **common,
+                )
+            )
+    return out
+
+
+def measure_profile(
+    profile: ReferenceProfile, current: pd.DataFrame, columns: list[str], policy: DriftPolicy
+) -> list[ColumnDrift]:
+    """:func:`measure` against a stored reference profile (same order, same random draws).
+
+    Args:
+        profile: The reference's profile.
+        current: Current table (holds every column).
+        columns: Columns to compare (all in the profile).
+        policy: The drift section.
+
+    Returns:
+        One :class:`ColumnDrift` per column that has a rule for its kind.
+    """
+    rng = np.random.default_rng(policy.seed)
+    out = []
+    for column in columns:
+        common = dict(resamples=policy.n_resamples, confidence=policy.confidence, rng=rng)
+        p = profile.columns[column]
+        if isinstance(p, NumericProfile):
+            if policy.numeric is not None:
+                out.append(
+                    numeric_drift_profiled(
+                        column,
+                        p.state,
+                        p.grid,
+                        current[column],
+                        metric=policy.numeric.metric,
+                        **common,
+                    )
+                )
+        elif policy.categorical is not None:
+            out.append(
+                categorical_drift(
+                    column,
+                    p.state,  # type: ignore[arg-type]
+                    current[column],
+                    metric=policy.categorical.metric,
+                    max_categories=policy.max_categories,
+                    rest=p.rest,
                     **common,
                 )
             )
@@ -273,6 +329,15 @@ def _most_drifted(drifts: list[ColumnDrift], checks: list[CheckResult]) -> list[
     return images
 
 
+def _current_has(columns: list[str], current: pd.DataFrame, what: str) -> None:
+    lacking = [c for c in columns if c not in current.columns]
+    if lacking:
+        raise GateInputError(
+            f"the current data lacks {len(lacking)} column(s) of the {what}, e.g. "
+            f"{lacking[:5]}; compare tables with the same columns or list gates.drift.columns"
+        )
+
+
 def evaluate_drift(
     reference: pd.DataFrame, current: pd.DataFrame, policy: DriftPolicy, *, skip: set[str]
 ) -> Evaluation:
@@ -293,14 +358,73 @@ def evaluate_drift(
     if len(reference) == 0 or len(current) == 0:
         side = "reference" if len(reference) == 0 else "current"
         raise GateInputError(f"the {side} data has no rows; drift needs rows on both sides")
-    columns = drift_columns(reference, policy, skip=skip)
-    lacking = [c for c in columns if c not in current.columns]
-    if lacking:
-        raise GateInputError(
-            f"the current data lacks {len(lacking)} column(s) of the reference, e.g. "
-            f"{lacking[:5]}; compare tables with the same columns or list gates.drift.columns"
-        )
-    drifts = measure(reference, current, columns, policy)
+    columns = drift_columns(list(reference.columns), policy, skip=skip)
+    _current_has(columns, current, "reference")
+    return _judged(measure(reference, current, columns, policy), policy, reference_table=None)
+
+
+def evaluate_drift_profile(
+    profile: ReferenceProfile,
+    current: pd.DataFrame,
+    policy: DriftPolicy,
+    *,
+    skip: set[str],
+    reference: dict[str, str] | None = None,
+) -> Evaluation:
+    """Compare a table with a stored reference profile under a drift policy (pure: no I/O).
+
+    Args:
+        profile: The reference's profile (its settings already checked against the policy).
+        current: Current table.
+        policy: The drift section.
+        skip: Columns never compared by default (label, ``data.exclude``).
+        reference: What the report says about the reference (``uri``, ``digest``).
+
+    Returns:
+        As :func:`evaluate_drift`; the report adds a table on the reference profile.
+
+    Raises:
+        GateInputError: An empty side, or columns the profile or the current data lacks.
+    """
+    if profile.rows == 0 or len(current) == 0:
+        side = "reference profile" if profile.rows == 0 else "current data"
+        raise GateInputError(f"the {side} has no rows; drift needs rows on both sides")
+    what = "reference profile (rebuild it with those columns: quality-gates drift profile)"
+    columns = drift_columns(list(profile.columns), policy, skip=skip, what=what)
+    _current_has(columns, current, "reference profile")
+    drifts = measure_profile(profile, current, columns, policy)
+    return _judged(drifts, policy, reference_table=_profile_table(profile, reference or {}))
+
+
+def _profile_table(profile: ReferenceProfile, reference: dict[str, str]) -> dict[str, Any]:
+    """The report's account of the reference: the profile, its source, how exact each column is."""
+    rows = [
+        ["reference", reference.get("uri", ""), reference.get("digest", "")],
+        ["built from", profile.source.get("uri", ""), profile.source.get("sha256", "")],
+        ["rows", str(profile.rows), ""],
+    ]
+    for column, p in profile.columns.items():
+        if isinstance(p, NumericProfile):
+            g, s = p.grid, p.state
+            norm = max(s.std, MIN_STD) if s.n else 1.0
+            text = (
+                "exact"
+                if g.exact
+                else (
+                    f"wasserstein_norm ±{g.wasserstein_bound(s.low, s.high) / norm:.2g}, "
+                    f"ks ±{g.ks_bound():.2g}"
+                )
+            )
+        else:
+            text = "exact" if not p.rest_distinct else f"top {p.state.categories.size} kept"
+        rows.append([f"column {column}", text, ""])
+    return {"title": "Reference profile", "columns": ["", "value", "digest"], "rows": rows}
+
+
+def _judged(
+    drifts: list[ColumnDrift], policy: DriftPolicy, *, reference_table: dict[str, Any] | None
+) -> Evaluation:
+    """Checks, metrics and report of the measured columns (either kind of reference)."""
     if not drifts:
         raise GateInputError(
             "no column to compare: the policy has no rule for the kinds of the listed columns"
@@ -311,15 +435,25 @@ def evaluate_drift(
     metrics = {f"{d.metric}.{d.column}": d.evidence.estimate for d in drifts if d.evidence}
     metrics |= {"drifted_columns": float(drifted), "drifted_share": drifted / len(checks)}
     log.info("drift: %d of %d columns drifted", drifted, len(checks))
+    details = _tables_and_plots(drifts, checks)
+    if reference_table is not None:
+        details["tables"].append(reference_table)
     return Evaluation(
-        checks=checks + ([dataset] if dataset else []),
-        metrics=metrics,
-        details=_tables_and_plots(drifts, checks),
+        checks=checks + ([dataset] if dataset else []), metrics=metrics, details=details
     )
+
+
+def skipped_columns(spec: DataSpec) -> set[str]:
+    """The columns never compared by default: the label, prediction, score and ``data.exclude``."""
+    return set(spec.exclude) | {c for c in (spec.label, spec.prediction, spec.score) if c}
 
 
 def evaluate_gate(ctx: GateContext) -> Evaluation:
     """Compare the current data with the reference (the registry's entry point).
+
+    The reference is a CSV/Parquet table, a stored profile of one (a profile file, or
+    ``models:/<name>/<version>`` / ``@<alias>`` for the profile kept with that version); the
+    reference input's digest is the table's or the profile's.
 
     Args:
         ctx: The run's context: the reference data, the current data and the policy.
@@ -332,10 +466,18 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
     if not ref_uri:
         raise GateInputError(
             "the drift gate needs reference data: pass --reference-data (the training data the "
-            "model was built on, or a production sample it was validated on)"
+            "model was built on, a production sample it was validated on, or its profile)"
         )
-    reference = ctx.table(ref_uri, role="reference_data")
+    skip = skipped_columns(ctx.policy.data)
+    loaded = read_reference(ref_uri, tracking_uri=ctx.inputs.tracking_uri)
+    if loaded is None:
+        reference = ctx.table(ref_uri, role="reference_data")
+        current = ctx.data(require_label=False).frame
+        return evaluate_drift(reference, current, policy, skip=skip)
+    profile, digest = loaded
+    ctx.digests["reference_data"] = digest
+    check_settings(profile, policy, uri=ref_uri)
     current = ctx.data(require_label=False).frame
-    spec = ctx.policy.data
-    skip = set(spec.exclude) | {c for c in (spec.label, spec.prediction, spec.score) if c}
-    return evaluate_drift(reference, current, policy, skip=skip)
+    return evaluate_drift_profile(
+        profile, current, policy, skip=skip, reference={"uri": ref_uri, "digest": digest}
+    )

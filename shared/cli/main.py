@@ -360,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quality_gates.shared.cli.contract import add_commands as add_contract_commands
 
     add_contract_commands(sub)
+    from quality_gates.shared.cli.drift import add_commands as add_drift_commands
+
+    add_drift_commands(sub)
     return p
 
 

@@ -317,3 +317,107 @@ def ensure_experiment(client: MlflowClient, name: str, *, tracking_uri: str) -> 
             "(mlflow experiments restore) or use another experiment name"
         )
     return exp.experiment_id
+
+
+def parse_version_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """Split ``models:/<name>/<version>`` or ``models:/<name>@<alias>``.
+
+    Args:
+        uri: The URI.
+
+    Returns:
+        ``(name, version, alias)``, exactly one of version and alias set.
+
+    Raises:
+        GateInputError: Any other form (a logged model id, a path inside the version, a stage).
+    """
+    rest = uri[len("models:/") :] if uri.startswith("models:/") else ""
+    name, at, alias = rest.partition("@")
+    if at and name and alias and "/" not in rest:
+        return name, None, alias
+    name, slash, version = rest.partition("/")
+    if slash and name and version.isdigit():
+        return name, version, None
+    raise GateInputError(
+        f"{uri} is not a registered model version; use models:/<name>/<version> or "
+        "models:/<name>@<alias>"
+    )
+
+
+def _version_run(client: MlflowClient, uri: str, tracking_uri: str) -> tuple[str, str, str]:
+    """``(name, version, run id)`` of a ``models:/`` version URI (an alias resolved)."""
+    name, version, alias = parse_version_uri(uri)
+    if alias is not None:
+        try:
+            version = alias_version(client, name, alias, tracking_uri=tracking_uri)
+        except ModelMissing:
+            raise GateInputError(f"{uri}: registered model '{name}' not found") from None
+        if version is None:
+            raise GateInputError(f"{uri}: no version of '{name}' holds alias '{alias}'")
+    try:
+        mv = client.get_model_version(name, str(version))
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise GateInputError(
+                f"{uri}: registered model '{name}' version {version} not found at {tracking_uri}"
+            ) from None
+        raise
+    if not mv.run_id:
+        raise GateInputError(
+            f"{uri}: version {mv.version} of '{name}' has no MLflow run to keep artifacts in; "
+            "register the version from a run"
+        )
+    return name, str(mv.version), mv.run_id
+
+
+def log_version_artifact(
+    uri: str, local_path: Path, *, artifact_path: str, tag: str, tag_value_: str, tracking_uri: str
+) -> str:
+    """Store a file as an artifact of a model version's run and tag the version with it.
+
+    Args:
+        uri: ``models:/<name>/<version>`` or ``models:/<name>@<alias>``.
+        local_path: The file.
+        artifact_path: Folder inside the run's artifacts.
+        tag: Version tag name (under :data:`TAG_PREFIX`), e.g. the file's digest.
+        tag_value_: Its value.
+        tracking_uri: MLflow tracking URI.
+
+    Returns:
+        ``models:/<name>/<version>`` of the version it was stored with.
+    """
+    ensure_reachable(tracking_uri)
+    with mlflow_call(doing=f"storing {local_path.name} with {uri}", tracking_uri=tracking_uri):
+        client = connect(tracking_uri)
+        name, version, run_id = _version_run(client, uri, tracking_uri)
+        client.log_artifact(run_id, str(local_path), artifact_path)
+        client.set_model_version_tag(
+            name, version, TAG_PREFIX + tag, tag_value(tag_value_, MAX_TAG_VALUE)
+        )
+    return f"models:/{name}/{version}"
+
+
+def download_version_artifact(
+    uri: str, artifact: str, dst: Path, *, tracking_uri: str
+) -> tuple[Path | None, str]:
+    """Fetch one artifact of a model version's run.
+
+    Args:
+        uri: ``models:/<name>/<version>`` or ``models:/<name>@<alias>``.
+        artifact: The artifact's path in the run (``folder/file``).
+        dst: Local folder to download into.
+        tracking_uri: MLflow tracking URI.
+
+    Returns:
+        The local file (None when the run has no such artifact) and ``models:/<name>/<version>``.
+    """
+    ensure_reachable(tracking_uri)
+    with mlflow_call(doing=f"reading {artifact} of {uri}", tracking_uri=tracking_uri):
+        client = connect(tracking_uri)
+        name, version, run_id = _version_run(client, uri, tracking_uri)
+        folder, _, file = artifact.rpartition("/")
+        listed = {f.path for f in client.list_artifacts(run_id, folder or None)}
+        if artifact not in listed:
+            return None, f"models:/{name}/{version}"
+        local = client.download_artifacts(run_id, artifact, str(dst))
+    return Path(local), f"models:/{name}/{version}"
