@@ -146,11 +146,6 @@ def evaluate_gate(ctx: GateContext) -> Evaluation:
         GateInputError: No production sample, or one the models cannot be scored on.
     """
     policy: DecayPolicy = ctx.section
-    if not ctx.inputs.production_data_uri:
-        raise GateInputError(
-            "the decay gate needs a recent labelled sample of production traffic: pass "
-            "--production-data (the pipeline's production_data_uri or production_data input)"
-        )
     data = ctx.data(role="production_data")
     checks: list[CheckResult] = []
     details: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -94,33 +95,42 @@ def measure(
     Returns:
         One :class:`ColumnDrift` per column that has a rule for its kind.
     """
+
+    def one(column: str, common: dict[str, Any]) -> ColumnDrift | None:
+        if is_numeric(reference[column]):
+            if policy.numeric is None:
+                return None
+            metric = policy.numeric.metric
+            return numeric_drift(
+                column, reference[column], current[column], metric=metric, **common
+            )
+        if policy.categorical is None:
+            return None
+        return categorical_drift(
+            column,
+            reference[column],
+            current[column],
+            metric=policy.categorical.metric,
+            max_categories=policy.max_categories,
+            **common,
+        )
+
+    return _each_column(columns, policy, one)
+
+
+def _each_column(
+    columns: list[str],
+    policy: DriftPolicy,
+    one: Callable[[str, dict[str, Any]], ColumnDrift | None],
+) -> list[ColumnDrift]:
+    """Measure the columns in order with one random generator (so both sides draw alike)."""
     rng = np.random.default_rng(policy.seed)
     out = []
     for column in columns:
         common = dict(resamples=policy.n_resamples, confidence=policy.confidence, rng=rng)
-        if is_numeric(reference[column]):
-            if policy.numeric is None:
-                continue
-            out.append(
-                numeric_drift(
-                    column,
-                    reference[column],
-                    current[column],
-                    metric=policy.numeric.metric,
-                    **common,
-                )
-            )
-        elif policy.categorical is not None:
-            out.append(
-                categorical_drift(
-                    column,
-                    reference[column],
-                    current[column],
-                    metric=policy.categorical.metric,
-                    max_categories=policy.max_categories,
-                    **common,
-                )
-            )
+        drift = one(column, common)
+        if drift is not None:
+            out.append(drift)
     return out
 
 
@@ -138,36 +148,29 @@ def measure_profile(
     Returns:
         One :class:`ColumnDrift` per column that has a rule for its kind.
     """
-    rng = np.random.default_rng(policy.seed)
-    out = []
-    for column in columns:
-        common = dict(resamples=policy.n_resamples, confidence=policy.confidence, rng=rng)
+
+    def one(column: str, common: dict[str, Any]) -> ColumnDrift | None:
         p = profile.columns[column]
         if isinstance(p, NumericProfile):
-            if policy.numeric is not None:
-                out.append(
-                    numeric_drift_profiled(
-                        column,
-                        p.state,
-                        p.grid,
-                        current[column],
-                        metric=policy.numeric.metric,
-                        **common,
-                    )
-                )
-        elif policy.categorical is not None:
-            out.append(
-                categorical_drift(
-                    column,
-                    p.state,  # type: ignore[arg-type]
-                    current[column],
-                    metric=policy.categorical.metric,
-                    max_categories=policy.max_categories,
-                    rest=p.rest,
-                    **common,
-                )
+            if policy.numeric is None:
+                return None
+            metric = policy.numeric.metric
+            return numeric_drift_profiled(
+                column, p.state, p.grid, current[column], metric=metric, **common
             )
-    return out
+        if policy.categorical is None:
+            return None
+        return categorical_drift(
+            column,
+            p.state,  # type: ignore[arg-type]
+            current[column],
+            metric=policy.categorical.metric,
+            max_categories=policy.max_categories,
+            rest=p.rest,
+            **common,
+        )
+
+    return _each_column(columns, policy, one)
 
 
 def _rule_of(drift: ColumnDrift, policy: DriftPolicy) -> ColumnRule:

@@ -117,7 +117,10 @@ class GateContext:
         uri = getattr(self.inputs, f"{role}_uri")
         if not uri:
             flag = role.replace("_", "-")
-            raise GateInputError(f"the {self.spec.name} gate needs --{flag}; none was given")
+            raise GateInputError(
+                f"the {self.spec.name} gate needs --{flag} (in the pipeline: {role}_uri or the "
+                f"{role} input); none was given"
+            )
         data = self.session.eval_data(
             uri,
             self.policy.data,

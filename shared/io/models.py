@@ -54,6 +54,7 @@ from quality_gates.shared.tracking.client import (
     ensure_reachable,
     ensure_sqlite_exists,
     error_code,
+    get_version,
     mlflow_call,
     resolve_tracking_uri,
 )
@@ -252,15 +253,7 @@ def _resolve_models_uri(uri: str, client: MlflowClient, tracking_uri: str) -> _R
                     f"alias '{spec.alias}' of registered model '{name}' not found at tracking "
                     f"URI {tracking_uri}; set the alias or use models:/{name}/<version>"
                 )
-        try:
-            mv = client.get_model_version(name, str(version))
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                raise GateInputError(
-                    f"registered model '{name}' version {version} not found at tracking URI "
-                    f"{tracking_uri}; check the name and version, or set MLFLOW_TRACKING_URI"
-                ) from None
-            raise
+        mv = get_version(client, name, str(version), tracking_uri=tracking_uri)
         if str(mv.status) not in ("READY", "ModelVersionStatus.READY"):
             raise GateInputError(
                 f"registered model '{name}' version {mv.version} is {mv.status}, not READY; wait "

@@ -344,6 +344,32 @@ def parse_version_uri(uri: str) -> tuple[str, str | None, str | None]:
     )
 
 
+def get_version(client: MlflowClient, name: str, version: str, *, tracking_uri: str) -> Any:
+    """Return a registered model version, or a one-line error when it does not exist.
+
+    Args:
+        client: The MLflow client.
+        name: Registered model name.
+        version: Version number.
+        tracking_uri: MLflow tracking URI, for the message.
+
+    Returns:
+        The ``ModelVersion``.
+
+    Raises:
+        GateInputError: No such version (any other MLflow failure propagates).
+    """
+    try:
+        return client.get_model_version(name, str(version))
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise GateInputError(
+                f"registered model '{name}' version {version} not found at tracking URI "
+                f"{tracking_uri}; check the name and version, or set MLFLOW_TRACKING_URI"
+            ) from None
+        raise
+
+
 def _version_run(client: MlflowClient, uri: str, tracking_uri: str) -> tuple[str, str, str]:
     """``(name, version, run id)`` of a ``models:/`` version URI (an alias resolved)."""
     name, version, alias = parse_version_uri(uri)
@@ -354,14 +380,7 @@ def _version_run(client: MlflowClient, uri: str, tracking_uri: str) -> tuple[str
             raise GateInputError(f"{uri}: registered model '{name}' not found") from None
         if version is None:
             raise GateInputError(f"{uri}: no version of '{name}' holds alias '{alias}'")
-    try:
-        mv = client.get_model_version(name, str(version))
-    except Exception as exc:
-        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-            raise GateInputError(
-                f"{uri}: registered model '{name}' version {version} not found at {tracking_uri}"
-            ) from None
-        raise
+    mv = get_version(client, name, str(version), tracking_uri=tracking_uri)
     if not mv.run_id:
         raise GateInputError(
             f"{uri}: version {mv.version} of '{name}' has no MLflow run to keep artifacts in; "

@@ -81,13 +81,15 @@ def _policy(**section) -> str:
     return yaml.safe_dump({"data": DATA, "gates": {"decay": decay}}, sort_keys=False)
 
 
-def _decay(world, sample: str, **section):
+def _decay(world, sample, **section):
+    """The decay gate on a sample: a name of the world's samples, or a path."""
     root, name, uri = world
+    path = root / f"{sample}.parquet" if isinstance(sample, str) else sample
     return run_gate(
         "decay",
         GateInputs(
             data_uri="",
-            production_data_uri=str(root / f"{sample}.parquet"),
+            production_data_uri=str(path),
             model_uri=str(root / "candidate.joblib"),
             policy_text=_policy(**section),
             registered_model_name=name,
@@ -120,41 +122,21 @@ def test_the_same_candidate_passes_where_traffic_is_unchanged(world):
 
 
 def test_a_small_sample_is_inconclusive_not_a_pass(world, tmp_path):
-    root, name, uri = world
+    root = world[0]
     small = pd.read_parquet(root / "broken.parquet").iloc[:150]
     small.to_parquet(tmp_path / "small.parquet", index=False)
-    result = run_gate(
-        "decay",
-        GateInputs(
-            data_uri="",
-            production_data_uri=str(tmp_path / "small.parquet"),
-            model_uri=str(root / "candidate.joblib"),
-            policy_text=_policy(min_rows_per_class=5, rules=[]),
-            registered_model_name=name,
-            tracking_uri=uri,
-        ),
-    )
+    result = _decay(world, tmp_path / "small.parquet", min_rows_per_class=5, rules=[])
     check = _champion_check(result)
     assert check.decision in ("inconclusive", "fail")
     assert result.status == Status.FAILED  # on_inconclusive: block (the default)
 
 
 def test_a_stale_sample_fails_its_recency_rule(world, tmp_path):
-    root, name, uri = world
+    root = world[0]
     stale = pd.read_parquet(root / "steady.parquet")
     stale["event_time"] = stale["event_time"] - pd.Timedelta(days=90)
     stale.to_parquet(tmp_path / "stale.parquet", index=False)
-    result = run_gate(
-        "decay",
-        GateInputs(
-            data_uri="",
-            production_data_uri=str(tmp_path / "stale.parquet"),
-            model_uri=str(root / "candidate.joblib"),
-            policy_text=_policy(),
-            registered_model_name=name,
-            tracking_uri=uri,
-        ),
-    )
+    result = _decay(world, tmp_path / "stale.parquet")
     assert result.status == Status.FAILED
     (recency,) = [c for c in result.checks if c.family == "sample"]
     assert recency.status == Status.FAILED and "days old" in recency.message
