@@ -145,7 +145,10 @@ def worker_ours(ref_path: str, cur_path: str, repeats: int, *, whole_gate: bool)
     else:
         ref, cur = pd.read_parquet(ref_path), pd.read_parquet(cur_path)
         evaluate_drift(ref.head(WARMUP_ROWS), cur.head(WARMUP_ROWS), policy, skip=set())
-        cpu, ev = _timed(lambda: evaluate_drift(ref, cur, policy, skip=set()), repeats)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):  # as run_gate runs every gate
+            cpu, ev = _timed(lambda: evaluate_drift(ref, cur, policy, skip=set()), repeats)
         metrics = ev.metrics
     values = {k.split(".", 1)[1]: float(v) for k, v in metrics.items() if "." in k}
     _finish(cpu, values)

@@ -30,9 +30,12 @@ def drift_gate(
         data_uri: The current data (new training data, or a recent production sample); leave
             empty when ``data`` is wired.
         data: The current data as a KFP ``Dataset`` artifact; instead of ``data_uri``.
-        reference_data_uri: The reference (the data the model was built or validated on).
-        reference_data: The reference as a ``Dataset`` artifact; instead of
-            ``reference_data_uri``.
+        reference_data_uri: The reference: the data the model was built or validated on, or a
+            stored reference profile (``quality-gates drift profile``: a JSON file, or a
+            ``models:/name/version`` whose run logged one), so the training table need not be
+            read again.
+        reference_data: The reference (a table or a profile file) as a ``Dataset`` artifact;
+            instead of ``reference_data_uri``.
         mlflow_tracking_uri: MLflow tracking URI; empty means ``MLFLOW_TRACKING_URI``.
 
     Returns:

@@ -24,7 +24,7 @@ from quality_gates.components.drift_gate.columns import (
     numeric_drift,
     numeric_drift_profiled,
 )
-from quality_gates.components.drift_gate.policy import ColumnRule, DriftPolicy
+from quality_gates.components.drift_gate.policy import ColumnRule, DatasetRule, DriftPolicy
 from quality_gates.components.drift_gate.profile import (
     NumericProfile,
     ReferenceProfile,
@@ -261,8 +261,29 @@ def _check_details(d: ColumnDrift) -> dict[str, Any]:
     }
 
 
+def _column_weights(checks: list[CheckResult], rule: DatasetRule) -> np.ndarray:
+    """Weight of each column check under ``dataset.weights`` (uniform: 1 each)."""
+    columns = [c.name.split(":")[0] for c in checks]
+    if rule.weights == "uniform":
+        return np.ones(len(columns))
+    unknown = sorted(set(rule.weights) - set(columns))
+    if unknown:
+        raise GateInputError(
+            f"drift dataset weights name {len(unknown)} column(s) that are not compared "
+            f"({', '.join(unknown[:5])}); weigh only compared columns or add them to the drift "
+            "columns"
+        )
+    weights = np.array([rule.weights.get(c, 0.0) for c in columns])
+    if weights.sum() <= 0:
+        raise GateInputError("drift dataset weights give every compared column 0; weigh one")
+    return weights
+
+
 def dataset_check(checks: list[CheckResult], policy: DriftPolicy) -> CheckResult | None:
     """The share of columns shown to drift (or incomparable), against ``dataset.max_drifted_share``.
+
+    With ``dataset.weights`` per column the share is the drifted columns' share of the total
+    weight, so a drifted feature the model leans on counts more than one it ignores.
 
     Args:
         checks: The column checks.
@@ -270,15 +291,21 @@ def dataset_check(checks: list[CheckResult], policy: DriftPolicy) -> CheckResult
 
     Returns:
         The dataset check, or None without a dataset rule.
+
+    Raises:
+        GateInputError: The weights name a column that is not compared, or weigh all of them 0.
     """
     rule = policy.dataset
     if rule is None or not checks:
         return None
-    drifted = [c for c in checks if c.decision == "fail" or c.decision is None]
-    share = len(drifted) / len(checks)
+    weights = _column_weights(checks, rule)
+    is_drifted = np.array([c.decision == "fail" or c.decision is None for c in checks])
+    drifted = [c for c, d in zip(checks, is_drifted, strict=True) if d]
+    share = float(weights[is_drifted].sum() / weights.sum())
     ok = share <= rule.max_drifted_share
     status = status_of("pass" if ok else "fail", severity=rule.severity, on_inconclusive="block")
     names = ", ".join(c.name.split(":")[0] for c in drifted[:8]) or "none"
+    weighted = "" if rule.weights == "uniform" else " of the column weight"
     return CheckResult(
         name=f"drifted share <= {rule.max_drifted_share:g}",
         value=share,
@@ -288,7 +315,7 @@ def dataset_check(checks: list[CheckResult], policy: DriftPolicy) -> CheckResult
         severity=rule.severity,
         rationale=rule.rationale,
         family="dataset",
-        message=f"{len(drifted)} of {len(checks)} columns drifted ({share:.0%}): {names}",
+        message=f"{len(drifted)} of {len(checks)} columns drifted ({share:.0%}{weighted}): {names}",
     )
 
 

@@ -9,9 +9,9 @@ the share of wrongly flagged ones stays at ``1 - confidence``.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from quality_gates.shared.policy.base import (
     JudgedSection,
@@ -61,16 +61,42 @@ class DatasetRule(StrictModel):
 
     Attributes:
         max_drifted_share: Largest share of columns (weighted) shown to drift.
-        weights: ``uniform`` (every column counts 1) or ``attribution`` (each column's share of
-            the explainability gate's attribution, from the model's feature importance).
+        weights: ``uniform`` (every column counts 1), or a weight per column (for example the
+            explainability gate's mean |SHAP| share of each feature, so that a drifted feature the
+            model leans on counts more than a drifted one it ignores). Compared columns left out
+            of the mapping weigh 0; a weighted column that is not compared is an error.
         severity: ``block`` or ``warn``.
         rationale: Why.
     """
 
     max_drifted_share: float = Field(ge=0.0, lt=1.0)
-    weights: Literal["uniform", "attribution"] = "uniform"
+    weights: Literal["uniform"] | dict[str, float] = "uniform"
     severity: Severity = "block"
     rationale: str | None = None
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _no_implicit_attribution(cls, value: Any) -> Any:
+        # The drift gate runs beside the explainability gate, not after it, so it has no
+        # attributions to read; accepting the word and counting uniformly would be a silent lie.
+        if value == "attribution":
+            raise ValueError(
+                "weights: attribution is not available (the drift gate runs beside the "
+                "explainability gate and has no attributions); give a weight per column instead, "
+                "e.g. weights: {income: 0.4, age: 0.1}, such as the explainability gate's shares"
+            )
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _positive_weights(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            bad = sorted(k for k, w in value.items() if not (w >= 0.0 and w < float("inf")))
+            if bad:
+                raise ValueError(f"drift weights must be finite and >= 0; fix {bad[:5]}")
+            if not any(w > 0 for w in value.values()):
+                raise ValueError("drift weights are all 0: give at least one column a weight")
+        return value
 
 
 class DriftPolicy(JudgedSection):

@@ -9,6 +9,8 @@ import json
 import joblib
 import numpy as np
 import pytest
+from kfp import dsl, local
+from kfp.dsl import Dataset, Output
 from mlflow import MlflowClient
 
 from quality_gates.shared.cli.main import main
@@ -82,3 +84,53 @@ def test_clean_refresh_passes_the_drift_gate(feeds, mlflow_server, tmp_path, cap
     (verdict,) = (tmp_path / "out" / "kfp-local").glob("*/drift-gate/verdict")
     assert json.loads(verdict.read_text())["status"] == "passed"
     assert MlflowClient(mlflow_server).get_model_version_by_alias("drift-refresh", "staging")
+
+
+@dsl.component(base_image="python:3.11", install_kfp_package=False)
+def _profile_training_data(train_uri: str, policy: str, profile: Output[Dataset]):
+    """What a user's training pipeline would add: the reference profile as a Dataset artifact."""
+    import pandas as pd
+
+    from quality_gates.components.drift_gate import profile as drift_profile
+    from quality_gates.components.drift_gate.core import skipped_columns
+    from quality_gates.shared.policy.schema import parse_policy
+
+    parsed = parse_policy(policy)
+    built = drift_profile.build_profile(
+        pd.read_parquet(train_uri),
+        parsed.gates.drift,
+        skip=skipped_columns(parsed.data),
+        source={"uri": train_uri},
+    )
+    # Written without a .json suffix, as KFP names artifacts: the gate recognises the content.
+    with open(profile.path, "w") as f:
+        f.write(drift_profile.to_json(built))
+
+
+def test_a_profile_artifact_from_an_upstream_task_is_the_reference(feeds, tmp_path):
+    """The training table never reaches the gate: only its profile, as a KFP Dataset."""
+    from quality_gates.components.drift_gate.component import drift_gate
+
+    @dsl.pipeline(name="profile-reference")
+    def profile_reference(data_uri: str, train_uri: str, policy: str) -> bool:
+        built = _profile_training_data(train_uri=train_uri, policy=policy)
+        return drift_gate(
+            policy=policy, data_uri=data_uri, reference_data=built.outputs["profile"]
+        ).outputs["Output"]
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "root"))
+    policy = (feeds / "policy.yaml").read_text()
+    train = str(feeds / "train.parquet")
+    broken = profile_reference(
+        data_uri=str(feeds / "broken.parquet"), train_uri=train, policy=policy
+    )
+    assert broken.output is False
+    (verdict,) = (tmp_path / "root").glob("profile-reference-*/drift-gate/verdict")
+    result = json.loads(verdict.read_text())
+    failed = {c["name"].split(":")[0] for c in result["checks"] if c["status"] == "failed"}
+    assert {"debt_to_income", "purpose"} <= failed and "credit_score" not in failed
+    assert any(t["title"] == "Reference profile" for t in result["details"]["tables"])
+    clean = profile_reference(
+        data_uri=str(feeds / "refresh.parquet"), train_uri=train, policy=policy
+    )
+    assert clean.output is True

@@ -184,3 +184,58 @@ def test_a_biased_estimate_above_its_interval_is_not_failed():
             assert check.status != Status.FAILED or check.ci_low > 0.03, check.message
             statuses.append(check.status)
     assert Status.FAILED not in statuses
+
+
+def test_dataset_weights_count_the_drifted_columns_share_of_the_weight():
+    ref, cur = _table(5_000, 1), _table(5_000, 2, shift=0.5)
+    base = {**POLICY.model_dump(exclude_none=True)}
+    uniform = evaluate_drift(ref, cur, POLICY, skip=set())
+    drifted = {c.name.split(":")[0] for c in uniform.checks if c.decision in ("fail", None)}
+    compared = [c.name.split(":")[0] for c in uniform.checks]
+    assert drifted and set(compared) - drifted
+    # All the weight on columns that did not drift: the weighted share is 0 and the rule passes,
+    # where the uniform share (a quarter of the columns) would fail it.
+    steady = sorted(set(compared) - drifted)
+    policy = DriftPolicy.model_validate(
+        {**base, "dataset": {"max_drifted_share": 0.2, "weights": {steady[0]: 1.0}}}
+    )
+    check = next(
+        c for c in evaluate_drift(ref, cur, policy, skip=set()).checks if c.family == "dataset"
+    )
+    assert check.value == 0.0 and check.status == Status.PASSED
+    heavy = {steady[0]: 1.0, sorted(drifted)[0]: 3.0}
+    policy = DriftPolicy.model_validate(
+        {**base, "dataset": {"max_drifted_share": 0.5, "weights": heavy}}
+    )
+    check = next(
+        c for c in evaluate_drift(ref, cur, policy, skip=set()).checks if c.family == "dataset"
+    )
+    assert check.value == pytest.approx(0.75) and check.status == Status.FAILED
+    assert "of the column weight" in check.message
+
+
+def test_dataset_weights_on_a_column_not_compared_are_an_error():
+    ref, cur = _table(500, 1), _table(500, 2)
+    policy = DriftPolicy.model_validate(
+        {
+            **POLICY.model_dump(exclude_none=True),
+            "dataset": {"max_drifted_share": 0.2, "weights": {"incomee": 1.0}},
+        }
+    )
+    with pytest.raises(GateInputError, match="not compared.*incomee"):
+        evaluate_drift(ref, cur, policy, skip=set())
+
+
+@pytest.mark.parametrize(
+    ("weights", "named"),
+    [
+        ("attribution", "has no attributions\\); give a weight per column"),
+        ({"x": -1.0}, "finite and >= 0"),
+        ({"x": 0.0}, "all 0"),
+    ],
+)
+def test_unusable_dataset_weights_are_refused_in_the_policy(weights, named):
+    with pytest.raises(ValueError, match=named):
+        DriftPolicy.model_validate(
+            {"numeric": {"max": 0.1}, "dataset": {"max_drifted_share": 0.2, "weights": weights}}
+        )
