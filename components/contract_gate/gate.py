@@ -13,6 +13,7 @@ GATE = GateSpec(
     inputs=("data",),
     model_optional=True,
     order=1,
+    area="data",
     example={
         "columns": {
             "default": {"dtype": "integer", "domain": ["0", "1"]},

@@ -13,6 +13,7 @@ GATE = GateSpec(
     inputs=("data", "reference_data"),
     model_optional=True,
     order=5,
+    area="data",
     example={
         "n_resamples": 200,
         "numeric": {"metric": "wasserstein_norm", "max": 0.05},

@@ -16,6 +16,7 @@ GATE = GateSpec(
     requires=("fairlearn>=0.11",),
     report_packages=("fairlearn",),
     order=20,
+    area="fairness",
     example={
         "sensitive_features": ["sex"],
         "decision_threshold": 0.3,

@@ -16,5 +16,6 @@ GATE = GateSpec(
     requires=("phonenumbers>=8.13",),
     report_packages=("phonenumbers",),
     order=40,
+    area="privacy",
     example={"min_confidence": 0.5, "max_findings": 0},
 )

@@ -46,6 +46,10 @@ KNOWN_INPUTS = frozenset(
 )
 
 
+#: The scorecard's top-level groups, in the order a reviewer reads them.
+AREAS = ("data", "quality", "fairness", "privacy", "operations", "business")
+
+
 @dataclass(frozen=True)
 class GateSpec:
     """What one gate folder declares about itself.
@@ -67,6 +71,10 @@ class GateSpec:
         requires: The extra's requirements (read by ``setup.py`` without importing anything).
         report_packages: Distributions whose versions go into every result of the gate.
         order: Position on the scorecard and in the pipeline (lower first).
+        area: The scorecard's top-level group its verdict belongs to (:data:`AREAS`): ``data``,
+            ``quality``, ``fairness``, ``privacy``, ``operations`` or ``business``. Checks of the
+            family ``business`` (expected-value rules) count for ``business`` whichever gate
+            made them.
         example: A policy section that evaluates (and passes) on the embedded demo's data and
             candidate; the contract tests run every gate with it, the scaffold writes one.
     """
@@ -83,6 +91,7 @@ class GateSpec:
     requires: tuple[str, ...] = ()
     report_packages: tuple[str, ...] = ()
     order: int = 100
+    area: str = "quality"
     example: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,6 +99,8 @@ class GateSpec:
         if unknown:
             known = sorted(KNOWN_INPUTS)
             raise ValueError(f"gate {self.name}: unknown inputs {unknown}; use {known}")
+        if self.area not in AREAS:
+            raise ValueError(f"gate {self.name}: area must be one of {list(AREAS)}")
         if ":" not in self.evaluate:
             raise ValueError(f"gate {self.name}: evaluate must be 'module:function'")
 

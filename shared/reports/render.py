@@ -29,6 +29,7 @@ import jinja2
 from quality_gates.shared.contracts.results import GateResult, Status
 from quality_gates.shared.contracts.scorecard import Scorecard
 from quality_gates.shared.reports import plots
+from quality_gates.shared.reports.areas import area_rows
 
 logger = logging.getLogger(__name__)
 
@@ -712,9 +713,17 @@ def _scorecard_view(scorecard: Scorecard, *, with_plots: bool) -> dict[str, Any]
     ]
     if not scorecard.registered_model_name:
         provenance.pop(1)
+    areas = [
+        {
+            **row,
+            "status_class": _status_class(row["status_enum"]) if row["status_enum"] else "skipped",
+        }
+        for row in area_rows(scorecard)
+    ]
     return {
         "decision": decision,
         "decision_class": _status_class(scorecard.decision),
+        "areas": areas,
         "icon": _ICONS.get(decision, ""),
         "all_passed": scorecard.all_passed,
         "summary": scorecard.summary,

@@ -284,7 +284,7 @@ def test_detail_tables_and_plots_sit_in_details_sections(performance, fairness, 
     ):
         page = layout(html)
         for t in page.tables:
-            compact = {"checks-summary", "overview"} & set(t["class"].split())
+            compact = {"checks-summary", "overview", "areas"} & set(t["class"].split())
             assert compact or t["in_details"], t["class"] or t["rows"][0]
             # Every table has its own horizontal scroller: it can never widen the page.
             assert "scroll" in t["parent_class"].split(), t["class"]
