@@ -70,14 +70,23 @@ def infer_contract(
     key: str | None = None,
     tolerance: float = 0.1,
     personal: tuple[str, ...] = (),
+    min_rows: int | None = None,
+    max_rows: int | None = None,
 ) -> dict:
     """Infer the ``gates.contract`` section of a table.
+
+    The row count of the next delivery is not a property of this table: an evaluation set or a
+    production sample is often a fraction of the training data. Without ``min_rows`` or
+    ``max_rows`` the bounds are a guess (a quarter to four times this table's rows) that only
+    *warns*; bounds the user states block.
 
     Args:
         frame: A table the user trusts (usually the training data).
         key: The key column; default the first distinct, complete column named like an id.
         tolerance: Share of each numeric range its bounds are widened by.
         personal: Columns holding personal data (their example values are masked).
+        min_rows: Fewest rows a delivery must have (blocks); default the guess above.
+        max_rows: Most rows a delivery may have (blocks); default the guess above.
 
     Returns:
         The section as plain data (see :class:`~.policy.ContractPolicy`).
@@ -89,7 +98,11 @@ def infer_contract(
         if name in personal:
             columns[str(name)]["personal"] = True
     n = len(frame)
-    rows = {"min": max(1, n // ROWS_FACTOR), "max": n * ROWS_FACTOR if n else None}
+    if min_rows is None and max_rows is None:
+        rows = {"min": max(1, n // ROWS_FACTOR), "max": n * ROWS_FACTOR if n else None}
+        rows["severity"] = "warn"
+    else:
+        rows = {"min": 1 if min_rows is None else min_rows, "max": max_rows, "severity": "block"}
     return {"rows": rows, "columns": columns, "extra_columns": "warn"}
 
 
@@ -99,6 +112,7 @@ def contract_yaml(section: dict, *, source: str, rows: int) -> str:
         f"# Data contract inferred from {source} ({rows} rows) on "
         f"{datetime.now(UTC):%Y-%m-%d} by `quality-gates contract infer`.\n"
         "# Review every bound before you commit it: it says what the next delivery may look like.\n"
+        "# The row bounds warn unless given (--min-rows / --max-rows): set them for your feed.\n"
         "# Merge the `contract` section under `gates:` in your policy.\n"
     )
     clean = yaml.safe_dump({"gates": {"contract": section}}, sort_keys=False, allow_unicode=True)

@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _cmd_infer(args: argparse.Namespace) -> int:
     from quality_gates.components.contract_gate.infer import contract_yaml, infer_contract
     from quality_gates.shared.contracts.errors import GateInputError
@@ -18,8 +25,15 @@ def _cmd_infer(args: argparse.Namespace) -> int:
             raise GateInputError(f"column '{name}' is not in {args.data}")
     if args.tolerance < 0:
         raise GateInputError(f"--tolerance must be >= 0, not {args.tolerance}")
+    if args.min_rows is not None and args.max_rows is not None and args.min_rows > args.max_rows:
+        raise GateInputError(f"--min-rows {args.min_rows} is above --max-rows {args.max_rows}")
     section = infer_contract(
-        frame, key=args.key, tolerance=args.tolerance, personal=tuple(args.personal)
+        frame,
+        key=args.key,
+        tolerance=args.tolerance,
+        personal=tuple(args.personal),
+        min_rows=args.min_rows,
+        max_rows=args.max_rows,
     )
     text = contract_yaml(section, source=args.data, rows=len(frame))
     if args.out:
@@ -57,4 +71,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         metavar="COLUMN",
         help="a column holding personal data: its values are masked in examples (repeatable)",
     )
+    for flag, what in (("--min-rows", "fewest"), ("--max-rows", "most")):
+        infer.add_argument(
+            flag,
+            type=_positive_int,
+            help=f"{what} rows a delivery may have (blocks); without either, the contract's row "
+            "bounds are a guess from this table (a quarter to 4x its rows) that only warns",
+        )
     infer.set_defaults(func=_cmd_infer)

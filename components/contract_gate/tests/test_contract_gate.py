@@ -70,7 +70,12 @@ def test_dtype_change_and_row_count(contract):
     result = validate(bad, contract)
     names = {c.name: c for c in result.checks if c.status == Status.FAILED}
     assert any("items: integer" == n for n in names), names
-    assert any(n.startswith("row count") for n in names)
+    # The inferred row bounds are a guess: they warn; bounds the user states block.
+    warned = {c.name for c in result.checks if c.status == Status.WARNED}
+    assert any(n.startswith("row count") for n in warned), warned
+    stated = ContractPolicy.model_validate(infer_contract(_table(5000, 1), min_rows=1000))
+    failed = {c.name for c in validate(bad, stated).checks if c.status == Status.FAILED}
+    assert any(n.startswith("row count") for n in failed), failed
 
 
 def test_mask_key_keeps_only_the_first_character():
