@@ -17,6 +17,7 @@ exception: a report that fails to render would hide the verdict it exists to sho
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -523,7 +524,24 @@ def _overview(
     }
 
 
+# Views of gate results already rendered in this process, by the result's JSON digest. The
+# aggregator writes the scorecard twice (before and after the evaluation run is logged, which adds
+# only its id); the gates' plots, most of the cost, are the same both times.
+_VIEWS: dict[tuple[str, bool], dict[str, Any]] = {}
+_MAX_VIEWS = 64
+
+
 def _gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
+    key = (hashlib.sha256(result.model_dump_json().encode()).hexdigest(), with_plots)
+    view = _VIEWS.get(key)
+    if view is None:
+        if len(_VIEWS) >= _MAX_VIEWS:
+            _VIEWS.clear()
+        view = _VIEWS[key] = _build_gate_view(result, with_plots=with_plots)
+    return view
+
+
+def _build_gate_view(result: GateResult, *, with_plots: bool) -> dict[str, Any]:
     details = result.details if isinstance(result.details, dict) else {}
     sections = _Sections(details, with_plots=with_plots)
     notes = sections.notes
