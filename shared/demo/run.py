@@ -221,7 +221,7 @@ SCENARIOS = {
     "biased": "a model trained on biased labels that uses `sex`: fails fairness, not promoted",
     "leaky": "the good candidate on data whose notes hold e-mails and phones: fails the PII scan",
     "drift": "the good candidate on a broken feed (income all null, loan_amount x1000) and a "
-    "shifted credit_score: fails the drift gate, columns named",
+    "shifted credit_score: fails the data contract and the drift gate, columns named",
 }
 
 
