@@ -344,8 +344,11 @@ def mean_replicates(
         counts = np.empty(_MAX_EXACT_CELLS + 1)
     if counts.size <= _MAX_EXACT_CELLS or exact_rows:
         draw = "multinomial" if counts.size <= _MAX_EXACT_CELLS else "rows"
-        how = "multinomial over" if draw == "multinomial" else "resampled row indices, counted in"
-        method = f"exact: {how} the {counts.size} distinct value cells"
+        method = (
+            f"exact: multinomial over the {counts.size} distinct value cells"
+            if draw == "multinomial"
+            else f"exact: resampled row indices ({counts.size} distinct value rows)"
+        )
     else:
         row_unit, counts = _value_bins(v, s, _MAX_MEAN_BINS if max_bins is None else max_bins)
         draw = "multinomial"
@@ -356,16 +359,31 @@ def mean_replicates(
     cell_means = np.stack(
         [np.bincount(row_unit, weights=col, minlength=counts.size) / counts for col in v.T], axis=1
     )
-    units = _Units(n_rows=n, counts=counts, views=[], methods={}, draw=draw)
-    if draw == "rows":
-        units.row_unit = row_unit
     rng = np.random.default_rng(seed)
-    reps = np.concatenate(
-        [(cell_means.T @ w) / n for w in _weight_chunks(units, n_resamples, rng)], axis=1
-    )
+    if draw == "rows":
+        reps = _row_means(v, n_resamples, rng)
+    else:
+        units = _Units(n_rows=n, counts=counts, views=[], methods={}, draw=draw)
+        reps = np.concatenate(
+            [(cell_means.T @ w) / n for w in _weight_chunks(units, n_resamples, rng)], axis=1
+        )
     if method.startswith("approximate"):
         reps = _rescale_spread(reps, v, cell_means, counts, estimates, rng)
     return MeanReplicates(estimates=estimates, replicates=reps, method=method)
+
+
+def _row_means(v: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """``(m, R)`` means of resampled rows: row indices drawn as for the metrics, then gathered.
+
+    For a mean, gathering the drawn rows is cheaper than counting them per cell.
+    """
+    n = v.shape[0]
+    chunk = int(max(1, min(n_resamples, _CHUNK_BYTES // (16 * n))))
+    out = []
+    for start in range(0, n_resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
+        out.append(np.stack([col[idx].mean(axis=1) for col in v.T]))
+    return np.concatenate(out, axis=1)
 
 
 def _value_cells(v: np.ndarray, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

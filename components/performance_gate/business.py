@@ -292,8 +292,12 @@ def _ev_table(evs: list[tuple[str, Evidence]], confidence: float, unit: str) -> 
     ]
     return {
         "title": f"Expected value per 1000 decisions{unit}",
-        "note": f"{confidence:.0%} percentile bootstrap intervals; the difference is paired "
-        "(the same resampled rows for both models).",
+        "note": f"{confidence:.0%} percentile bootstrap intervals"
+        + (
+            "; the difference is paired (the same resampled rows for both models)."
+            if len(evs) > 1
+            else "."
+        ),
         "columns": ["model", METRIC, "ci_low", "ci_high", "method"],
         "rows": rows,
     }

@@ -145,3 +145,30 @@ def test_a_candidate_with_the_champions_expected_value_passes(world):
     check = _business_check(result)
     assert check.status == Status.PASSED and check.decision == "pass", check.message
     assert result.metrics["expected_value_diff_per_1000"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_decay_gate_takes_the_same_business_block(world):
+    """The decay section subclasses the performance one: the rule judges the production sample."""
+    root, name, uri = world
+    section = {
+        "task": "binary",
+        "decision_threshold": 0.3,
+        "n_resamples": 0,
+        "champion": {"alias": "production", "n_resamples": 400, "if_missing": "block"},
+        "business": BUSINESS,
+    }
+    policy = yaml.safe_dump({"data": DATA, "gates": {"decay": section}}, sort_keys=False)
+    result = run_gate(
+        "decay",
+        GateInputs(
+            data_uri="",
+            production_data_uri=str(root / "eval.parquet"),
+            model_uri=str(root / "risky.joblib"),
+            policy_text=policy,
+            registered_model_name=name,
+            tracking_uri=uri,
+        ),
+    )
+    assert result.status == Status.FAILED, result.summary
+    assert _business_check(result).decision == "fail"
+    assert "champion_expected_value_per_1000" in result.metrics
