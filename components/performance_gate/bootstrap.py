@@ -333,29 +333,9 @@ def mean_replicates(
     n = v.shape[0]
     s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
     estimates = v.mean(axis=0)
-    exact_rows = n * n_resamples <= max_row_draws
-    # Many distinct values in the first rows already rule the exact multinomial out; at 1M rows
-    # that spares the full distinct count (most of the cost) when only bins remain.
-    if exact_rows or _value_cells(v[: 4 * _MAX_EXACT_CELLS], s[: 4 * _MAX_EXACT_CELLS])[1].size <= (
-        _MAX_EXACT_CELLS
-    ):
-        row_unit, counts = _value_cells(v, s)
-    else:
-        counts = np.empty(_MAX_EXACT_CELLS + 1)
-    if counts.size <= _MAX_EXACT_CELLS or exact_rows:
-        draw = "multinomial" if counts.size <= _MAX_EXACT_CELLS else "rows"
-        method = (
-            f"exact: multinomial over the {counts.size} distinct value cells"
-            if draw == "multinomial"
-            else f"exact: resampled row indices ({counts.size} distinct value rows)"
-        )
-    else:
-        row_unit, counts = _value_bins(v, s, _MAX_MEAN_BINS if max_bins is None else max_bins)
-        draw = "multinomial"
-        method = (
-            f"approximate: multinomial over {counts.size} cells of neighbouring values, spread "
-            "rescaled to the exact bootstrap variance"
-        )
+    draw, row_unit, counts, method = _mean_units(
+        v, s, exact_rows=n * n_resamples <= max_row_draws, max_bins=max_bins
+    )
     cell_means = np.stack(
         [np.bincount(row_unit, weights=col, minlength=counts.size) / counts for col in v.T], axis=1
     )
@@ -370,6 +350,41 @@ def mean_replicates(
     if method.startswith("approximate"):
         reps = _rescale_spread(reps, v, cell_means, counts, estimates, rng)
     return MeanReplicates(estimates=estimates, replicates=reps, method=method)
+
+
+def _mean_units(
+    v: np.ndarray, s: np.ndarray, *, exact_rows: bool, max_bins: int | None
+) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """How :func:`mean_replicates` draws: ``(draw, row_unit, counts, method)``."""
+    # Many distinct values in the first rows already rule the exact multinomial out; at 1M rows
+    # that spares the full distinct count (most of the cost) when only bins remain.
+    head = slice(0, 4 * _MAX_EXACT_CELLS)
+    if exact_rows or _value_cells(v[head], s[head])[1].size <= _MAX_EXACT_CELLS:
+        row_unit, counts = _value_cells(v, s)
+        if counts.size <= _MAX_EXACT_CELLS:
+            return (
+                "multinomial",
+                row_unit,
+                counts,
+                (f"exact: multinomial over the {counts.size} distinct value cells"),
+            )
+        if exact_rows:
+            return (
+                "rows",
+                row_unit,
+                counts,
+                (f"exact: resampled row indices ({counts.size} distinct value rows)"),
+            )
+    row_unit, counts = _value_bins(v, s, _MAX_MEAN_BINS if max_bins is None else max_bins)
+    return (
+        "multinomial",
+        row_unit,
+        counts,
+        (
+            f"approximate: multinomial over {counts.size} cells of neighbouring values, spread "
+            "rescaled to the exact bootstrap variance"
+        ),
+    )
 
 
 def _row_means(v: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
