@@ -58,9 +58,11 @@ class DecayPolicy(PerformancePolicy):
 
     @model_validator(mode="after")
     def _champion_has_rules(self) -> DecayPolicy:
-        if self.champion is not None and not self.champion.rules:
+        business_vs_champion = self.business is not None and self.business.vs_champion is not None
+        if self.champion is not None and not self.champion.rules and not business_vs_champion:
             raise ValueError(
-                "gates.decay.champion has no rules; add at least one {metric, margin} rule "
-                "(the decay gate compares the candidate with the champion on production data)"
+                "gates.decay.champion has no rules; add at least one {metric, margin} rule or a "
+                "business.vs_champion rule (the decay gate compares the candidate with the "
+                "champion on production data)"
             )
         return self

@@ -57,7 +57,14 @@ import numpy as np
 from quality_gates.components.performance_gate import metrics as _m
 from quality_gates.components.performance_gate.metrics import Task
 
-__all__ = ["DiffCI", "bootstrap_ci", "bootstrap_replicates", "paired_bootstrap_diff"]
+__all__ = [
+    "DiffCI",
+    "MeanReplicates",
+    "bootstrap_ci",
+    "bootstrap_replicates",
+    "mean_replicates",
+    "paired_bootstrap_diff",
+]
 
 #: Up to this many distinct (label, prediction, score) cells the binary bootstrap is exact.
 _MAX_EXACT_CELLS = 16_384
@@ -68,6 +75,8 @@ _MAX_BINNED_CELLS = 16_384
 #: Beyond few exact cells, rows are still resampled exactly while n * R is at most this many
 #: row draws (about 2 s per 1e8 for one model); larger problems use score bins.
 _MAX_ROW_DRAWS = 150_000_000
+#: Cells of the binned bootstrap of means (per-row values such as a business value).
+_MAX_MEAN_BINS = 4096
 #: Rough bound on the memory of one chunk of resamples.
 _CHUNK_BYTES = 200 * 2**20
 
@@ -261,6 +270,180 @@ def paired_bootstrap_diff(
             method=f"paired percentile bootstrap, {methods[name]}",
             replicates=reps[name][0] - reps[name][1],
         )
+    return out
+
+
+@dataclass(frozen=True)
+class MeanReplicates:
+    """Bootstrap replicates of the means of per-row values, all on the same resamples.
+
+    Attributes:
+        estimates: ``(m,)`` means on all rows.
+        replicates: ``(m, n_resamples)`` means on each resample.
+        method: How the resamples were drawn, for the report and the audit record.
+    """
+
+    estimates: np.ndarray
+    replicates: np.ndarray
+    method: str
+
+
+def mean_replicates(
+    *,
+    values: np.ndarray,
+    strata: np.ndarray | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    max_row_draws: int | None = None,
+    max_bins: int | None = None,
+) -> MeanReplicates:
+    """Bootstrap of the column means of ``values``, every column on the same resampled rows.
+
+    A paired comparison passes the candidate's and the champion's per-row values (and their
+    difference) as columns of one row, so each resample picks the same rows for both. Draws, as
+    for the metrics above: a multinomial over the distinct value rows when there are few
+    (constant cell values: exact, microseconds); resampled row indices counted per distinct row
+    while ``n * n_resamples`` is at most 1.5e8 (exact); beyond that (e.g. 1M rows x 1000
+    resamples of per-row amounts) a multinomial over up to 4096 cells of rows of one stratum
+    with neighbouring values (ranked by the columns in order), each cell at its mean value,
+    then every column's spread around its estimate rescaled to the exact bootstrap variance
+    (total / between-cell variance, the within-cell part the cells cannot carry).
+
+    Args:
+        values: ``(n, m)`` finite per-row values; the means of the columns are bootstrapped.
+        strata: Optional ``(n,)`` non-negative integer codes of rows that differ in kind (e.g.
+            label and decisions); binned cells never mix strata.
+        n_resamples: Number of resamples.
+        seed: Seed of the random generator.
+        max_row_draws: Budget of exact row draws (default 1.5e8).
+        max_bins: Budget of binned cells (default 4096).
+
+    Returns:
+        The estimates, the replicates and the method.
+
+    Raises:
+        ValueError: If the values are not a finite 2-d array or ``n_resamples`` is not positive.
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2 or v.shape[0] == 0 or not np.all(np.isfinite(v)):
+        raise ValueError("values must be a non-empty finite (n, m) array")
+    if int(n_resamples) != n_resamples or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples}")
+    max_row_draws = _MAX_ROW_DRAWS if max_row_draws is None else max_row_draws
+    n = v.shape[0]
+    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
+    estimates = v.mean(axis=0)
+    draw, row_unit, counts, method = _mean_units(
+        v, s, exact_rows=n * n_resamples <= max_row_draws, max_bins=max_bins
+    )
+    cell_means = np.stack(
+        [np.bincount(row_unit, weights=col, minlength=counts.size) / counts for col in v.T], axis=1
+    )
+    rng = np.random.default_rng(seed)
+    if draw == "rows":
+        reps = _row_means(v, n_resamples, rng)
+    else:
+        units = _Units(n_rows=n, counts=counts, views=[], methods={}, draw=draw)
+        reps = np.concatenate(
+            [(cell_means.T @ w) / n for w in _weight_chunks(units, n_resamples, rng)], axis=1
+        )
+    if method.startswith("approximate"):
+        reps = _rescale_spread(reps, v, cell_means, counts, estimates, rng)
+    return MeanReplicates(estimates=estimates, replicates=reps, method=method)
+
+
+def _mean_units(
+    v: np.ndarray, s: np.ndarray, *, exact_rows: bool, max_bins: int | None
+) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """How :func:`mean_replicates` draws: ``(draw, row_unit, counts, method)``."""
+    # Many distinct values in the first rows already rule the exact multinomial out; at 1M rows
+    # that spares the full distinct count (most of the cost) when only bins remain.
+    head = slice(0, 4 * _MAX_EXACT_CELLS)
+    if exact_rows or _value_cells(v[head], s[head])[1].size <= _MAX_EXACT_CELLS:
+        row_unit, counts = _value_cells(v, s)
+        if counts.size <= _MAX_EXACT_CELLS:
+            return (
+                "multinomial",
+                row_unit,
+                counts,
+                (f"exact: multinomial over the {counts.size} distinct value cells"),
+            )
+        if exact_rows:
+            return (
+                "rows",
+                row_unit,
+                counts,
+                (f"exact: resampled row indices ({counts.size} distinct value rows)"),
+            )
+    row_unit, counts = _value_bins(v, s, _MAX_MEAN_BINS if max_bins is None else max_bins)
+    return (
+        "multinomial",
+        row_unit,
+        counts,
+        (
+            f"approximate: multinomial over {counts.size} cells of neighbouring values, spread "
+            "rescaled to the exact bootstrap variance"
+        ),
+    )
+
+
+def _row_means(v: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """``(m, R)`` means of resampled rows: row indices drawn as for the metrics, then gathered.
+
+    For a mean, gathering the drawn rows is cheaper than counting them per cell.
+    """
+    n = v.shape[0]
+    chunk = int(max(1, min(n_resamples, _CHUNK_BYTES // (16 * n))))
+    out = []
+    for start in range(0, n_resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, n_resamples - start), n))
+        out.append(np.stack([col[idx].mean(axis=1) for col in v.T]))
+    return np.concatenate(out, axis=1)
+
+
+def _value_cells(v: np.ndarray, strata: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cell of identical (stratum, values) rows, and the rows per cell."""
+    codes = [np.unique(col, return_inverse=True) for col in v.T]
+    key = _mixed_key([(strata, int(strata.max()) + 1)] + [(inv, u.size) for u, inv in codes])
+    _, row_unit, counts = np.unique(key, return_inverse=True, return_counts=True)
+    return row_unit, counts
+
+
+def _value_bins(v: np.ndarray, strata: np.ndarray, max_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of rows ranked by (stratum, columns in order): equal-count bins per stratum."""
+    n = v.shape[0]
+    order = np.lexsort((*v.T[::-1], strata))
+    s_sorted = strata[order]
+    start = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+    size = np.diff(np.r_[start, n])
+    bins = np.maximum(1, (max_bins * size) // n)
+    stratum_of = np.repeat(np.arange(size.size), size)
+    rank = np.arange(n) - start[stratum_of]
+    offset = np.r_[0, np.cumsum(bins)[:-1]]
+    cell_sorted = offset[stratum_of] + (rank * bins[stratum_of]) // size[stratum_of]
+    row_unit = np.empty(n, dtype=np.int64)
+    row_unit[order] = cell_sorted
+    return row_unit, np.bincount(row_unit, minlength=int(bins.sum()))
+
+
+def _rescale_spread(
+    reps: np.ndarray,
+    v: np.ndarray,
+    cell_means: np.ndarray,
+    counts: np.ndarray,
+    estimates: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Widen each column's binned replicates around its estimate to the exact variance."""
+    n = v.shape[0]
+    total = v.var(axis=0)
+    between = (counts[:, None] * (cell_means - estimates) ** 2).sum(axis=0) / n
+    out = reps.copy()
+    for j in range(v.shape[1]):  # over columns, not rows
+        if between[j] > 0:
+            out[j] = estimates[j] + (reps[j] - estimates[j]) * np.sqrt(total[j] / between[j])
+        elif total[j] > 0:  # pragma: no cover - every cell at the same mean, values differ
+            out[j] = estimates[j] + np.sqrt(total[j] / n) * rng.standard_normal(reps.shape[1])
     return out
 
 

@@ -19,6 +19,7 @@ from quality_gates.components.performance_gate.bootstrap import (
     bootstrap_replicates,
     paired_bootstrap_diff,
 )
+from quality_gates.components.performance_gate.business import Calls, business_checks
 from quality_gates.components.performance_gate.metrics import (
     CLASSIFICATION_METRICS,
     LOWER_IS_BETTER,
@@ -843,7 +844,7 @@ def evaluate(
     Args:
         policy: The performance section of the policy.
         candidate: Candidate predictions.
-        frame: The evaluation table (for slice columns).
+        frame: The evaluation table (slice columns, business amount columns).
         source: Name of the data, for messages.
         champion: Champion predictions on the same rows, or None.
         champion_ref: Alias, URI, version, digest of the champion.
@@ -869,7 +870,8 @@ def evaluate(
     if slice_rows:
         details["slices"] = slice_rows
         details["slice_thresholds"] = slice_thr
-    if policy.champion is not None:
+    business_only = policy.business is not None and policy.business.vs_champion is not None
+    if policy.champion is not None and (policy.champion.rules or not business_only):
         c_checks, c_details = champion_checks(
             spec=policy.champion,
             candidate=candidate,
@@ -880,6 +882,10 @@ def evaluate(
         )
         checks += c_checks
         details["champion"] = c_details
+    if policy.business is not None:
+        checks += _business(
+            policy, candidate, champion, champion_ref, frame, source, metrics, details
+        )
     if candidate.task != "regression":
         k = 2 if candidate.task == "binary" else len(candidate.classes or [])
         cm = confusion_matrix(y_true=candidate.y_true, y_pred=candidate.y_pred, n_classes=k)
@@ -894,6 +900,39 @@ def evaluate(
             if roc:
                 details["roc_curve"] = {**roc, "auc": metrics.get("roc_auc")}
     return checks, metrics, details
+
+
+def _calls(enc: Encoded | None) -> Calls | None:
+    if enc is None:
+        return None
+    return Calls(label=enc.y_true, call=enc.y_pred, by_threshold=enc.y_score is not None)
+
+
+def _business(
+    policy: PerformancePolicy,
+    candidate: Encoded,
+    champion: Encoded | None,
+    champion_ref: dict[str, Any] | None,
+    frame: pd.DataFrame,
+    source: str,
+    metrics: dict[str, float],
+    details: dict[str, Any],
+) -> list[CheckResult]:
+    """Run the business block; its metrics, CIs and tables go into ``metrics``/``details``."""
+    outcome = business_checks(
+        policy=policy,
+        task=candidate.task,
+        candidate=_calls(candidate),  # type: ignore[arg-type]
+        champion=_calls(champion),
+        champion_ref=champion_ref or {},
+        frame=frame,
+        source=source,
+    )
+    metrics.update(outcome.metrics)
+    details["metric_cis"].update(outcome.metric_cis)
+    details["tables"] = [*details.get("tables", []), *outcome.tables]
+    details["business"] = outcome.details
+    return outcome.checks
 
 
 def _predict_encoded(ctx: GateContext, data: EvalData) -> Encoded:

@@ -149,6 +149,145 @@ class ChampionSpec(StrictModel):
     if_missing: Literal["skip", "warn", "block"] = "skip"
 
 
+class CellValue(StrictModel):
+    """A per-row value of one cell of the business matrix: ``factor`` times a numeric column.
+
+    Attributes:
+        column: Column of the evaluation data holding a per-row amount (e.g. ``loan_amount``).
+        factor: Multiplies the column (e.g. ``-0.45``: a missed default loses 45% of the loan).
+        plus: A constant added to every row's value (e.g. a fixed handling cost).
+    """
+
+    column: str = Field(min_length=1)
+    factor: float = 1.0
+    plus: float = 0.0
+
+
+Cell = float | CellValue
+#: The one statistic a business threshold rule may name.
+BusinessMetric = Literal["expected_value_per_1000"]
+
+
+class BusinessRule(MinMaxBound, StrictModel):
+    """An absolute bound on the candidate's expected value per 1 000 decisions (currency)."""
+
+    metric: BusinessMetric = "expected_value_per_1000"
+    min: float | None = None
+    max: float | None = None
+    judge_on: JudgeOn = "interval"
+    on_inconclusive: OnInconclusive | None = None
+    severity: Severity = "block"
+    rationale: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> BusinessRule:
+        if (self.min is None) == (self.max is None):
+            raise ValueError(
+                f"business rule on '{self.metric}' needs exactly one of 'min' or 'max'"
+            )
+        return self
+
+
+class BusinessChampionRule(StrictModel):
+    """The candidate's expected value against the champion's on the same rows (paired).
+
+    The paired-bootstrap CI of ``candidate EV - champion EV`` is held to ``-margin``, where the
+    margin is ``max_drop`` (currency per 1 000 decisions) or ``max_drop_pct`` percent of the
+    champion's EV. A percentage is only a tolerance of a positive EV: with a champion EV of 0 or
+    below the check is an ``error`` that asks for ``max_drop`` (2% of a loss would let a
+    candidate lose more the worse the champion is; 2% of 0 demands "no worse at all").
+    """
+
+    max_drop_pct: float | None = Field(default=None, ge=0.0, lt=100.0)
+    max_drop: float | None = Field(default=None, ge=0.0)
+    on_inconclusive: OnInconclusive | None = None
+    severity: Severity = "block"
+    rationale: str | None = None
+
+    @model_validator(mode="after")
+    def _one_margin(self) -> BusinessChampionRule:
+        if (self.max_drop_pct is None) == (self.max_drop is None):
+            raise ValueError(
+                "business.vs_champion needs exactly one of max_drop_pct (percent of the "
+                "champion's expected value) or max_drop (currency per 1000 decisions)"
+            )
+        return self
+
+
+class BusinessSpec(StrictModel):
+    """Business KPI rules of a binary classifier: a value per (decision, outcome) cell.
+
+    The decision is taken at the section's ``decision_threshold`` on the probability of the
+    positive class (``data.positive_label``, default the last class): at or above it the model
+    takes ``positive_decision``, below it ``negative_decision``. The outcome is the row's label:
+    ``positive_outcome`` names the positive class in ``matrix``, ``negative_outcome`` the other.
+
+    Attributes:
+        positive_decision: Name of the decision taken on a positive call (e.g. ``refuse``).
+        negative_decision: Name of the decision taken on a negative call (e.g. ``approve``).
+        positive_outcome: Name of the positive class in the matrix (e.g. ``default``).
+        negative_outcome: Name of the negative class (e.g. ``repay``).
+        matrix: ``decision -> outcome -> value``: all four cells, each a constant or
+            ``{column, factor, plus}`` (a per-row amount of the evaluation data).
+        currency: Unit of the values, for the report.
+        rules: Absolute bounds on ``expected_value_per_1000``.
+        vs_champion: The rule against the champion (needs ``gates.performance.champion``).
+    """
+
+    positive_decision: str = Field(min_length=1)
+    negative_decision: str = Field(min_length=1)
+    positive_outcome: str = "positive"
+    negative_outcome: str = "negative"
+    matrix: dict[str, dict[str, Cell]]
+    currency: str = ""
+    rules: list[BusinessRule] = Field(default_factory=list)
+    vs_champion: BusinessChampionRule | None = None
+
+    @model_validator(mode="after")
+    def _unambiguous(self) -> BusinessSpec:
+        if self.positive_decision == self.negative_decision:
+            raise ValueError(
+                f"business: positive_decision and negative_decision are both "
+                f"'{self.positive_decision}'; name the two decisions differently"
+            )
+        if self.positive_outcome == self.negative_outcome:
+            raise ValueError(
+                f"business: positive_outcome and negative_outcome are both "
+                f"'{self.positive_outcome}'; name the two outcomes differently"
+            )
+        decisions = {self.positive_decision, self.negative_decision}
+        if set(self.matrix) != decisions:
+            raise ValueError(
+                f"business.matrix must have exactly the decisions {sorted(decisions)} as keys, "
+                f"got {sorted(self.matrix)}"
+            )
+        outcomes = {self.positive_outcome, self.negative_outcome}
+        for decision, row in self.matrix.items():
+            if set(row) != outcomes:
+                raise ValueError(
+                    f"business.matrix.{decision} must have exactly the outcomes "
+                    f"{sorted(outcomes)} as keys, got {sorted(row)}"
+                )
+        if not self.rules and self.vs_champion is None:
+            raise ValueError(
+                "business has no rules; add rules: [{min: 0}] on expected_value_per_1000 or "
+                "vs_champion: {max_drop_pct: 2}"
+            )
+        return self
+
+    def cell(self, *, positive_call: bool, positive_label: bool) -> Cell:
+        """The value of the (decision, outcome) cell."""
+        decision = self.positive_decision if positive_call else self.negative_decision
+        outcome = self.positive_outcome if positive_label else self.negative_outcome
+        return self.matrix[decision][outcome]
+
+    @property
+    def columns(self) -> list[str]:
+        """The data columns the matrix reads, in first-use order."""
+        cells = [c for row in self.matrix.values() for c in row.values()]
+        return list(dict.fromkeys(c.column for c in cells if isinstance(c, CellValue)))
+
+
 class PerformancePolicy(JudgedSection):
     """Policy section of the performance gate.
 
@@ -169,6 +308,7 @@ class PerformancePolicy(JudgedSection):
     rules: list[MetricRule] = Field(default_factory=list)
     slices: list[SliceRule] = Field(default_factory=list)
     champion: ChampionSpec | None = None
+    business: BusinessSpec | None = None
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     n_resamples: int = Field(default=1000, ge=0, le=100_000)
     seed: int = 0
@@ -187,7 +327,32 @@ class PerformancePolicy(JudgedSection):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _business_fits(self) -> PerformancePolicy:
+        if self.business is None:
+            return self
+        if self.task in ("multiclass", "regression"):
+            raise ValueError(
+                f"business rules need a binary classifier (two decisions at decision_threshold) "
+                f"but task is {self.task}; remove the business block or use task: binary"
+            )
+        if self.business.vs_champion is not None and self.champion is None:
+            raise ValueError(
+                "business.vs_champion compares with the champion but there is no champion "
+                "section; add champion: {alias: production} (rules may then be empty)"
+            )
+        if self.n_resamples == 0 and any(r.judge_on == "interval" for r in self.business.rules):
+            raise ValueError(
+                "n_resamples is 0, so there are no intervals, but a business rule is judged on "
+                "one; set n_resamples (e.g. 1000) or judge_on: estimate"
+            )
+        return self
+
     @property
     def has_rules(self) -> bool:
-        """Whether any metric, slice or champion rule is configured."""
-        return bool(self.rules or self.slices) or self.champion is not None
+        """Whether any metric, slice, champion or business rule is configured."""
+        return (
+            bool(self.rules or self.slices)
+            or self.champion is not None
+            or self.business is not None
+        )
