@@ -4,8 +4,9 @@ Latency and throughput are measured in rounds. A rule is judged on the median ro
 distribution-free interval: the order statistics ``[x_(k), x_(n-k+1)]`` of the per-round values
 cover the median with probability ``1 - 2 * BinomCDF(k - 1; n, 1/2)``, the largest ``k`` whose
 coverage is at least the policy's confidence. No normality is assumed (latencies are skewed) and
-one disturbed round moves neither end by more than one rank. A relative rule uses the per-round
-ratio candidate / champion of requests sent interleaved, so the machine's slow moments cancel.
+one disturbed round moves neither end by more than one rank. A relative latency rule uses the
+ratio of the candidate's and the champion's percentiles over every request, with a bootstrap
+over request pairs (sent back to back, so the machine's slow moments hit both members).
 Size, memory and load time are measured once and judged on their value.
 """
 
@@ -25,7 +26,13 @@ from quality_gates.components.operational_gate.policy import (
     RelativeRule,
 )
 from quality_gates.shared.contracts.results import CheckResult
-from quality_gates.shared.gates.decisions import Evidence, check_fields, describe, judge
+from quality_gates.shared.gates.decisions import (
+    Evidence,
+    check_fields,
+    describe,
+    from_replicates,
+    judge,
+)
 
 _PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 
@@ -38,11 +45,14 @@ class ModelNumbers:
         rounds: Per-round values of each round metric (latencies in ms, throughput in rows/s).
         pooled: Each round metric over every measured request of the run.
         once: ``size_mb``, ``memory_mb``, ``load_s`` (measured once).
+        samples: Every single-row (``single``) and batch (``batch``) latency in ms, in the
+            order sent; the candidate's i-th and the champion's i-th were sent back to back.
     """
 
     rounds: dict[str, np.ndarray]
     pooled: dict[str, float]
     once: dict[str, float]
+    samples: dict[str, np.ndarray]
 
     def value(self, metric: str) -> float:
         """The reported number of a metric (pooled for round metrics)."""
@@ -78,7 +88,43 @@ def numbers(timings: Timings, *, batch_size: int, once: dict[str, float]) -> Mod
         rounds["throughput_rps"] = np.array([batch_size * b.size / b.sum() for b in timings.batch])
         total = sum(b.size for b in timings.batch)
         pooled["throughput_rps"] = batch_size * total / sum(b.sum() for b in timings.batch)
-    return ModelNumbers(rounds=rounds, pooled=pooled, once=dict(once))
+    samples = {
+        kind: np.concatenate(arrays) * 1000.0 if arrays else np.empty(0)
+        for kind, arrays in (("single", timings.single), ("batch", timings.batch))
+    }
+    return ModelNumbers(rounds=rounds, pooled=pooled, once=dict(once), samples=samples)
+
+
+def paired_ratio(
+    a: np.ndarray, b: np.ndarray, *, q: float, confidence: float, resamples: int = 1000
+) -> Evidence:
+    """Ratio of the q-th percentiles of two paired latency samples, with a paired bootstrap.
+
+    Request ``i`` of the candidate and request ``i`` of the champion were sent back to back, so
+    a pair shares the machine's state; resampling pairs keeps that, and a slow moment that hits
+    a few requests moves the ratio's percentile far less than it moves one round's p95.
+
+    Args:
+        a: Candidate latencies.
+        b: Champion latencies, paired with ``a``.
+        q: Percentile (95 for p95).
+        confidence: Coverage of the interval.
+        resamples: Bootstrap resamples (seeded: the same run gives the same interval).
+
+    Returns:
+        The evidence on ``pct(a) / pct(b)``.
+    """
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, a.size, size=(resamples, a.size))
+    reps = np.percentile(a[idx], q, axis=1) / np.percentile(b[idx], q, axis=1)
+    estimate = float(np.percentile(a, q) / np.percentile(b, q))
+    return from_replicates(
+        estimate,
+        reps,
+        confidence=confidence,
+        n=int(a.size),
+        method=f"paired bootstrap over {a.size} request pairs",
+    )
 
 
 def median_interval(values: np.ndarray, *, confidence: float) -> tuple[float, float, float, float]:
@@ -184,7 +230,14 @@ def relative_check(
     """Judge one relative rule: candidate / champion (champion / candidate for throughput)."""
     inverted = rule.metric in HIGHER_IS_BETTER
     name = f"{rule.metric} ratio vs champion@{alias}"
-    if rule.metric in cand.rounds and rule.metric in champ.rounds:
+    if rule.metric in LATENCY_METRICS and rule.metric in cand.rounds:
+        kind = "batch" if rule.metric.startswith("batch_") else "single"
+        q = _PERCENTILES[rule.metric.removeprefix("batch_").removesuffix("_ms")]
+        a, b = cand.samples[kind], champ.samples[kind]
+        ev = paired_ratio(a, b, q=q, confidence=policy.confidence)
+        ratios = cand.rounds[rule.metric] / champ.rounds[rule.metric]
+        details = {"ratio_rounds": [round(float(r), 4) for r in ratios]}
+    elif rule.metric in cand.rounds and rule.metric in champ.rounds:
         a, b = cand.rounds[rule.metric], champ.rounds[rule.metric]
         ratios = b / a if inverted else a / b
         ev = _evidence(ratios, confidence=policy.confidence, what="ratio per round")
