@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
 .PHONY: install demo demo-fail demo-biased demo-leaky demo-drift test test-fast lint format compile bench clean gate
+.PHONY: server-venv
 .PHONY: lock wheelhouse base-image images push hadolint test-images dockerfiles
 
 # The venv takes the images' pins (docker/requirements/), so tests run what the images ship.
@@ -17,7 +18,20 @@ $(BIN)/.installed: pyproject.toml $(IMAGE_PINS)
 	$(BIN)/python -m pip install --quiet -e '.[dev]' $(addprefix -c ,$(IMAGE_PINS))
 	touch $@
 
-install: $(BIN)/.installed
+## The operational gate's model server (MLServer + its mlflow/sklearn runtimes) in its own venv:
+## mlserver 1.7 needs fastapi<0.116, the project's venv has MLflow 3's newer fastapi.
+SERVER_VENV ?= .venv-server
+SERVER_PINS := docker/requirements/model-server.txt
+
+$(SERVER_VENV)/.installed: $(SERVER_PINS)
+	$(PYTHON) -m venv $(SERVER_VENV)
+	$(SERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SERVER_VENV)/bin/python -m pip install --quiet -r $(SERVER_PINS)
+	touch $@
+
+server-venv: $(SERVER_VENV)/.installed
+
+install: $(BIN)/.installed $(SERVER_VENV)/.installed
 
 ## The main job end to end on the embedded default: candidate gated and promoted to staging.
 demo: install

@@ -42,6 +42,23 @@ PRUNE_TESTS = (
     "find @ROOT@ -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} +"
 )
 
+# Dependency sets whose components start a server of their own, from its own virtual environment
+# (its pins conflict with the core's): the operational gate's MLServer (KServe's runtime).
+SERVER_VENVS = {"operational": "model-server"}
+_SERVER_STEP = """\
+# The model server in its own venv (mlserver needs fastapi<0.116, the core a newer one); the
+# gate starts it as a subprocess ($QG_MODEL_SERVER) and only speaks HTTP to it.
+COPY requirements/@SERVER@.txt /wheelhouse/requirements/
+RUN python3 -m venv /opt/@SERVER@ \\
+    && /opt/@SERVER@/bin/python -m pip install --no-index --no-deps \\
+        --find-links /wheelhouse/deps -r /wheelhouse/requirements/@SERVER@.txt \\
+    && @PRUNE_TESTS:/opt/@SERVER@@
+"""
+_SERVER_COPY = """\
+COPY --from=build /opt/@SERVER@ /opt/@SERVER@
+ENV QG_MODEL_SERVER=/opt/@SERVER@/bin/mlserver
+"""
+
 _NO_EXTRA_STEP = """\
 # No extra: these components need only the core (an empty prefix keeps the stages uniform).
 RUN mkdir -p /opt/extra
@@ -62,7 +79,11 @@ def render(root: Path, dependency_set: str, folders: list[str]) -> str:
         component, so a new gate leaves the other Dockerfiles as they are.
     """
     template = (root / TEMPLATE).read_text(encoding="utf-8")
-    if dependency_set != versions.CORE:
+    server = SERVER_VENVS.get(dependency_set)
+    if server is not None:
+        purpose = f"the core plus its own model server venv ({server}.txt)"
+        step = _NO_EXTRA_STEP + _SERVER_STEP.replace("@SERVER@", server)
+    elif dependency_set != versions.CORE:
         requires = sorted(
             {str(r) for f in folders for r in gate_keywords(root, f).get("requires", ())}
         )
@@ -71,12 +92,14 @@ def render(root: Path, dependency_set: str, folders: list[str]) -> str:
         step = _EXTRA_STEP.replace("@EXTRA@", dependency_set)
     else:
         purpose, step = "the core only", _NO_EXTRA_STEP
+    copy = _SERVER_COPY.replace("@SERVER@", server) if server else ""
     text = (
         template.replace("@IMAGE@", versions.image_name(dependency_set))
+        .replace("@SERVER_COPY@", copy)
         .replace("@PURPOSE@", purpose)
         .replace("@EXTRA_STEP@", step)
     )
-    for root_dir in ("/opt/venv", "/opt/extra"):
+    for root_dir in ("/opt/venv", "/opt/extra", f"/opt/{server}"):
         text = text.replace(f"@PRUNE_TESTS:{root_dir}@", PRUNE_TESTS.replace("@ROOT@", root_dir))
     return text
 

@@ -36,7 +36,11 @@ ALL=$(mktemp /tmp/qg-reqs.XXXXXX)
 SRC=$(mktemp -d /tmp/qg-wheel.XXXXXX)
 LOG=$(mktemp /tmp/qg-pip.XXXXXX)
 trap 'rm -rf "$ALL" "$SRC" "$LOG" "$ALL.build"' EXIT INT TERM
-grep -h '==' "$ROOT"/docker/requirements/*.txt | sort -u > "$ALL"
+# The operational gate's model server has its own venv with its own pins (mlserver needs an
+# older fastapi than the core): downloaded in a second pass, into the same deps/ folder.
+SERVER_PINS="$ROOT/docker/requirements/model-server.txt"
+find "$ROOT"/docker/requirements -name '*.txt' ! -name model-server.txt -exec grep -h '==' {} + \
+    | sort -u > "$ALL"
 : > "$ALL.build"
 
 download() {
@@ -82,6 +86,9 @@ LOCK_SHA=$(cat "$ROOT"/docker/requirements/*.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$WHEELHOUSE/deps/.lock.sha256" 2>/dev/null)" = "$LOCK_SHA" ]; then
     echo "wheelhouse: pins unchanged since the last download; not contacting the index"
 else
+    download
+    grep -h '==' "$SERVER_PINS" | sort -u > "$ALL"
+    : > "$ALL.build"
     download
     echo "$LOCK_SHA" > "$WHEELHOUSE/deps/.lock.sha256"
 fi

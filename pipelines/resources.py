@@ -53,6 +53,11 @@ DEFAULTS: dict[str, TaskResources] = {
     "fairness_gate": _GATE,
     "explainability_gate": TaskResources("1", "2", "3Gi", "8Gi"),
     "pii_scan_gate": _GATE,
+    # The operational gate measures latency: its CPU is guaranteed and capped at what the gate
+    # assumes (request == limit == gates.operational.measurement.cpus, 1 by default), so the
+    # numbers do not depend on what else runs on the node. Memory: the gate plus one MLServer
+    # process per model (about 180 MB each before the model is loaded).
+    "operational_gate": TaskResources("1", "1", "2Gi", "4Gi"),
     "aggregator": TaskResources("250m", "1", "512Mi", "2Gi"),
     "promote": TaskResources("250m", "1", "1Gi", "4Gi"),
     "manual_approval": TaskResources("100m", "500m", "256Mi", "1Gi"),

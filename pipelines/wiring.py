@@ -28,6 +28,7 @@ from quality_gates.components.drift_gate.component import drift_gate
 from quality_gates.components.explainability_gate.component import explainability_gate
 from quality_gates.components.fairness_gate.component import fairness_gate
 from quality_gates.components.manual_approval.component import manual_approval
+from quality_gates.components.operational_gate.component import operational_gate
 from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
 from quality_gates.components.promote.component import promote
@@ -65,7 +66,7 @@ MLFLOW_CONFIG_KEYS = (
 )
 DEFAULT_MLFLOW_CONFIG = "quality-gates-config"
 # Gates that look up the champion behind an alias (it moves without the cache key changing).
-_REGISTRY_GATES = ("performance", "decay", "explainability")
+_REGISTRY_GATES = ("performance", "decay", "explainability", "operational")
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,8 @@ def _gate_tasks(
             performance_report=perf.outputs["report"],
             mlflow_tracking_uri=mlflow_tracking_uri,
         ),
+        # Latency, size and memory through MLServer (KServe's runtime), against the champion.
+        "operational": operational_gate(policy=policy, **candidate, **champion),
     }
     given = (model, data, sensitive_data, train_data, reference_data, production_data)
     uris = [v for v in given if v is not None]
