@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
-.PHONY: install demo demo-fail demo-biased demo-leaky demo-drift test test-fast lint format compile bench clean gate
+.PHONY: install demo demo-fail demo-biased demo-leaky demo-drift demo-slow test test-fast lint format compile bench clean gate
 .PHONY: server-venv
 .PHONY: lock wheelhouse base-image images push hadolint test-images dockerfiles
 
@@ -49,8 +49,13 @@ demo-biased: install
 demo-leaky: install
 	$(BIN)/quality-gates demo --scenario leaky --home $(DEMO_HOME)
 
+## A broken, drifted feed: the data contract and the drift gate name the columns.
 demo-drift: install
 	$(BIN)/quality-gates demo --scenario drift --home $(DEMO_HOME)
+
+## A huge forest, accurate but slow and large: the operational gate refuses it with the numbers.
+demo-slow: install
+	$(BIN)/quality-gates demo --scenario slow --home $(DEMO_HOME)
 
 ## Every test: unit, components (kfp.local), pipelines (compile + local runs), integration (mlflow server).
 test: install

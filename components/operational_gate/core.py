@@ -101,17 +101,25 @@ def _missing_champion(policy: OperationalPolicy, ref: dict[str, Any]) -> CheckRe
 def _metrics(found: dict[str, ModelNumbers]) -> dict[str, float]:
     """Flat metrics: the candidate's numbers, the champion's prefixed, ratios and noise."""
     cand = found["candidate"]
-    out = {**cand.pooled, **cand.once}
+    out = _numbers_of(cand)
     if "p95_ms" in cand.rounds:
         out["p95_ms_round_cv"] = noise(cand.rounds["p95_ms"])["cv"]
     champ = found.get("champion")
     if champ is not None:
-        out.update({f"champion_{k}": v for k, v in {**champ.pooled, **champ.once}.items()})
+        out.update({f"champion_{k}": v for k, v in _numbers_of(champ).items()})
         if "p95_ms" in cand.rounds and "p95_ms" in champ.rounds:
             ratios = cand.rounds["p95_ms"] / champ.rounds["p95_ms"]
+            # The relative rule's estimate: pooled percentiles of the paired requests.
             out["p95_ms_ratio"] = cand.pooled["p95_ms"] / champ.pooled["p95_ms"]
             out["p95_ms_ratio_round_cv"] = noise(ratios)["cv"]
     return {k: round(float(v), 6) for k, v in out.items()}
+
+
+def _numbers_of(model: ModelNumbers) -> dict[str, float]:
+    """A model's reported numbers: the judged value of each metric and the pooled one."""
+    out = {name: model.value(name) for name in [*model.pooled, *model.once]}
+    out.update({f"{name}_pooled": v for name, v in model.pooled.items()})
+    return out
 
 
 def _tables(found: dict[str, ModelNumbers], policy: OperationalPolicy) -> list[dict[str, Any]]:
@@ -120,10 +128,15 @@ def _tables(found: dict[str, ModelNumbers], policy: OperationalPolicy) -> list[d
     names = [*cand.pooled, "size_mb", "memory_mb", "server_baseline_mb", "load_s"]
     rows = []
     for name in names:
-        a = cand.value(name)
+        a, a_all = cand.value(name), cand.pooled.get(name)
         b = champ.value(name) if champ is not None else None
+        b_all = champ.pooled.get(name) if champ is not None else None
+        # Ratios as the relative rules estimate them: pooled where requests were pooled.
+        ratio = (a_all / b_all) if a_all is not None and b_all else (a / b if b else None)
         rows.append([name, round(a, 3), None if b is None else round(b, 3),
-                     None if not b else round(a / b, 3)])  # fmt: skip
+                     None if a_all is None else round(a_all, 3),
+                     None if b_all is None else round(b_all, 3),
+                     None if ratio is None else round(ratio, 3)])  # fmt: skip
     spread = []
     for role, model in found.items():
         for name, values in model.rounds.items():
@@ -144,8 +157,16 @@ def _tables(found: dict[str, ModelNumbers], policy: OperationalPolicy) -> list[d
     ]
     return [
         {
-            "title": "Measured",
-            "columns": ["metric", "candidate", "champion", "ratio"],
+            "title": "Measured (latencies: median of the per-round values, as the absolute "
+            "rules judge them, and pooled over every request, as the ratios are estimated)",
+            "columns": [
+                "metric",
+                "candidate",
+                "champion",
+                "candidate pooled",
+                "champion pooled",
+                "ratio",
+            ],
             "rows": rows,
         },  # fmt: skip
         {

@@ -14,6 +14,7 @@ GATE = GateSpec(
     inputs=("model", "predictions", "data", "champion"),
     extra="operational",
     order=60,
+    area="operations",
     # Small budget: the contract tests and the demo run it. A real section adds
     # champion: {rules: [{metric: p95_ms, max_ratio: 1.2}]}.
     example={

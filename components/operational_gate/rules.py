@@ -55,7 +55,14 @@ class ModelNumbers:
     samples: dict[str, np.ndarray]
 
     def value(self, metric: str) -> float:
-        """The reported number of a metric (pooled for round metrics)."""
+        """The reported number of a metric: for round metrics the median over rounds.
+
+        That is the number the absolute rules judge (with its order-statistic interval), so
+        the scorecard, the KFP metric and the check never disagree; the value pooled over
+        every request is reported beside it as ``<metric>_pooled``.
+        """
+        if metric in self.rounds:
+            return float(np.median(self.rounds[metric]))
         return self.pooled[metric] if metric in self.pooled else self.once[metric]
 
 

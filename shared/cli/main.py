@@ -298,10 +298,10 @@ def _add_demo_command(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--scenario",
-        choices=["candidate", "weak", "biased", "leaky", "drift"],
+        choices=["candidate", "weak", "biased", "leaky", "drift", "slow"],
         default="candidate",
-        help="what to gate: the good candidate (promoted); a weak or biased model, leaky data "
-        "or a broken, drifted feed (refused)",
+        help="what to gate: the good candidate (promoted); a weak or biased model, leaky data, "
+        "a broken, drifted feed or a huge, slow forest (refused)",
     )
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")

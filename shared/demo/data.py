@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -343,3 +343,30 @@ def train_models(
     for model in models.values():
         model.fit(X, y)
     return models
+
+
+def train_huge_forest(df: pd.DataFrame, *, seed: int = 0, n_trees: int = 800) -> Pipeline:
+    """Fit the operational gate's counter-example: accurate, but large and slow to serve.
+
+    A random forest of deep trees (leaves of 3 rows) ranks applicants about as well as the
+    champion, but every prediction walks ``n_trees`` trees and the artifact holds all of
+    them: with the defaults ~150 MB and ~70 ms per single-row prediction on one core, where
+    the champion takes a few milliseconds and a few hundred kilobytes.
+
+    Args:
+        df: Training table from :func:`make_credit_data`.
+        seed: Random state of the forest.
+        n_trees: Number of trees.
+
+    Returns:
+        The fitted pipeline (same inputs as the other demo models).
+    """
+    X = df.loc[:, FEATURES]
+    numeric = [c for c in FEATURES if pd.api.types.is_numeric_dtype(X[c].dtype)]
+    categorical = [c for c in FEATURES if c not in numeric]
+    forest = RandomForestClassifier(
+        n_estimators=n_trees, min_samples_leaf=3, max_features="sqrt", random_state=seed
+    )
+    model = _pipeline(numeric, categorical, forest)
+    model.fit(X, df[LABEL].to_numpy())
+    return model

@@ -128,6 +128,30 @@ def prepare_models(home: Path, train_path: Path) -> dict[str, Path]:
     return paths
 
 
+def prepare_slow_model(home: Path, train_path: Path) -> Path:
+    """Train the huge forest of the ``slow`` scenario once (only when that scenario runs).
+
+    Args:
+        home: Demo folder.
+        train_path: Training data.
+
+    Returns:
+        Path of its joblib file.
+    """
+    import joblib
+    import pandas as pd
+
+    from quality_gates.shared.demo.data import train_huge_forest
+
+    path = home / "models" / "slow.joblib"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(train_huge_forest(pd.read_parquet(train_path), seed=0), path)
+        size_mb = path.stat().st_size / 1e6
+        _say(f"trained the huge forest (800 deep trees, {size_mb:.0f} MB) into {path}")
+    return path
+
+
 def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
     """Register the champion and give it the ``production`` alias, once.
 
@@ -222,6 +246,8 @@ SCENARIOS = {
     "leaky": "the good candidate on data whose notes hold e-mails and phones: fails the PII scan",
     "drift": "the good candidate on a broken feed (income all null, loan_amount x1000) and a "
     "shifted credit_score: fails the data contract and the drift gate, columns named",
+    "slow": "a huge forest, as accurate as the champion but many times slower and larger: "
+    "refused by the operational gate with its p95 latency, size and memory",
 }
 
 
@@ -244,7 +270,7 @@ def _report(run: LocalRun, *, role: str, home: Path, tracking_uri: str) -> None:
         )
     else:
         _say(
-            f"the {role} was NOT promoted; aliases unchanged: "
+            f"the {role} model was NOT promoted; aliases unchanged: "
             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
         )
     if run.refusal_reasons:
@@ -298,6 +324,8 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     if scenario not in SCENARIOS:
         raise GateInputError(f"unknown demo scenario '{scenario}'; choose {', '.join(SCENARIOS)}")
     role = "candidate" if scenario in ("leaky", "drift") else scenario
+    if scenario == "slow":
+        models["slow"] = prepare_slow_model(home, train_path)
     data_path = {"leaky": leaky_path, "drift": prepare_drifted(eval_path)}.get(scenario, eval_path)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = home / "runs" / f"{stamp}-{scenario}"

@@ -127,6 +127,11 @@ def test_a_small_candidate_like_the_champion_passes(world):
     ):
         assert key in result.metrics, key  # fmt: skip
     assert result.metrics["memory_mb"] > result.metrics["server_baseline_mb"] > 0
+    # The KFP metric is the number the check judged (median of rounds), the pooled one beside.
+    p95 = next(c for c in result.checks if c.name == "p95_ms")
+    assert result.metrics["p95_ms"] == pytest.approx(p95.value, rel=1e-6)
+    assert "p95_ms_pooled" in result.metrics and "champion_p95_ms_pooled" in result.metrics
+    assert result.metrics["p95_ms_ratio"] == pytest.approx(ratio.value, rel=1e-6)
     assert result.inputs["champion_model"].startswith("sha256:")
     titles = [t["title"] for t in result.details["tables"]]
     assert "Noise over rounds (run-to-run spread)" in titles

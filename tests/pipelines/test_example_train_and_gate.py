@@ -6,6 +6,7 @@ digest of the very bytes the train step wrote.
 """
 
 import importlib.util
+import json
 from pathlib import Path
 
 import joblib
@@ -101,3 +102,10 @@ def test_example_trains_gates_and_promotes_the_trained_bytes_to_staging(
     loaded = mlflow.sklearn.load_model(f"models:/{name}@staging")
     assert type(loaded).__name__ == type(joblib.load(trained)).__name__
     assert client.get_model_version_by_alias(name, "production").version == champion_version
+    # The demo policy's operational rules, served by MLServer next to the champion: the KFP
+    # Metrics carry the judged p95, the size and the server's peak memory.
+    executor = json.loads((run_dir / "operational-gate" / "executor_output.json").read_text())
+    metrics = executor["artifacts"]["metrics"]["artifacts"][0]["metadata"]
+    assert metrics["gate_passed"] == 1.0
+    assert 0 < metrics["p95_ms"] <= 50 and 0 < metrics["size_mb"] <= 50
+    assert metrics["memory_mb"] > 0 and metrics["champion_p95_ms"] > 0
