@@ -36,6 +36,7 @@ def _policy() -> str:
     policy = yaml.safe_load(demo_policy_text())
     for section in policy["gates"].values():
         section.pop("champion", None)
+        section.get("business", {}).pop("vs_champion", None)  # no champion to compare with
     for name in ("performance", "fairness"):
         policy["gates"][name]["n_resamples"] = 50
     policy["gates"]["explainability"]["sampling"] = {
