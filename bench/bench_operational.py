@@ -131,8 +131,9 @@ def main() -> None:
         for name, seconds in phases.items():
             print(f"| {name} | {seconds:.2f} |")
         rows = [_gate(candidate, champion, data) for _ in range(args.runs)]
-    print("\n| run | gate wall s | gate CPU s (this process) | p95 ms cand / champ | ratio "
-          "(median round) | 90% interval | round CV of ratio | decision | status |")  # fmt: skip
+    print("\n| run | gate wall s | gate CPU s (this process) | p95 ms cand / champ (median "
+          "round) | p95 ratio (pooled) | 90% interval (block bootstrap over rounds) | round CV "
+          "of ratio | decision | status |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     for i, (wall, cpu, r) in enumerate(rows, 1):
         print(f"| {i} | {wall:.1f} | {cpu:.1f} | {r['p95_ms']:.2f} / {r['champion_p95_ms']:.2f} "

@@ -85,10 +85,10 @@ class OperationalRule(MinMaxBound, StrictModel):
 class RelativeRule(StrictModel):
     """The candidate's number relative to the champion's, measured interleaved in one run.
 
-    Latency ratios get an interval from a paired bootstrap over request pairs (sent back to
-    back), throughput from the per-round ratios; the rule is shown to pass when the interval
-    lies at or below ``max_ratio``, shown to fail above it and inconclusive across it. For
-    ``throughput_rps`` the ratio is champion / candidate, so
+    Latency ratios get an interval from a block bootstrap over rounds of request pairs (a
+    pair is sent back to back), throughput from the per-round ratios; the rule is shown to
+    pass when the interval lies at or below ``max_ratio``, shown to fail above it and
+    inconclusive across it. For ``throughput_rps`` the ratio is champion / candidate, so
     ``max_ratio: 1.2`` always means "at most 20% worse".
 
     Attributes:

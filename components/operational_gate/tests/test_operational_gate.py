@@ -144,6 +144,22 @@ def test_one_disturbed_round_does_not_flip_a_within_five_percent_candidate():
     assert check.decision == "pass", check.message
 
 
+def test_a_whole_disturbed_round_makes_the_ratio_inconclusive_never_shown_to_fail():
+    # Measured on a busy machine: the candidate's server stalled through about one round, so
+    # an eighth of its requests were slow and the pooled p95 ratio of two equal models was
+    # 1.41. Request pairs resampled one by one called that "shown to fail"; rounds are the
+    # independent unit, so the interval must reach back below the bound.
+    machine = [10.0] * 8
+    cand = _numbers([m * 1.02 for m in machine], seed=1)
+    champ = _numbers(machine, seed=2)
+    cand.samples["single"][60:90] *= 3.0  # round 3 of the candidate, all 30 requests
+    policy = _policy(**RATIO_RULE)
+    check = relative_check(policy.champion.rules[0], cand, champ, policy=policy, alias="p")
+    assert check.value > 1.2  # the pooled estimate does see the stall
+    assert check.decision == "inconclusive" and check.ci_low < 1.2 < check.ci_high, check.message
+    assert "block bootstrap over 8 rounds" in check.details["method"]
+
+
 def test_absolute_latency_and_size_rules():
     policy = _policy(rules=[{"metric": "p95_ms", "max": 50}, {"metric": "size_mb", "max": 0.5}])
     fast = _numbers([10.0] * 8)
