@@ -23,6 +23,7 @@ LAYERS = [
     "shared.reports",
     "shared.governance",
     "shared.gates",
+    "shared.release",
     ("components", "pipelines"),
     "shared.kfp_glue",
     "shared.demo",

@@ -1,0 +1,1 @@
+"""Release safety: shadow evaluation, canary rollout, traffic routers and live metrics."""
