@@ -25,9 +25,9 @@ from sklearn.preprocessing import StandardScaler
 
 from quality_gates.components.operational_gate.measure import measure, payloads
 from quality_gates.components.operational_gate.policy import Measurement
-from quality_gates.components.operational_gate.server import ModelServer
 from quality_gates.shared.demo.data import NUMERIC_FEATURES, make_credit_data
 from quality_gates.shared.gates.runner import GateInputs, run_gate
+from quality_gates.shared.serving.mlserver import ModelServer
 
 
 def _models(root: Path) -> tuple[Path, Path, Path]:

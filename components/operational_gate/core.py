@@ -21,10 +21,10 @@ from quality_gates.components.operational_gate.rules import (
     numbers,
     relative_check,
 )
-from quality_gates.components.operational_gate.server import ModelServer, artifact_mb
 from quality_gates.shared.contracts.results import CheckResult, Status
 from quality_gates.shared.gates.context import Evaluation, GateContext
 from quality_gates.shared.io.models import LoadedModel, model_input
+from quality_gates.shared.serving.mlserver import ModelServer, artifact_mb
 
 LATENCY_METHOD = (
     "client-side wall clock (time.perf_counter) per V2 inference request on a persistent "

@@ -21,8 +21,8 @@ import pandas as pd
 import requests
 
 from quality_gates.components.operational_gate.policy import Measurement
-from quality_gates.components.operational_gate.server import ModelServer, server_error
 from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.serving.mlserver import ModelServer, server_error
 
 
 def _datatype(column: pd.Series) -> tuple[str, list]:

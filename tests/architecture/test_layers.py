@@ -20,6 +20,7 @@ LAYERS = [
     "shared.policy",
     "shared.tracking",
     "shared.io",
+    "shared.serving",
     "shared.reports",
     "shared.governance",
     "shared.gates",

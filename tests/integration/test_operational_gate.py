@@ -18,11 +18,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from quality_gates.components.operational_gate.server import server_executable
 from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.results import Status
 from quality_gates.shared.demo.data import NUMERIC_FEATURES, make_credit_data
 from quality_gates.shared.gates.runner import GateInputs, run_gate
+from quality_gates.shared.serving.mlserver import server_executable
 
 pytestmark = pytest.mark.integration
 

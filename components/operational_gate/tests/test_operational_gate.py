@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from quality_gates.components.operational_gate import server as server_module
 from quality_gates.components.operational_gate.measure import Timings, encode_rows, payloads
 from quality_gates.components.operational_gate.policy import OperationalPolicy
 from quality_gates.components.operational_gate.rules import (
@@ -18,14 +17,15 @@ from quality_gates.components.operational_gate.rules import (
     numbers,
     relative_check,
 )
-from quality_gates.components.operational_gate.server import (
+from quality_gates.shared.contracts.errors import GateInputError
+from quality_gates.shared.contracts.results import Status
+from quality_gates.shared.serving import mlserver as server_module
+from quality_gates.shared.serving.mlserver import (
     ModelServer,
     runtime_for,
     server_error,
     server_executable,
 )
-from quality_gates.shared.contracts.errors import GateInputError
-from quality_gates.shared.contracts.results import Status
 
 
 def _policy(**section) -> OperationalPolicy:

@@ -138,6 +138,9 @@ class ModelServer:
         name: The model's name on the server (``candidate`` or ``champion``).
         local_path: The model artifact.
         cpus: Threads of the server's math libraries (the CPUs the gate assumes).
+        implementation: The MLServer runtime class; default the one KServe picks for the
+            artifact (:func:`runtime_for`).
+        extra_pythonpath: A folder put on the server's ``PYTHONPATH`` (a custom runtime).
         startup_timeout_s: Time to start and to load the model.
         request_timeout_s: Timeout of each request.
     """
@@ -145,9 +148,12 @@ class ModelServer:
     name: str
     local_path: str
     cpus: int = 1
+    implementation: str | None = None
+    extra_pythonpath: str | None = None
     startup_timeout_s: float = 90.0
     request_timeout_s: float = 30.0
     port: int = 0
+    metrics_port: int = 0
     process: subprocess.Popen | None = None
     http: requests.Session = field(default_factory=requests.Session)
     workdir: Path | None = None
@@ -161,13 +167,14 @@ class ModelServer:
 
     def _write_repository(self, runtime: str) -> Path:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"qg-mlserver-{self.name}-"))
-        self.port = free_port()
+        self.port, self.metrics_port = free_port(), free_port()
         settings = {
             "debug": False,
             "host": "127.0.0.1",
             "http_port": self.port,
             "grpc_port": free_port(),
-            "metrics_port": free_port(),
+            # Prometheus metrics (model_infer_request_*, rest_server_request_duration_*).
+            "metrics_port": self.metrics_port,
             # Inference in the server process itself: its RSS is the model's memory, and no
             # worker pool sits between the request and the model.
             "parallel_workers": 0,
@@ -191,7 +198,7 @@ class ModelServer:
             GateInputError: No server executable, or an artifact KServe does not serve.
         """
         executable = server_executable()
-        repo = self._write_repository(runtime_for(self.local_path))
+        repo = self._write_repository(self.implementation or runtime_for(self.local_path))
         threads = str(self.cpus)
         # OpenMP/BLAS threads = the CPUs assumed: more threads than cores makes spinning
         # OpenMP workers (HistGradientBoosting, ...) stall for whole scheduler slices.
@@ -201,6 +208,10 @@ class ModelServer:
             "OPENBLAS_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
         }
+        if self.extra_pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (self.extra_pythonpath, env.get("PYTHONPATH", "")) if p
+            )
         log = (repo / "server.log").open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own executable, fixed arguments
             [str(executable), "start", str(repo)],
