@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
-.PHONY: install demo demo-fail demo-biased demo-leaky demo-drift demo-slow test test-fast lint format compile bench clean gate
+.PHONY: install demo demo-fail demo-biased demo-leaky demo-drift demo-slow demo-canary test test-fast lint format compile bench clean gate
 .PHONY: server-venv
 .PHONY: lock wheelhouse base-image images push hadolint test-images dockerfiles
 
@@ -52,6 +52,11 @@ demo-leaky: install
 ## A broken, drifted feed: the data contract and the drift gate name the columns.
 demo-drift: install
 	$(BIN)/quality-gates demo --scenario drift --home $(DEMO_HOME)
+
+## Canary rollouts through nginx, two MLServers and Prometheus: a bad canary rolled back at its
+## first stage (error_rate named, production unchanged), a good one promoted to production.
+demo-canary: install
+	$(BIN)/quality-gates demo --scenario canary --home $(DEMO_HOME)
 
 ## A huge forest, accurate but slow and large: the operational gate refuses it with the numbers.
 demo-slow: install

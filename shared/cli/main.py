@@ -226,6 +226,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from quality_gates.shared.demo.run import run_demo
 
     scenario = "weak" if args.fail else args.scenario
+    if scenario == "canary":
+        from quality_gates.shared.demo.canary import run_canary_demo
+
+        return run_canary_demo(home=args.home)
     return run_demo(home=args.home, scenario=scenario, rows=args.rows)
 
 
@@ -298,10 +302,11 @@ def _add_demo_command(sub: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--scenario",
-        choices=["candidate", "weak", "biased", "leaky", "drift", "slow"],
+        choices=["candidate", "weak", "biased", "leaky", "drift", "slow", "canary"],
         default="candidate",
         help="what to gate: the good candidate (promoted); a weak or biased model, leaky data, "
-        "a broken, drifted feed or a huge, slow forest (refused)",
+        "a broken, drifted feed or a huge, slow forest (refused); canary: a bad canary rolled "
+        "back and a good one promoted through nginx, MLServer and Prometheus",
     )
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")

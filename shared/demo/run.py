@@ -37,7 +37,8 @@ def demo_policy_text() -> str:
     )
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
+    """Print one line of the demo's narration."""
     print(f"[demo] {msg}", flush=True)
 
 
@@ -65,7 +66,7 @@ def prepare_data(home: Path, *, rows: int) -> tuple[Path, Path, Path]:
         df.iloc[cut:].reset_index(drop=True).to_parquet(eval_path, index=False)
         leaky = make_credit_data(n_rows=rows, seed=0, pii_rate=0.05)
         leaky.iloc[cut:].reset_index(drop=True).to_parquet(leaky_path, index=False)
-        _say(f"generated {len(df)} rows of synthetic credit-risk data in {data_dir}")
+        say(f"generated {len(df)} rows of synthetic credit-risk data in {data_dir}")
     return train_path, eval_path, leaky_path
 
 
@@ -124,7 +125,7 @@ def prepare_models(home: Path, train_path: Path) -> dict[str, Path]:
         ]
         for role, path in paths.items():
             joblib.dump(models[role], path)
-        _say(f"trained {', '.join(roles)} models into {model_dir}")
+        say(f"trained {', '.join(roles)} models into {model_dir}")
     return paths
 
 
@@ -148,17 +149,20 @@ def prepare_slow_model(home: Path, train_path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump(train_huge_forest(pd.read_parquet(train_path), seed=0), path)
         size_mb = path.stat().st_size / 1e6
-        _say(f"trained the huge forest (800 deep trees, {size_mb:.0f} MB) into {path}")
+        say(f"trained the huge forest (800 deep trees, {size_mb:.0f} MB) into {path}")
     return path
 
 
-def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
+def ensure_champion(
+    home: Path, champion_path: Path, tracking_uri: str, *, name: str = REGISTERED_MODEL
+) -> str:
     """Register the champion and give it the ``production`` alias, once.
 
     Args:
         home: Demo folder (holds the artifact store).
         champion_path: The champion's joblib file.
         tracking_uri: The sqlite tracking URI.
+        name: Registered model name.
 
     Returns:
         The champion's ``models:/`` URI.
@@ -169,8 +173,8 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
 
     client = connect(tracking_uri)
     try:
-        mv = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
-        return f"models:/{REGISTERED_MODEL}/{mv.version}"
+        mv = client.get_model_version_by_alias(name, "production")
+        return f"models:/{name}/{mv.version}"
     except MlflowException:
         pass
     mlflow.set_tracking_uri(tracking_uri)
@@ -179,37 +183,31 @@ def ensure_champion(home: Path, champion_path: Path, tracking_uri: str) -> str:
     with mlflow.start_run(experiment_id=exp, run_name="champion-training") as run:
         log_sklearn_model(model)
     try:
-        client.create_registered_model(REGISTERED_MODEL)
+        client.create_registered_model(name)
     except MlflowException:
         pass
-    mv = client.create_model_version(
-        REGISTERED_MODEL, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
-    )
-    client.set_registered_model_alias(REGISTERED_MODEL, "production", mv.version)
-    client.set_model_version_tag(
-        REGISTERED_MODEL, mv.version, "quality_gates.note", "demo bootstrap champion"
-    )
+    mv = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias(name, "production", mv.version)
+    client.set_model_version_tag(name, mv.version, "quality_gates.note", "demo bootstrap champion")
     # The bytes of the registered champion, so that a rollback to it is digest-checked.
     from quality_gates.shared.io.models import model_digest
 
-    digest = model_digest(f"models:/{REGISTERED_MODEL}/{mv.version}", tracking_uri=tracking_uri)
-    client.set_model_version_tag(
-        REGISTERED_MODEL, mv.version, "quality_gates.artifact_digest", digest
-    )
+    digest = model_digest(f"models:/{name}/{mv.version}", tracking_uri=tracking_uri)
+    client.set_model_version_tag(name, mv.version, "quality_gates.artifact_digest", digest)
     # A production model that predates the gates is adopted in the audit log, so that
     # `audit verify` can tell this alias holder from one moved without a record.
     from quality_gates.shared.governance import audit
 
     audit.append(
-        model=REGISTERED_MODEL,
+        model=name,
         event="adoption",
         version=str(mv.version),
         actor="demo-bootstrap",
         details={"alias": "production", "artifact_digest": digest, "note": "registered by hand"},
         tracking_uri=tracking_uri,
     )
-    _say(f"registered the champion as {REGISTERED_MODEL} v{mv.version} @production")
-    return f"models:/{REGISTERED_MODEL}/{mv.version}"
+    say(f"registered the champion as {name} v{mv.version} @production")
+    return f"models:/{name}/{mv.version}"
 
 
 def log_sklearn_model(model, *, name: str = "model") -> None:
@@ -254,28 +252,28 @@ SCENARIOS = {
 def _report(run: LocalRun, *, role: str, home: Path, tracking_uri: str) -> None:
     """Say what the run decided, where its evidence is and which aliases moved."""
     card = run.scorecard
-    _say(f"decision: {card.decision.value} — {card.summary}")
+    say(f"decision: {card.decision.value} — {card.summary}")
     for gate, check, message in card.failing_checks():
-        _say(f"  blocked by {gate} / {check}: {message}")
-    _say(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
-    _say(f"           {run.scorecard_dir / 'scorecard.md'}")
+        say(f"  blocked by {gate} / {check}: {message}")
+    say(f"scorecard: {run.scorecard_dir / 'scorecard.html'}")
+    say(f"           {run.scorecard_dir / 'scorecard.md'}")
     client = connect(tracking_uri)
     aliases = client.get_registered_model(REGISTERED_MODEL).aliases
     held = {a: v for a, v in aliases.items()}
     if run.promoted_version:
         mine = sorted(a for a, v in held.items() if str(v) == str(run.promoted_version))
-        _say(
+        say(
             f"the {role} is {REGISTERED_MODEL} version {run.promoted_version}, holding alias(es): "
             f"{', '.join(mine)}"
         )
     else:
-        _say(
+        say(
             f"the {role} model was NOT promoted; aliases unchanged: "
             + ", ".join(f"{a}=v{v}" for a, v in sorted(held.items()))
         )
     if run.refusal_reasons:
         # On a cluster the run ends FAILED in this step, so a refusal never looks like a success.
-        _say(f"the run ended FAILED in its 'candidate refused' step: {run.refusal_reasons}")
+        say(f"the run ended FAILED in its 'candidate refused' step: {run.refusal_reasons}")
     _say_next_steps(run, home=home, tracking_uri=tracking_uri)
 
 
@@ -284,18 +282,18 @@ def _say_next_steps(run: LocalRun, *, home: Path, tracking_uri: str) -> None:
     policy_path = home / "policy.yaml"
     policy_path.write_text(demo_policy_text(), encoding="utf-8")
     if run.promoted_version:
-        _say(f"approval: {run.approval_state} (submitted by {SUBMITTER}); next steps:")
+        say(f"approval: {run.approval_state} (submitted by {SUBMITTER}); next steps:")
         common = f"--model {REGISTERED_MODEL} --policy {policy_path} --tracking-uri {tracking_uri}"
-        _say(
+        say(
             f"  quality-gates approve {common} --version {run.promoted_version} "
             f'--as {APPROVER} --comment "reviewed the scorecard"'
         )
-        _say(f'  quality-gates rollback {common} --as {APPROVER} --reason "incident"')
-        _say(f"  quality-gates status --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}")
-        _say(
+        say(f'  quality-gates rollback {common} --as {APPROVER} --reason "incident"')
+        say(f"  quality-gates status --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}")
+        say(
             f"  quality-gates audit verify --model {REGISTERED_MODEL} --tracking-uri {tracking_uri}"
         )
-    _say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
+    say(f"browse the registry: mlflow ui --backend-store-uri {tracking_uri}")
 
 
 def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000) -> int:
@@ -316,7 +314,7 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     home.mkdir(parents=True, exist_ok=True)
     tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    _say(f"demo folder: {home} (MLflow registry: {tracking_uri})")
+    say(f"demo folder: {home} (MLflow registry: {tracking_uri})")
     train_path, eval_path, leaky_path = prepare_data(home, rows=rows)
     models = prepare_models(home, train_path)
     champion_uri = ensure_champion(home, models["champion"], tracking_uri)
@@ -329,8 +327,8 @@ def run_demo(*, home: str | Path, scenario: str = "candidate", rows: int = 20000
     data_path = {"leaky": leaky_path, "drift": prepare_drifted(eval_path)}.get(scenario, eval_path)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = home / "runs" / f"{stamp}-{scenario}"
-    _say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
-    _say(f"scenario '{scenario}': {SCENARIOS[scenario]}")
+    say(f"champion {champion_uri} holds 'production'; gating the {role} model {models[role]}")
+    say(f"scenario '{scenario}': {SCENARIOS[scenario]}")
     run = run_pipeline(
         model_uri=str(models[role]),
         data_uri=str(data_path),

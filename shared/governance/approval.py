@@ -505,7 +505,7 @@ def _verify_bytes(evidence: Evidence, uri: str, tracking: str) -> None:
         )
 
 
-def _production_copy(client: MlflowClient, evidence: Evidence, target: str, tracking: str) -> str:
+def production_copy(client: MlflowClient, evidence: Evidence, target: str, tracking: str) -> str:
     """The version of the production model holding the approved bytes (copied once)."""
     source = f"models:/{evidence.name}/{evidence.version}"
     if target == evidence.name:
@@ -555,8 +555,8 @@ def _record_approval(
     now = dict(_get_version(client, name, version, tracking).tags or {})
     _require_decidable(now, name, version)  # decided meanwhile: refuse with who and when
     target = rules.production_model_for(name)
-    alias = rules.production_alias
-    prod_version = _production_copy(client, evidence, target, tracking)
+    alias = rules.alias_on_approval
+    prod_version = production_copy(client, evidence, target, tracking)
     previous = _alias_holder(client, target, alias, tracking)
     at = utc_now()
     new_tags = {
@@ -644,7 +644,7 @@ def approve(
         actor=who.name,
         details={
             "comment": comment,
-            "alias": rules.production_alias,
+            "alias": rules.alias_on_approval,
             "production_model": target,
             "production_version": prod_version,
             "previous_version": previous,
@@ -654,7 +654,7 @@ def approve(
             **_evidence_details(evidence, tags),
         },
         tracking=tracking,
-        done=f"'{name}' version {version} is approved and holds '{rules.production_alias}'",
+        done=f"'{name}' version {version} is approved and holds '{rules.alias_on_approval}'",
     )
     return Decision(
         name=name,
@@ -663,7 +663,7 @@ def approve(
         actor=who.name,
         at=at,
         comment=comment,
-        alias=rules.production_alias,
+        alias=rules.alias_on_approval,
         previous_version=previous if previous != prod_version else None,
         audit_seq=seq,
     )

@@ -82,6 +82,9 @@ EVENTS = (
     "adoption",
     "rollback",
     "timeout",
+    "canary_promotion",
+    "canary_rollback",
+    "canary_hold",
 )
 FIELDS = (
     "seq",

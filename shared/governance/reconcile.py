@@ -15,7 +15,7 @@ from quality_gates.shared.tracking.client import TAG_PREFIX
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from mlflow import MlflowClient
 
-_PRODUCTION_EVENTS = ("approval", "rollback", "adoption")
+_PRODUCTION_EVENTS = ("approval", "rollback", "adoption", "canary_promotion")
 
 
 def _versions_with(records: list[dict[str, Any]], event: str) -> set[str]:
@@ -30,12 +30,16 @@ def _production_version(record: dict[str, Any]) -> str | None:
     return str(held) if held else None
 
 
-def _last_production(records: list[dict[str, Any]], model: str, name: str) -> str | None:
+def _last_production(
+    records: list[dict[str, Any]], model: str, name: str, alias: str = "production"
+) -> str | None:
     """The production-model version the log last moved production to."""
     for r in reversed(records):
         if r.get("event") not in _PRODUCTION_EVENTS:
             continue
         details = r.get("details") or {}
+        if r.get("event") == "approval" and details.get("alias", alias) != alias:
+            continue  # a canary release's approval moved its own alias, not production
         if (details.get("production_model") or name) == model:
             return _production_version(r)
     return None
@@ -112,7 +116,7 @@ def reconcile(
             held = None
         if held is None:
             continue
-        logged = _last_production(records, model, name)
+        logged = _last_production(records, model, name, production_alias)
         if str(held) != logged:
             said = f"version {logged}" if logged else "no version"
             problems.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from quality_gates.shared.policy.base import StrictModel
@@ -25,6 +27,10 @@ class ApprovalPolicy(StrictModel):
             ``"{name}-production"``). With MLflow authentication, only approvers get EDIT on it,
             so the pipeline's identity cannot move production (docs/THREAT_MODEL.md). Unset: the
             gated model holds production too.
+        release: ``direct`` (an approval moves production) or ``canary`` (an approval moves
+            ``canary_alias``; production moves when ``quality-gates rollout`` has taken the
+            version through every canary stage, ``release.canary``).
+        canary_alias: The alias an approval sets in a canary release.
         max_waiver_days: Longest a waiver may run: its ``until`` may be at most this many days
             after the day it is used. A waiver that runs longer is refused (has no effect).
     """
@@ -38,6 +44,13 @@ class ApprovalPolicy(StrictModel):
     audit_mirror: str | None = None
     production_model: str | None = None
     max_waiver_days: int = Field(default=90, ge=1, le=3660)
+    release: Literal["direct", "canary"] = "direct"
+    canary_alias: str = Field(default="approved", min_length=1)
+
+    @property
+    def alias_on_approval(self) -> str:
+        """The alias an approval moves: production, or in a canary release ``canary_alias``."""
+        return self.canary_alias if self.release == "canary" else self.production_alias
 
     @field_validator("approvers")
     @classmethod

@@ -21,6 +21,7 @@ from quality_gates.shared.contracts.errors import GateInputError
 from quality_gates.shared.contracts.gates import gates as registered_gates
 from quality_gates.shared.policy.approval import ApprovalPolicy
 from quality_gates.shared.policy.base import StrictModel
+from quality_gates.shared.policy.release import ReleasePolicy
 from quality_gates.shared.policy.waivers import Waiver
 
 
@@ -74,6 +75,7 @@ class Policy(StrictModel):
     registry: RegistryPolicy = Field(default_factory=RegistryPolicy)
     waivers: list[Waiver] = Field(default_factory=list)
     approval: ApprovalPolicy | None = None
+    release: ReleasePolicy = Field(default_factory=ReleasePolicy)
 
 
 # A value quoted in a message is cut short: a policy value can be large (or, through YAML

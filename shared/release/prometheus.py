@@ -6,7 +6,8 @@ histogram buckets are read at the stage's start and end with instant queries
 the stage exactly (no ``rate()`` extrapolation): the error rates get binomial intervals and the
 latency percentiles a multinomial bootstrap over the histogram's buckets.
 
-MLServer (KServe's runtime) exports ``model_infer_request_success`` / ``_failure`` counters and
+MLServer (KServe's runtime) exports ``model_infer_request_success_total`` / ``_failure_total``
+counters and
 ``rest_server_request_duration_seconds`` histograms (starlette_exporter) on its metrics port;
 a selector such as ``{role="canary"}`` (the demo's scrape labels) or
 ``{namespace="ml", pod=~"credit-risk-canary-.*"}`` (a cluster) picks one side.
