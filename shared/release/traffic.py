@@ -6,6 +6,14 @@ the rest to the stable model, and to say what it sends now. Locally that is ngin
 InferenceService's ``canaryTrafficPercent`` (Serverless mode) or the weights of an Istio
 VirtualService between two InferenceServices (Standard mode), through the official
 ``kubernetes`` client (:mod:`quality_gates.shared.release.kube`).
+
+On a cluster, :func:`quality_gates.shared.release.kube.detect_router` reads the
+InferenceService's deployment mode and returns the router that really moves traffic there, with
+a one-line reason: :class:`~quality_gates.shared.release.kserve.KServeServerlessRouter`
+(Serverless), :class:`~quality_gates.shared.release.istio.IstioWeightRouter` (Standard with a
+VirtualService) or :class:`~quality_gates.shared.release.kserve.KServeStandardCanaryRouter`
+(Standard with KServe 0.20's ``spec.canary``). Their API calls go through
+:class:`~quality_gates.shared.release.kube_api.KubeApi`.
 """
 
 from __future__ import annotations
