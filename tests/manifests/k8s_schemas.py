@@ -2,9 +2,10 @@
 
 Core resources: kubernetes-validate in strict mode (unknown fields refused) against Kubernetes
 ``K8S_VERSION``. KServe's InferenceService: the CRD sub-schema vendored in manifests/schemas/;
-Istio's VirtualService: a sub-schema of the fields used, written from Istio's API reference. Both CRD schemas are closed the
-way the API server's strict field validation closes them, with ``metadata`` checked as a
-Kubernetes ObjectMeta. Loaded by file path (tests run with ``--import-mode=importlib``).
+Istio's VirtualService: a sub-schema of the fields used, written from Istio's API reference.
+Both CRD schemas are closed the way the API server's strict field validation closes them,
+with ``metadata`` checked as a Kubernetes ObjectMeta. Loaded by file path (tests run with
+``--import-mode=importlib``).
 """
 
 from __future__ import annotations
