@@ -243,7 +243,13 @@ def serve(stable_path: str, canary_path: str, bodies: list[bytes]) -> Stack:
         for part in reversed(started):
             part.stop()
         raise
-    return Stack(stable, canary, prometheus, router, Traffic(router.url, bodies).start())
+    stack = Stack(stable, canary, prometheus, router, Traffic(router.url, bodies).start())
+    try:
+        prometheus.wait_for_targets()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
 
 
 def release(*, home: Path, version: str, stable_version: str, bodies: list[bytes],

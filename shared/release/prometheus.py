@@ -189,6 +189,29 @@ class LocalPrometheus:
             time.sleep(0.2)
         raise GateInputError(f"Prometheus on {self.url} was not ready within {timeout_s:g} s")
 
+    def wait_for_targets(self, *, timeout_s: float = 30.0) -> None:
+        """Wait until every target has been scraped (``up == 1`` for each role).
+
+        Prometheus spreads its first scrapes over an interval after start-up; a rollout that
+        starts before them would read "no series" and hold.
+
+        Raises:
+            GateInputError: A target not up in time (names it).
+        """
+        client = PrometheusClient(self.url)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            up = {r["metric"].get("role") for r in client.query("up == 1")}
+            missing = sorted(set(self.targets) - up)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise GateInputError(
+                    f"Prometheus on {self.url} could not scrape {', '.join(missing)} "
+                    f"({', '.join(self.targets[m] for m in missing)}) within {timeout_s:g} s"
+                )
+            time.sleep(0.25)
+
     def stop(self) -> None:
         """Stop the process and remove its folder."""
         if self.process is not None and self.process.poll() is None:
