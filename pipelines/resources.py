@@ -62,6 +62,8 @@ DEFAULTS: dict[str, TaskResources] = {
     "promote": TaskResources("250m", "1", "1Gi", "4Gi"),
     "manual_approval": TaskResources("100m", "500m", "256Mi", "1Gi"),
     "refusal": TaskResources("100m", "500m", "256Mi", "512Mi"),
+    # Patches two Kubernetes objects and queries Prometheus for as long as the stages bake.
+    "canary_rollout": TaskResources("100m", "500m", "256Mi", "512Mi"),
 }
 
 _OVERRIDES: ContextVar[Mapping[str, TaskResources] | None] = ContextVar(

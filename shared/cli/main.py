@@ -368,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     from quality_gates.shared.cli.drift import add_commands as add_drift_commands
 
     add_drift_commands(sub)
+    from quality_gates.shared.cli.release import add_commands as add_release_commands
+
+    add_release_commands(sub)
     return p
 
 

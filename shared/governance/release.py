@@ -52,7 +52,8 @@ def release_rules(evidence: Evidence) -> ApprovalPolicy:
     return rules
 
 
-def _require_approved(client: Any, evidence: Evidence, tracking: str) -> None:
+def require_approved(client: Any, evidence: Evidence, tracking: str) -> None:
+    """Refuse a version without an approval tag and an approval record by a listed approver."""
     mv = client.get_model_version(evidence.name, evidence.version)
     approvals = [
         r
@@ -108,7 +109,7 @@ def record_outcome(
         extra: dict[str, Any] = {"alias": rules.production_alias, "production_model": target,
                                  "previous_version": previous}  # fmt: skip
         if outcome == "promoted":
-            _require_approved(client, evidence, tracking)
+            require_approved(client, evidence, tracking)
             prod_version = production_copy(client, evidence, target, tracking)
             client.set_registered_model_alias(target, rules.production_alias, prod_version)
             extra["production_version"] = prod_version
@@ -121,3 +122,23 @@ def record_outcome(
         tracking_uri=tracking,
         mirror=rules.audit_mirror,
     )
+
+
+def canary_release(name: str, version: str, tracking_uri: str | None = None) -> Evidence:
+    """The evidence of an approved version gated under a canary-release policy.
+
+    Checked before any traffic moves: the rollout follows the policy recorded when the gates
+    ran (``release.canary``), never one the caller passes, and starts only for an approved
+    version.
+
+    Raises:
+        GateInputError: No canary release in the recorded policy, or no recorded approval.
+    """
+    tracking = resolve_tracking_uri(tracking_uri)
+    ensure_reachable(tracking)
+    with mlflow_call(doing=f"reading the release of '{name}' v{version}", tracking_uri=tracking):
+        client = connect(tracking)
+        evidence = version_evidence(client, name, str(version), tracking)
+        release_rules(evidence)
+        require_approved(client, evidence, tracking)
+    return evidence
