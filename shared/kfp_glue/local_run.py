@@ -107,8 +107,7 @@ def run_pipeline(
         The run's outcome.
 
     Raises:
-        GateInputError: When a task crashed (e.g. the promotion refused); the message is the
-            task's own one-line reason.
+        GateInputError: When a task crashed (e.g. the promotion refused), with its one line.
     """
     from kfp import local
 
