@@ -57,10 +57,8 @@ def gated_promotion_steps(
         production_data_uri: A recent labelled sample of production traffic, on which the decay
             gate compares the candidate with the champion; needed when the policy configures
             decay.
-        request_log_uri: Logged production requests with production's answers (a Parquet/CSV
-            table, or KServe payload-logger events as JSON Lines), which the shadow gate's
-            candidate scores and compares with production's decisions; needed when the policy
-            configures shadow.
+        request_log_uri: Logged requests with production's answers (table or KServe logger
+            JSON Lines) the shadow gate compares the candidate with; needed for gates.shadow.
         approval_mode: ``pending`` ends the run with the staged version waiting for a later
             ``quality-gates approve``; ``wait`` keeps a task polling until a named approver
             decides or the policy's ``approval.timeout_s`` passes.

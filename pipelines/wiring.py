@@ -254,9 +254,8 @@ def add_gated_promotion(
 ) -> GatedPromotionTasks:
     """Add the gates, the aggregator and promote-or-refuse to the pipeline being defined.
 
-    Call it inside a ``@dsl.pipeline`` function. ``model`` and every ``*data`` argument take a
-    URI (a string or a pipeline parameter) or an upstream task's artifact (``Output[Model]`` /
-    ``Output[Dataset]``); the other arguments are strings, booleans or pipeline parameters.
+    Call it inside a ``@dsl.pipeline`` function. ``model``, ``request_log`` and every ``*data``
+    argument take a URI or an upstream artifact (``Output[Model]``/``Output[Dataset]``).
 
     Args:
         model: The candidate: URI or ``Model`` artifact.
@@ -267,15 +266,14 @@ def add_gated_promotion(
         staging_alias: Alias set on the candidate when every gate passes.
         experiment_name: MLflow experiment for the evaluation run.
         mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
-        sensitive_data: Sensitive attributes kept apart from the data (URI or artifact).
-        train_data: Training data scanned for personal data (URI or artifact).
+        sensitive_data: Sensitive attributes kept apart from the data.
+        train_data: Training data scanned for personal data.
         reference_data: Reference data the drift gate compares ``data`` with.
         production_data: Labelled production sample of the decay gate (URI or artifact).
         request_log: Logged production requests of the shadow gate (URI or artifact).
         approval_mode: ``pending`` or ``wait`` (see the manual approval component).
         submitted_by: Who submitted the run (may not approve it, nor grant its waivers).
-        fail_on_refusal: End the run FAILED when the candidate is refused (default); False
-            keeps a green run, the refusal step still recording why.
+        fail_on_refusal: End the run FAILED on a refusal (default); False: green, still recorded.
         mlflow_secret_name: Kubernetes Secret with the MLflow URI and credentials.
         mlflow_config_name: Kubernetes ConfigMap with MLflow client settings.
 

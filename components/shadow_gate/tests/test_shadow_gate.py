@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from quality_gates.components.shadow_gate.tests.traffic import FEATURES
-from quality_gates.shared.cli.main import main as cli
 from quality_gates.shared.contracts.results import Status
 from quality_gates.shared.gates.runner import check
+
+
+def cli(args: list[str]) -> int:
+    """The installed command, in its own process (exit code, stdout and stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "quality_gates.shared.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 def _run(traffic, *, model=None, log=None, **section):

@@ -19,10 +19,33 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from quality_gates.shared.demo.data import make_credit_data
-
 NUMERIC = ["income", "loan_amount", "credit_score", "debt_to_income", "num_late_payments"]
 FEATURES = [*NUMERIC, "region"]
+REGIONS = np.array(["North", "South", "East", "West", "Central"])
+
+
+def credit_traffic(n: int, *, seed: int) -> pd.DataFrame:
+    """Credit applications and their outcome, drawn here (not the demo's generator)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "income": np.round(rng.lognormal(10.8, 0.5, n), -2),
+            "loan_amount": np.round(rng.gamma(2.0, 6000.0, n), -1),
+            "credit_score": np.clip(rng.normal(690, 60, n), 300, 850).round(),
+            "debt_to_income": rng.beta(2.0, 5.0, n).round(3),
+            "num_late_payments": rng.poisson(0.7, n),
+            "region": rng.choice(REGIONS, n),
+        }
+    )
+    z = (
+        -1.2
+        - 0.012 * (frame["credit_score"] - 690)
+        + 3.0 * (frame["debt_to_income"] - 0.3)
+        + 0.45 * frame["num_late_payments"]
+        + 0.4 * np.log(frame["loan_amount"] / frame["income"] * 5)
+    )
+    frame["default"] = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(int)
+    return frame
 
 
 def fit(frame: pd.DataFrame, labels: np.ndarray) -> Pipeline:
@@ -62,7 +85,7 @@ class Traffic:
 def make_traffic(root: Path) -> Traffic:
     """Production trained on one sample; 6000 logged requests scored by it, written to root."""
     rng = np.random.default_rng(20261)
-    data = make_credit_data(n_rows=10_000, seed=9071)
+    data = credit_traffic(10_000, seed=9071)
     train, served = data.iloc[:4000], data.iloc[4000:].reset_index(drop=True)
     production = fit(train, train["default"].to_numpy())
     biased = train["default"].to_numpy().copy()
