@@ -31,6 +31,7 @@ def gated_promotion_steps(
     train_data_uri: str = "",
     reference_data_uri: str = "",
     production_data_uri: str = "",
+    request_log_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
     fail_on_refusal: bool = True,
@@ -56,6 +57,8 @@ def gated_promotion_steps(
         production_data_uri: A recent labelled sample of production traffic, on which the decay
             gate compares the candidate with the champion; needed when the policy configures
             decay.
+        request_log_uri: Logged requests with production's answers (table or KServe logger
+            JSON Lines) the shadow gate compares the candidate with; needed for gates.shadow.
         approval_mode: ``pending`` ends the run with the staged version waiting for a later
             ``quality-gates approve``; ``wait`` keeps a task polling until a named approver
             decides or the policy's ``approval.timeout_s`` passes.
@@ -86,6 +89,7 @@ def gated_promotion_steps(
         train_data=train_data_uri,
         reference_data=reference_data_uri,
         production_data=production_data_uri,
+        request_log=request_log_uri,
         approval_mode=approval_mode,
         submitted_by=submitted_by,
         fail_on_refusal=fail_on_refusal,

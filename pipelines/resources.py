@@ -50,6 +50,7 @@ DEFAULTS: dict[str, TaskResources] = {
     "drift_gate": _GATE,
     "performance_gate": _GATE,
     "decay_gate": _GATE,
+    "shadow_gate": _GATE,
     "fairness_gate": _GATE,
     "explainability_gate": TaskResources("1", "2", "3Gi", "8Gi"),
     "pii_scan_gate": _GATE,

@@ -33,6 +33,7 @@ from quality_gates.components.performance_gate.component import performance_gate
 from quality_gates.components.pii_scan_gate.component import pii_scan_gate
 from quality_gates.components.promote.component import promote
 from quality_gates.components.refusal.component import refusal
+from quality_gates.components.shadow_gate.component import shadow_gate
 from quality_gates.pipelines import options, resources
 from quality_gates.shared.contracts.gates import gate
 from quality_gates.shared.contracts.tasks import PROMOTE_TASK, REFUSAL_TASK
@@ -136,7 +137,7 @@ def _settle(task: dsl.PipelineTask, component: str, *, display: str, cache: bool
 
 def _gate_tasks(
     *, model, data, policy, registered_model_name, champion_alias, mlflow_tracking_uri,
-    sensitive_data, train_data, reference_data=None, production_data=None,
+    sensitive_data, train_data, reference_data=None, production_data=None, request_log=None,
 ) -> dict[str, dsl.PipelineTask]:  # fmt: skip
     """Create one task per gate, keyed by the gate's name (the aggregator's input names)."""
     candidate = {**_source("model", model), **_source("data", data)}
@@ -165,6 +166,13 @@ def _gate_tasks(
             **_source("production_data", production_data),
             **champion,
         ),
+        # The candidate's decisions on logged production traffic against production's.
+        "shadow": shadow_gate(
+            policy=policy,
+            **_source("model", model),
+            **_source("request_log", request_log),
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ),
         "fairness": fairness_gate(
             policy=policy,
             **candidate,
@@ -184,7 +192,9 @@ def _gate_tasks(
         # Latency, size and memory through MLServer (KServe's runtime), against the champion.
         "operational": operational_gate(policy=policy, **candidate, **champion),
     }
-    given = (model, data, sensitive_data, train_data, reference_data, production_data)
+    given = (
+        model, data, sensitive_data, train_data, reference_data, production_data, request_log,
+    )  # fmt: skip
     uris = [v for v in given if v is not None]
     immutable = all(_is_artifact(v) for v in uris)
     for name, task in gates.items():
@@ -235,6 +245,7 @@ def add_gated_promotion(
     train_data: Any = None,
     reference_data: Any = None,
     production_data: Any = None,
+    request_log: Any = None,
     approval_mode: Any = "pending",
     submitted_by: Any = "",
     fail_on_refusal: Any = True,
@@ -243,9 +254,8 @@ def add_gated_promotion(
 ) -> GatedPromotionTasks:
     """Add the gates, the aggregator and promote-or-refuse to the pipeline being defined.
 
-    Call it inside a ``@dsl.pipeline`` function. ``model`` and every ``*data`` argument take a
-    URI (a string or a pipeline parameter) or an upstream task's artifact (``Output[Model]`` /
-    ``Output[Dataset]``); the other arguments are strings, booleans or pipeline parameters.
+    Call it inside a ``@dsl.pipeline`` function. ``model``, ``request_log`` and every ``*data``
+    argument take a URI or an upstream artifact (``Output[Model]``/``Output[Dataset]``).
 
     Args:
         model: The candidate: URI or ``Model`` artifact.
@@ -256,14 +266,14 @@ def add_gated_promotion(
         staging_alias: Alias set on the candidate when every gate passes.
         experiment_name: MLflow experiment for the evaluation run.
         mlflow_tracking_uri: MLflow tracking URI; empty means the tasks' ``MLFLOW_TRACKING_URI``.
-        sensitive_data: Sensitive attributes kept apart from the data (URI or artifact).
-        train_data: Training data scanned for personal data (URI or artifact).
+        sensitive_data: Sensitive attributes kept apart from the data.
+        train_data: Training data scanned for personal data.
         reference_data: Reference data the drift gate compares ``data`` with.
         production_data: Labelled production sample of the decay gate (URI or artifact).
+        request_log: Logged production requests of the shadow gate (URI or artifact).
         approval_mode: ``pending`` or ``wait`` (see the manual approval component).
         submitted_by: Who submitted the run (may not approve it, nor grant its waivers).
-        fail_on_refusal: End the run FAILED when the candidate is refused (default); False
-            keeps a green run, the refusal step still recording why.
+        fail_on_refusal: End the run FAILED on a refusal (default); False: green, still recorded.
         mlflow_secret_name: Kubernetes Secret with the MLflow URI and credentials.
         mlflow_config_name: Kubernetes ConfigMap with MLflow client settings.
 
@@ -276,7 +286,7 @@ def add_gated_promotion(
     gates = _gate_tasks(
         model=model, data=data, policy=policy, champion_alias=champion_alias,
         sensitive_data=sensitive_data, train_data=train_data, reference_data=reference_data,
-        production_data=production_data, **where,
+        production_data=production_data, request_log=request_log, **where,
     )  # fmt: skip
     agg = aggregator(
         **{name: task.outputs["verdict"] for name, task in gates.items()},

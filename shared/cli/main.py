@@ -45,12 +45,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     policy, policy_text = _read_policy(args.policy)
     inputs = GateInputs(
         model_uri=args.model,
-        data_uri=args.data,
+        data_uri=args.data or "",
         policy_text=policy_text,
         policy_source=args.policy,
         train_data_uri=args.train_data,
         reference_data_uri=args.reference_data,
         production_data_uri=args.production_data,
+        request_log_uri=getattr(args, "request_log", None),
         sensitive_data_uri=args.sensitive_data,
         registered_model_name=args.registered_model_name,
         champion_alias=args.champion_alias,
@@ -68,6 +69,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         spec = gate(name)
         if not args.model and not spec.model_optional:
             raise GateInputError(f"the {name} gate needs a model; pass --model")
+        if not args.data and "request_log" not in spec.inputs:
+            raise GateInputError(f"the {name} gate needs evaluation data; pass --data")
     results = run_gates(gates, inputs)
     for result in results.values():
         if result.status.value == "skipped":
@@ -156,6 +159,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         train_data_uri=args.train_data or "",
         reference_data_uri=args.reference_data or "",
         production_data_uri=args.production_data or "",
+        request_log_uri=args.request_log or "",
         approval_mode=args.approval_mode,
         submitted_by=_submitter(args) or "",
     )
@@ -241,13 +245,20 @@ def _add_check_command(sub: argparse._SubParsersAction) -> None:
         "gate", choices=[*gate_names(), "all"], help="gate to run; 'all' runs every configured gate"
     )
     check.add_argument("--model", help="model URI or local .joblib/.skops file")
-    check.add_argument("--data", required=True, help="evaluation data (CSV/Parquet path or URI)")
+    check.add_argument(
+        "--data", help="evaluation data (CSV/Parquet path or URI); every gate but shadow needs it"
+    )
     check.add_argument("--train-data", help="training data (the pii gate scans it too)")
     check.add_argument(
         "--reference-data", help="reference data the drift gate compares --data with"
     )
     check.add_argument(
         "--production-data", help="recent labelled production sample (the decay gate)"
+    )
+    check.add_argument(
+        "--request-log",
+        help="logged production requests with production's answers: a Parquet/CSV table or "
+        "KServe payload-logger events as JSON Lines (the shadow gate)",
     )
     check.add_argument("--sensitive-data", help="sensitive attributes file (fairness gate)")
     check.add_argument("--policy", required=True, help="policy.yaml")
@@ -277,6 +288,7 @@ def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--train-data", help="training data (scanned by the pii gate)")
     run.add_argument("--reference-data", help="reference data of the drift gate")
     run.add_argument("--production-data", help="labelled production sample (decay gate)")
+    run.add_argument("--request-log", help="logged production requests (shadow gate)")
     run.add_argument(
         "--approval-mode",
         choices=["pending", "wait"],
@@ -311,6 +323,35 @@ def _add_demo_command(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--fail", action="store_true", help="same as --scenario weak")
     demo.add_argument("--rows", type=int, default=20000, help="rows of synthetic data")
     demo.set_defaults(func=_cmd_demo)
+
+
+def _cmd_shadow(args: argparse.Namespace) -> int:
+    """``quality-gates shadow``: the shadow gate alone, as ``check shadow`` runs it."""
+    args.gate, args.request_log, args.data = "shadow", args.log, None
+    for name in ("train_data", "reference_data", "production_data", "sensitive_data", "label"):
+        setattr(args, name, None)
+    args.registered_model_name = args.champion_alias = None
+    return _cmd_check(args)
+
+
+def _add_shadow_command(sub: argparse._SubParsersAction) -> None:
+    shadow = sub.add_parser(
+        "shadow",
+        help="score logged production requests with the candidate and compare its decisions "
+        "with production's (the shadow gate)",
+    )
+    shadow.add_argument("--model", required=True, help="candidate model URI or local file")
+    shadow.add_argument(
+        "--log",
+        required=True,
+        help="request log: Parquet/CSV table, or KServe payload-logger events (.jsonl)",
+    )
+    shadow.add_argument("--policy", required=True, help="policy.yaml with a gates.shadow section")
+    shadow.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI)")
+    shadow.add_argument("--report-dir", help="also write scorecard.json/.md/.html here")
+    shadow.add_argument("--submitted-by", help="who submits the check")
+    shadow.add_argument("--json", action="store_true", help="print the GateResult JSON")
+    shadow.set_defaults(func=_cmd_shadow)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(func=_cmd_compile)
 
     _add_demo_command(sub)
+    _add_shadow_command(sub)
 
     from quality_gates.shared.cli.approval import add_commands
 

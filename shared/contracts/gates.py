@@ -39,6 +39,7 @@ KNOWN_INPUTS = frozenset(
         "train_data",
         "reference_data",
         "production_data",
+        "request_log",
         "sensitive_data",
         "champion",
         "artifacts",

@@ -30,6 +30,7 @@ ARTIFACT_FIELDS = {
     "train_data": "train_data_uri",
     "reference_data": "reference_data_uri",
     "production_data": "production_data_uri",
+    "request_log": "request_log_uri",
     "sensitive_data": "sensitive_data_uri",
 }
 

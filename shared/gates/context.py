@@ -35,6 +35,8 @@ class GateInputs:
         train_data_uri: Training data (scanned by the PII gate).
         reference_data_uri: Reference data the drift gate compares the data with.
         production_data_uri: A recent labelled sample of production traffic (decay gate).
+        request_log_uri: Logged production requests with production's answers (shadow gate):
+            a Parquet/CSV table or KServe payload-logger events as JSON Lines.
         sensitive_data_uri: Separate file of sensitive attributes (fairness gate).
         registered_model_name: Registered model holding the champion alias.
         champion_alias: Overrides the policy's champion alias.
@@ -50,6 +52,7 @@ class GateInputs:
     train_data_uri: str | None = None
     reference_data_uri: str | None = None
     production_data_uri: str | None = None
+    request_log_uri: str | None = None
     sensitive_data_uri: str | None = None
     registered_model_name: str | None = None
     champion_alias: str | None = None

@@ -76,6 +76,7 @@ def run_pipeline(
     train_data_uri: str = "",
     reference_data_uri: str = "",
     production_data_uri: str = "",
+    request_log_uri: str = "",
     approval_mode: str = "pending",
     submitted_by: str = "",
     runner: Any | None = None,
@@ -96,6 +97,7 @@ def run_pipeline(
         train_data_uri: Training data, scanned by the PII gate.
         reference_data_uri: Reference data of the drift gate.
         production_data_uri: Labelled production sample of the decay gate.
+        request_log_uri: Logged production requests of the shadow gate.
         approval_mode: ``pending`` (a later ``quality-gates approve`` decides) or ``wait``.
         submitted_by: Who submits the run; may not approve it.
         runner: kfp.local runner; default ``SubprocessRunner(use_venv=False)`` (the images tier
@@ -105,8 +107,7 @@ def run_pipeline(
         The run's outcome.
 
     Raises:
-        GateInputError: When a task crashed (e.g. the promotion refused); the message is the
-            task's own one-line reason.
+        GateInputError: When a task crashed (e.g. the promotion refused), with its one line.
     """
     from kfp import local
 
@@ -135,6 +136,7 @@ def run_pipeline(
         train_data_uri=train_data_uri,
         reference_data_uri=reference_data_uri,
         production_data_uri=production_data_uri,
+        request_log_uri=request_log_uri,
         approval_mode=approval_mode,
         submitted_by=submitted_by,
     )

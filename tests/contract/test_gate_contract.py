@@ -65,7 +65,17 @@ def _inputs(demo, spec: GateSpec, **over) -> GateInputs:
     if "production_data" in spec.inputs and "production_data_uri" not in over:
         # The decay gate judges the production sample: the broken-data cases reach it there.
         given["production_data_uri"] = given["data_uri"]
+    if "request_log" in spec.inputs and "request_log_uri" not in over:
+        # The shadow gate scores the request log (the demo's data read as one): the same.
+        given["request_log_uri"] = given["data_uri"]
     return GateInputs(**given)
+
+
+def _judged_role(spec: GateSpec) -> str:
+    for role in ("production_data", "request_log"):
+        if role in spec.inputs:
+            return role
+    return "data"
 
 
 def _assert_error(result: GateResult, *fragments: str) -> None:
@@ -84,7 +94,7 @@ def test_example_passes_and_the_result_round_trips(demo, spec):
     result = run_gate(spec, _inputs(demo, spec))
     assert result.status in (Status.PASSED, Status.WARNED), result.summary
     assert result.gate == spec.name
-    judged = "production_data" if "production_data" in spec.inputs else "data"
+    judged = _judged_role(spec)
     assert result.inputs[judged].startswith("sha256:")
     if "model" in spec.inputs:
         assert result.inputs["model"].startswith("sha256:")
@@ -227,6 +237,7 @@ def test_cli_exit_codes(demo, spec, tmp_path, capsys):
     if "reference_data" in spec.inputs:
         args += ["--reference-data", str(root / "train.csv")]
     data_flags = ["--data"] + (["--production-data"] if "production_data" in spec.inputs else [])
+    data_flags += ["--request-log"] if "request_log" in spec.inputs else []
     good = [x for flag in data_flags for x in (flag, str(root / "eval.parquet"))]
     absent = [x for flag in data_flags for x in (flag, str(tmp_path / "absent.csv"))]
     assert cli([*args, *good]) == 0
@@ -256,6 +267,7 @@ def test_check_all_loads_each_input_once(demo, monkeypatch):
             train_data_uri=str(root / "train.csv"),
             reference_data_uri=str(root / "train.csv"),
             production_data_uri=str(root / "eval.parquet"),
+            request_log_uri=str(root / "eval.parquet"),
             model_uri=str(root / "model.joblib"),
             policy_text=text,
         ),
