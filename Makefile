@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_HOME ?= .demo
 
 .PHONY: install demo demo-fail demo-biased demo-leaky demo-drift demo-slow demo-canary test test-fast lint format compile bench clean gate
-.PHONY: server-venv
+.PHONY: server-venv system-deps
 .PHONY: lock wheelhouse base-image images push hadolint test-images dockerfiles
 
 # The venv takes the images' pins (docker/requirements/), so tests run what the images ship.
@@ -33,6 +33,10 @@ server-venv: $(SERVER_VENV)/.installed
 
 install: $(BIN)/.installed $(SERVER_VENV)/.installed
 
+## Prometheus and nginx (Debian packages) for the release tests and demo-canary, when missing.
+system-deps:
+	bash docker/system-deps.sh
+
 ## The main job end to end on the embedded default: candidate gated and promoted to staging.
 demo: install
 	$(BIN)/quality-gates demo --home $(DEMO_HOME)
@@ -55,7 +59,7 @@ demo-drift: install
 
 ## Canary rollouts through nginx, two MLServers and Prometheus: a bad canary rolled back at its
 ## first stage (error_rate named, production unchanged), a good one promoted to production.
-demo-canary: install
+demo-canary: install system-deps
 	$(BIN)/quality-gates demo --scenario canary --home $(DEMO_HOME)
 
 ## A huge forest, accurate but slow and large: the operational gate refuses it with the numbers.
@@ -63,7 +67,7 @@ demo-slow: install
 	$(BIN)/quality-gates demo --scenario slow --home $(DEMO_HOME)
 
 ## Every test: unit, components (kfp.local), pipelines (compile + local runs), integration (mlflow server).
-test: install
+test: install system-deps
 	$(BIN)/python -m pytest
 
 test-fast: install
