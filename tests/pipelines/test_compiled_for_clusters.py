@@ -31,6 +31,7 @@ RESOURCE_FIELDS = (
 # Components of the gated-promotion pipeline; canary_rollout runs after approval, on its own.
 IN_PIPELINE = {c for c in DEFAULTS if c != "canary_rollout"}
 
+
 def _docs(path: Path) -> tuple[dict, dict]:
     spec, platform = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     return spec, platform

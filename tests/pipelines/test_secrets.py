@@ -52,6 +52,7 @@ MLFLOW_EXECUTORS = {
     "exec-drift-gate",
     "exec-performance-gate",
     "exec-decay-gate",
+    "exec-shadow-gate",
     "exec-operational-gate",
     "exec-fairness-gate",
     "exec-explainability-gate",
