@@ -133,9 +133,32 @@ class NginxRouter:
             line = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
             raise GateInputError(f"nginx rejected the router configuration: {line}")
 
-    def _wait_for(self, percent: int, *, timeout_s: float) -> None:
+    def _workers(self) -> set[int]:
+        """PIDs of the master's worker processes (``/proc/<pid>/task/*/children``)."""
+        if self.process is None:
+            return set()
+        found: set[int] = set()
+        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            try:
+                found.update(int(c) for c in children.read_text().split())
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def _wait_for(
+        self, percent: int, *, timeout_s: float, old_workers: set[int] | None = None
+    ) -> None:
+        """Wait until nginx answers the new share and every pre-reload worker has exited.
+
+        A graceful reload lets old workers finish their connections, and a client's keep-alive
+        connection held by an old worker still follows the old split: the change counts only
+        when those workers are gone.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if old_workers and self._workers() & old_workers:
+                time.sleep(0.05)
+                continue
             if self.process is not None and self.process.poll() is not None:
                 raise GateInputError(
                     f"nginx exited with code {self.process.returncode}; see "
@@ -165,8 +188,9 @@ class NginxRouter:
         except GateInputError:
             self._write(previous)
             raise
+        before = self._workers()
         subprocess.run(self._nginx("-s", "reload"), check=False, capture_output=True)  # noqa: S603
-        self._wait_for(percent, timeout_s=15.0)
+        self._wait_for(percent, timeout_s=15.0, old_workers=before)
 
     def canary_percent(self) -> int:
         """The share the running nginx applies (``GET /qg/split``)."""
@@ -181,12 +205,6 @@ class NginxRouter:
 
     def stop(self) -> None:
         """Stop nginx and remove its folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        from quality_gates.shared.serving.process import stop_process
+
+        stop_process(self.process, self.workdir)

@@ -214,12 +214,6 @@ class LocalPrometheus:
 
     def stop(self) -> None:
         """Stop the process and remove its folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        from quality_gates.shared.serving.process import stop_process
+
+        stop_process(self.process, self.workdir)

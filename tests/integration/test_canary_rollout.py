@@ -7,6 +7,8 @@ live metrics, not from a known fixture.
 
 from __future__ import annotations
 
+import time
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -140,6 +142,7 @@ def test_prometheus_down_or_no_traffic_is_an_error_never_a_promotion(models):
         assert result.outcome == "error" and "not reachable" in result.message
         assert "\n" not in result.message
         stack.traffic.stop()  # nobody sends requests any more
+        time.sleep(2.5)  # two scrapes: the last requests are counted before the stage starts
         url = stack.prometheus.url
         quiet = rollout(router=stack.router, client=PrometheusClient(url), policy=_policy(url))
         assert quiet.outcome == "error", quiet.message
@@ -151,8 +154,6 @@ def test_prometheus_down_or_no_traffic_is_an_error_never_a_promotion(models):
 def test_traffic_stream_counts_every_answer():
     # The demo's traffic object is also what the tests read; it must count what it sends.
     traffic = Traffic("http://127.0.0.1:9", [b"{}"], workers=2, pause_s=0.0).start()
-    import time
-
     time.sleep(0.3)
     traffic.stop()
     assert traffic.statuses.get(0, 0) > 0  # connection refused is counted as 0, not dropped
