@@ -62,6 +62,8 @@ def canary_policy_text(*, prometheus_url: str, bake_s: float = 6.0) -> str:
                               "in use."},
                 {"metric": "p95_ms", "max_ratio": 2.0,
                  "rationale": "The decision API's latency may not double."},
+                {"metric": "positive_rate", "max_difference": 0.1,
+                 "rationale": "The share of refused applicants may not move by ten points."},
             ],
             "metrics": {"prometheus_url": prometheus_url},
         }
@@ -217,9 +219,14 @@ def serve(stable_path: str, canary_path: str, bodies: list[bytes]) -> Stack:
     """Start both servers, Prometheus scraping them, nginx in front, and the traffic."""
     from quality_gates.shared.release.nginx import NginxRouter
     from quality_gates.shared.release.prometheus import LocalPrometheus
-    from quality_gates.shared.serving.mlserver import ModelServer
+    from quality_gates.shared.serving.mlserver import ModelServer, counting_runtime_for
 
-    servers = [ModelServer(name=SERVED_AS, local_path=p) for p in (stable_path, canary_path)]
+    servers = []
+    for path in (stable_path, canary_path):
+        implementation, pythonpath = counting_runtime_for(path)
+        servers.append(ModelServer(name=SERVED_AS, local_path=path,
+                                   implementation=implementation,
+                                   extra_pythonpath=pythonpath))  # fmt: skip
     started: list = []
     try:
         for server in servers:

@@ -14,18 +14,23 @@ from pydantic import Field, model_validator
 
 from quality_gates.shared.policy.base import Severity, StrictModel
 
-CanaryMetric = Literal["error_rate", "p50_ms", "p95_ms", "p99_ms"]
+CanaryMetric = Literal["error_rate", "positive_rate", "p50_ms", "p95_ms", "p99_ms"]
 
 
 class CanaryRule(StrictModel):
     """One live-metric rule judged at every stage, canary against stable.
 
     Attributes:
-        metric: ``error_rate`` (failed / all inference requests) or a latency percentile of
-            the inference requests (``p50_ms``, ``p95_ms``, ``p99_ms``).
+        metric: ``error_rate`` (failed / all inference requests), ``positive_rate`` (rows
+            predicted positive / rows answered; needs servers that count their decisions,
+            ``shared/serving/runtimes``) or a latency percentile of the inference requests
+            (``p50_ms``, ``p95_ms``, ``p99_ms``).
         max_increase: ``error_rate`` only: the canary's rate may exceed stable's by at most
             this (0.01 = one point), judged on the interval of the difference.
         max_ratio: Latencies: canary / stable at most this (>= 1).
+        max_difference: ``positive_rate`` only: the canary's rate may differ from stable's by
+            at most this either way (0.05 = five points), judged on the interval of the
+            difference.
         max: An absolute bound on the canary's value (ms for latencies, a share for errors).
         severity: ``block`` (rolls back) or ``warn`` (recorded only).
         rationale: Why, for the report and the audit log.
@@ -34,18 +39,22 @@ class CanaryRule(StrictModel):
     metric: CanaryMetric
     max_increase: float | None = Field(default=None, ge=0.0, le=1.0)
     max_ratio: float | None = Field(default=None, ge=1.0)
+    max_difference: float | None = Field(default=None, gt=0.0, le=1.0)
     max: float | None = Field(default=None, ge=0.0)
     severity: Severity = "block"
     rationale: str | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> CanaryRule:
-        given = [k for k in ("max_increase", "max_ratio", "max") if getattr(self, k) is not None]
+        keys = ("max_increase", "max_ratio", "max_difference", "max")
+        given = [k for k in keys if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"canary rule on '{self.metric}' needs exactly one of max_increase, max_ratio "
-                f"or max, got {given or 'none'}"
+                f"canary rule on '{self.metric}' needs exactly one of max_increase, max_ratio, "
+                f"max_difference or max, got {given or 'none'}"
             )
+        if (self.max_difference is not None) != (self.metric == "positive_rate"):
+            raise ValueError("positive_rate takes max_difference (a two-sided bound), only it")
         if self.max_increase is not None and self.metric != "error_rate":
             raise ValueError(f"max_increase is for error_rate; use max_ratio for {self.metric}")
         if self.max_ratio is not None and self.metric == "error_rate":
@@ -64,6 +73,8 @@ class CanaryMetrics(StrictModel):
         failure_metric: Counter of failed inference requests.
         latency_metric: Histogram of request durations in seconds (``_bucket`` series).
         latency_filter: Extra label matchers of the latency histogram (the inference path).
+        rows_metric: Counter of rows answered (the counting runtime's).
+        positive_metric: Counter of rows predicted positive.
     """
 
     prometheus_url: str = "http://prometheus.monitoring:9090"
@@ -73,6 +84,8 @@ class CanaryMetrics(StrictModel):
     failure_metric: str = "model_infer_request_failure_total"
     latency_metric: str = "rest_server_request_duration_seconds"
     latency_filter: str = 'path=~".*/infer"'
+    rows_metric: str = "qg_decision_rows_total"
+    positive_metric: str = "qg_positive_decisions_total"
 
 
 class CanaryPolicy(StrictModel):

@@ -45,12 +45,16 @@ class SideCounts:
         failure: Failed inference requests.
         les: Upper bounds of the duration buckets, seconds, increasing (``inf`` last).
         counts: Requests per bucket (not cumulative), aligned with ``les``.
+        rows: Rows answered (``positive_rate`` rules only; the counting runtime's counter).
+        positives: Rows predicted positive.
     """
 
     success: int
     failure: int
     les: np.ndarray
     counts: np.ndarray
+    rows: int = 0
+    positives: int = 0
 
     @property
     def total(self) -> int:
@@ -70,7 +74,11 @@ def read_side(client: PrometheusClient, policy: CanaryPolicy, side: str, *, at: 
     success = client.scalar_sum(f"sum({m.success_metric}{selector})", at=at)
     failure = client.scalar_sum(f"sum({m.failure_metric}{selector})", at=at)
     buckets = client.buckets(m.latency_metric, _with(selector, m.latency_filter), at=at)
-    return {"success": success, "failure": failure, "buckets": buckets}
+    out = {"success": success, "failure": failure, "buckets": buckets}
+    if any(r.metric == "positive_rate" for r in policy.rules):
+        out["rows"] = client.scalar_sum(f"sum({m.rows_metric}{selector})", at=at)
+        out["positives"] = client.scalar_sum(f"sum({m.positive_metric}{selector})", at=at)
+    return out
 
 
 def stage_counts(before: dict, after: dict, *, side: str, url: str) -> SideCounts:
@@ -96,7 +104,26 @@ def stage_counts(before: dict, after: dict, *, side: str, url: str) -> SideCount
             "the stage cannot be judged: hold, and rerun the stage"
         )
     counts = np.diff(np.concatenate([[0.0], cum])) if cum.size else cum
-    return SideCounts(int(round(ok)), int(round(bad)), les, np.rint(counts).astype(np.int64))
+    rows, positives = _decisions(before, after, side=side, url=url)
+    return SideCounts(int(round(ok)), int(round(bad)), les, np.rint(counts).astype(np.int64),
+                      rows, positives)  # fmt: skip
+
+
+def _decisions(before: dict, after: dict, *, side: str, url: str) -> tuple[int, int]:
+    """Rows and positive decisions of the stage, when the policy asked for them."""
+    if "rows" not in after:
+        return 0, 0
+    if after["rows"] is None:
+        raise GateInputError(
+            f"Prometheus at {url} has no decision counters for the {side} model (query returned "
+            "nothing): positive_rate rules need servers that count their decisions "
+            "(shared/serving/runtimes, qg_decision_rows_total)"
+        )
+    rows = after["rows"] - (before.get("rows") or 0.0)
+    positives = (after["positives"] or 0.0) - (before.get("positives") or 0.0)
+    if rows < 0 or positives < 0:
+        raise GateInputError(f"the {side} model's decision counters went down during the stage")
+    return int(round(rows)), int(round(positives))
 
 
 def quantile(les: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
@@ -157,20 +184,33 @@ def _wilson(x: int, n: int, z: float) -> tuple[float, float]:
 
 def error_difference(stable: SideCounts, canary: SideCounts, *, confidence: float) -> Evidence:
     """Canary minus stable error rate, Newcombe's hybrid score interval (method 10)."""
-    if canary.total == 0 or stable.total == 0:
+    return proportion_difference(
+        (canary.failure, canary.total), (stable.failure, stable.total), confidence=confidence
+    )
+
+
+def proportion_difference(
+    canary: tuple[int, int], stable: tuple[int, int], *, confidence: float
+) -> Evidence:
+    """``x1/n1 - x2/n2`` with Newcombe's hybrid score interval (method 10)."""
+    (xc, nc), (xs, ns) = canary, stable
+    if nc == 0 or ns == 0:
         return Evidence(float("nan"), method="Newcombe", note="a side served no requests")
     z = float(norm.isf((1 - confidence) / 2))
-    pc, ps = canary.failure / canary.total, stable.failure / stable.total
-    lc, uc = _wilson(canary.failure, canary.total, z)
-    ls, us = _wilson(stable.failure, stable.total, z)
+    pc, ps = xc / nc, xs / ns
+    lc, uc = _wilson(xc, nc, z)
+    ls, us = _wilson(xs, ns, z)
     d = pc - ps
     low = d - math.sqrt((pc - lc) ** 2 + (us - ps) ** 2)
     high = d + math.sqrt((uc - pc) ** 2 + (ps - ls) ** 2)
-    return Evidence(d, low, high, n=min(canary.total, stable.total),
+    return Evidence(d, low, high, n=min(nc, ns),
                     method="Newcombe hybrid score interval of the difference")  # fmt: skip
 
 
 def _evidence(rule: CanaryRule, stable: SideCounts, canary: SideCounts, conf: float) -> Evidence:
+    if rule.metric == "positive_rate":
+        return proportion_difference((canary.positives, canary.rows),
+                                     (stable.positives, stable.rows), confidence=conf)  # fmt: skip
     if rule.metric != "error_rate":
         return latency_evidence(rule, stable, canary, confidence=conf)
     if rule.max_increase is not None:
@@ -179,9 +219,25 @@ def _evidence(rule: CanaryRule, stable: SideCounts, canary: SideCounts, conf: fl
 
 
 def _name(rule: CanaryRule) -> str:
+    if rule.max_difference is not None:
+        return "positive_rate difference vs stable"
     if rule.max_increase is not None:
         return "error_rate increase vs stable"
     return f"{rule.metric} ratio vs stable" if rule.max_ratio is not None else rule.metric
+
+
+def _absolute(ev: Evidence) -> Evidence:
+    """Evidence on ``|d|`` from evidence on ``d``: the interval of the absolute value.
+
+    ``|d| <= b`` is shown when the whole interval of ``d`` lies in ``[-b, b]``, refuted when it
+    lies wholly outside; the interval of ``|d|`` (``[0, max]`` when ``d``'s straddles 0) gives
+    exactly those two outcomes against ``b``.
+    """
+    if not ev.has_interval or ev.note:
+        return Evidence(abs(ev.estimate), n=ev.n, method=ev.method, note=ev.note)
+    low, high = float(ev.low), float(ev.high)  # type: ignore[arg-type]
+    lo = 0.0 if low <= 0.0 <= high else min(abs(low), abs(high))
+    return Evidence(abs(ev.estimate), lo, max(abs(low), abs(high)), n=ev.n, method=ev.method)
 
 
 def judge_stage(policy: CanaryPolicy, stable: SideCounts, canary: SideCounts) -> list[CheckResult]:
@@ -193,7 +249,10 @@ def judge_stage(policy: CanaryPolicy, stable: SideCounts, canary: SideCounts) ->
     checks = []
     for rule in policy.rules:
         ev = _evidence(rule, stable, canary, policy.confidence)
-        bound = next(v for v in (rule.max_increase, rule.max_ratio, rule.max) if v is not None)
+        if rule.max_difference is not None:  # two-sided: |difference| <= bound
+            ev, bound = _absolute(ev), rule.max_difference
+        else:
+            bound = next(v for v in (rule.max_increase, rule.max_ratio, rule.max) if v is not None)
         verdict = judge(ev, threshold=bound, operator="<=", judge_on="interval",
                         severity=rule.severity, on_inconclusive="warn")  # fmt: skip
         name = _name(rule)

@@ -64,11 +64,22 @@ def server_executable() -> Path:
     return path
 
 
+#: Ports handed out by this process: a server binds its ports only once it has started, so a
+#: second server asking meanwhile must not get the same ones (seen: MLServer exiting at start-up
+#: when two of its three ports collided).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port of 127.0.0.1 that is free now and not handed out before."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise GateInputError("no free TCP port on 127.0.0.1 after 100 tries")
 
 
 def runtime_for(local_path: str) -> str:
@@ -92,6 +103,20 @@ def runtime_for(local_path: str) -> str:
         f"the operational gate serves MLflow models and .joblib/.pkl files as KServe does; "
         f"{path.name} is neither (log the model with mlflow.sklearn, or save it with joblib)"
     )
+
+
+def counting_runtime_for(local_path: str) -> tuple[str, str]:
+    """The decision-counting variant of KServe's runtime for an artifact, and its folder.
+
+    Returns:
+        ``(implementation, pythonpath)`` for :class:`ModelServer` (``implementation`` and
+        ``extra_pythonpath``): the same answers, plus ``qg_decision_rows_total`` and
+        ``qg_positive_decisions_total`` on the metrics port (``runtimes/qg_counting_runtime``).
+    """
+    kind = "CountingMLflowRuntime" if runtime_for(local_path) == _MLFLOW_RUNTIME else (
+        "CountingSKLearnModel"
+    )  # fmt: skip
+    return f"qg_counting_runtime.{kind}", str(Path(__file__).with_name("runtimes"))
 
 
 def artifact_mb(local_path: str) -> float:

@@ -33,16 +33,15 @@ pytestmark = pytest.mark.integration
 COLUMNS = ["income", "debt_to_income", "credit_score", "home_ownership"]
 
 
-def _model(handle_unknown: str, frame: pd.DataFrame):
+def _model(handle_unknown: str, frame: pd.DataFrame, weights=None):
     prep = ColumnTransformer(
         [
             ("num", SimpleImputer(), COLUMNS[:3]),
             ("cat", OneHotEncoder(handle_unknown=handle_unknown), COLUMNS[3:]),
         ]
     )
-    return make_pipeline(prep, LogisticRegression(max_iter=500)).fit(
-        frame[COLUMNS], frame["default"]
-    )
+    model = LogisticRegression(max_iter=500, class_weight=weights)
+    return make_pipeline(prep, model).fit(frame[COLUMNS], frame["default"])
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +56,9 @@ def models(tmp_path_factory):
     for name, unknown in (("stable", "ignore"), ("good", "ignore"), ("bad", "error")):
         paths[name] = str(root / f"{name}.joblib")
         joblib.dump(_model(unknown, frame), paths[name])
+    # Answers every request, fast, but calls far more applicants defaulters (reweighted labels).
+    paths["shifted"] = str(root / "shifted.joblib")
+    joblib.dump(_model("ignore", frame, weights={0: 1.0, 1: 8.0}), paths["shifted"])
     live = make_credit_data(n_rows=300, seed=52)[COLUMNS].dropna().reset_index(drop=True)
     rng = np.random.default_rng(5)
     live.loc[rng.random(len(live)) < 0.3, "home_ownership"] = "HOUSEBOAT"  # new in live traffic
@@ -69,10 +71,11 @@ def _policy(url: str, **overrides) -> CanaryPolicy:
         "stages": [10, 50, 100],
         "bake_s": 3.0,
         "min_requests": 20,
-        "max_extensions": 3,
+        "max_extensions": 4,
         "rules": [
-            {"metric": "error_rate", "max_increase": 0.1},
+            {"metric": "error_rate", "max_increase": 0.05},
             {"metric": "p95_ms", "max_ratio": 3.0},
+            {"metric": "positive_rate", "max_difference": 0.15},
         ],
         "metrics": {"prometheus_url": url},
         **overrides,
@@ -96,7 +99,7 @@ def _rollout(models, canary: str, **overrides):
 def test_a_canary_that_fails_requests_is_rolled_back_at_the_first_stage(models):
     result, statuses = _rollout(models, "bad")
     assert result.outcome == "rolled_back" and result.exit_code == 1, result.message
-    assert [s.percent for s in result.stages] == [10]
+    assert [s.percent for s in result.stages] == [10], [c.message for c in result.stages[0].checks]
     assert (
         "error_rate increase vs stable" in result.message and "shown to violate" in result.message
     )
@@ -115,6 +118,15 @@ def test_a_healthy_canary_reaches_100_percent(models):
     assert all(c.decision == "pass" for c in decision.checks), [c.message for c in decision.checks]
     assert decision.canary_requests >= 20 and decision.stable_requests >= 20
     assert set(statuses) == {200}
+
+
+def test_a_canary_whose_decisions_shift_is_rolled_back_naming_positive_rate(models):
+    result, statuses = _rollout(models, "shifted")
+    assert result.outcome == "rolled_back", result.message
+    assert "positive_rate difference vs stable" in result.message, result.message
+    assert set(statuses) == {200}  # no error, no slowness: only the decisions moved
+    check = next(c for c in result.stages[-1].checks if "positive_rate" in c.name)
+    assert check.decision == "fail" and check.value > 0.15
 
 
 def test_a_selector_that_matches_nothing_holds_without_touching_traffic(models):

@@ -1,0 +1,1 @@
+"""MLServer runtimes of the project, loaded inside the model server (its own venv)."""
