@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from quality_gates.shared.release.canary import RolloutResult
-
-
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+from quality_gates.shared.reports.render import md_escape
 
 
 def report_markdown(result: RolloutResult) -> str:
@@ -21,9 +18,9 @@ def report_markdown(result: RolloutResult) -> str:
     lines = [
         f"# Canary rollout: {result.outcome}",
         "",
-        _cell(result.message),
+        md_escape(result.message),
         "",
-        f"Router: {_cell(result.router)}; canary share at the end: {result.canary_percent}%",
+        f"Router: {md_escape(result.router)}; canary share at the end: {result.canary_percent}%",
         "",
         "| stage | bakes | canary / stable requests | check | value | CI | decision | message |",
         "|---|---|---|---|---|---|---|---|",
@@ -34,6 +31,6 @@ def report_markdown(result: RolloutResult) -> str:
             value = "—" if c.value is None else f"{c.value:.4g}"
             lines.append(
                 f"| {s.percent}% | {s.bakes} | {s.canary_requests} / {s.stable_requests} | "
-                f"{_cell(c.name)} | {value} | {ci} | {c.decision} | {_cell(c.message)} |"
+                f"{md_escape(c.name)} | {value} | {ci} | {c.decision} | {md_escape(c.message)} |"
             )
     return "\n".join(lines) + "\n"

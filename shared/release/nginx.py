@@ -135,15 +135,9 @@ class NginxRouter:
 
     def _workers(self) -> set[int]:
         """PIDs of the master's worker processes (``/proc/<pid>/task/*/children``)."""
-        if self.process is None:
-            return set()
-        found: set[int] = set()
-        for children in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
-            try:
-                found.update(int(c) for c in children.read_text().split())
-            except (OSError, ValueError):
-                continue
-        return found
+        from quality_gates.shared.serving.process import children
+
+        return set(children(self.process.pid)) if self.process is not None else set()
 
     def _wait_for(
         self, percent: int, *, timeout_s: float, old_workers: set[int] | None = None

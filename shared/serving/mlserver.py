@@ -128,15 +128,13 @@ def artifact_mb(local_path: str) -> float:
 
 def _tree(pid: int) -> list[int]:
     """The process and its descendants (``/proc/<pid>/task/*/children``)."""
+    from quality_gates.shared.serving.process import children
+
     found, todo = [], [pid]
     while todo:
         current = todo.pop()
         found.append(current)
-        for children in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo.extend(int(c) for c in children.read_text().split())
-            except OSError:
-                continue
+        todo.extend(children(current))
     return found
 
 

@@ -7,6 +7,17 @@ import subprocess
 from pathlib import Path
 
 
+def children(pid: int) -> list[int]:
+    """PIDs of a process's direct children (``/proc/<pid>/task/*/children``)."""
+    found: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(int(c) for c in path.read_text().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def stop_process(process: subprocess.Popen | None, workdir: Path | None) -> None:
     """Terminate a process (SIGKILL after 10 s) and remove its working folder.
 
