@@ -61,7 +61,8 @@ def models(tmp_path_factory):
     joblib.dump(_model("ignore", frame, weights={0: 1.0, 1: 8.0}), paths["shifted"])
     live = make_credit_data(n_rows=300, seed=52)[COLUMNS].dropna().reset_index(drop=True)
     rng = np.random.default_rng(5)
-    live.loc[rng.random(len(live)) < 0.3, "home_ownership"] = "HOUSEBOAT"  # new in live traffic
+    # New in live traffic, in half the requests: the bad canary fails them from its first bake.
+    live.loc[rng.random(len(live)) < 0.5, "home_ownership"] = "HOUSEBOAT"
     bodies = [encode_rows(live.iloc[[i]]) for i in range(len(live))]
     return paths, bodies
 
